@@ -1,0 +1,8 @@
+#pragma once
+
+namespace keel {
+
+// "MAJOR.MINOR.PATCH" of this build.
+const char* version();
+
+}  // namespace keel

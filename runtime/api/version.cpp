@@ -1,0 +1,7 @@
+#include "keel/version.hpp"
+
+namespace keel {
+
+const char* version() { return KEEL_VERSION_STRING; }
+
+}  // namespace keel

@@ -1,0 +1,23 @@
+// 64-byte aligned storage with at least 64 bytes of readable tail, so vector kernels may
+// load a full register past the last element of an internal tensor.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace keel {
+
+constexpr size_t kTensorAlignment = 64;
+constexpr size_t kTensorTailPadding = 64;
+
+struct AlignedDeleter {
+  void operator()(std::byte* p) const noexcept;
+};
+using AlignedBytes = std::unique_ptr<std::byte[], AlignedDeleter>;
+
+// Zero-initialised; returns nullptr when the allocation fails (callers report OUT_OF_MEMORY).
+AlignedBytes allocate_aligned(size_t bytes);
+
+inline size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+}  // namespace keel
