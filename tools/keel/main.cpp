@@ -1,1 +1,40 @@
-int main() { return 0; }
+// keel: one command-line tool with subcommands (run, inspect). Thin: everything it does goes
+// through the public API.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"keel: a CPU inference runtime for ONNX models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(keel::version()));
+
+  keel::tools::RunArgs run_args;
+  CLI::App* run = app.add_subcommand("run", "Load a model, run it, summarise the outputs");
+  keel::tools::add_run_options(*run, run_args);
+
+  keel::tools::InspectArgs inspect_args;
+  CLI::App* inspect = app.add_subcommand("inspect", "Show a model's inputs, outputs and operators");
+  keel::tools::add_inspect_options(*inspect, inspect_args);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  keel::Status st;
+  try {
+    if (*run) st = keel::tools::run_command(run_args);
+    if (*inspect) st = keel::tools::inspect_command(inspect_args);
+  } catch (const std::exception& e) {
+    st = keel::internal_error(e.what());
+  }
+  if (!st.is_ok()) {
+    std::fprintf(stderr, "keel: error: %s\n", st.to_string().c_str());
+    return st.code() == keel::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}

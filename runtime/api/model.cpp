@@ -1,0 +1,75 @@
+#include <chrono>
+
+#include "graph/graph.hpp"
+#include "graph/validate.hpp"
+#include "keel/keel.hpp"
+#include "onnx/import_model.hpp"
+
+namespace keel {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+IoInfo describe_value(const Value& v) {
+  IoInfo info;
+  info.name = v.name;
+  info.dtype = v.type.dtype;
+  if (v.is_constant()) {
+    info.dtype = v.constant->dtype();
+    info.shape = v.constant->shape();
+    return info;
+  }
+  if (!v.type.dims) {
+    info.rank_known = false;
+    return info;
+  }
+  for (const Dim& d : *v.type.dims) {
+    info.shape.push_back(d.known() ? d.value : -1);
+    info.dim_names.push_back(d.symbol);
+  }
+  return info;
+}
+
+}  // namespace
+
+Model::~Model() = default;
+
+int64_t Model::default_opset() const {
+  auto it = graph_->opset_imports.find("");
+  return it == graph_->opset_imports.end() ? 0 : it->second;
+}
+
+Result<std::shared_ptr<const Model>> Model::load_file(const std::string& path,
+                                                      const ModelOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, import_model_file(path));
+  auto model = finish_load(std::move(graph), options, ms_since(t0));
+  if (!model.is_ok()) return model.status().with_context("'" + path + "'");
+  return model;
+}
+
+Result<std::shared_ptr<const Model>> Model::load_bytes(const void* data, size_t size,
+                                                       const ModelOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, import_model_bytes(data, size, {}));
+  return finish_load(std::move(graph), options, ms_since(t0));
+}
+
+Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> graph,
+                                                        const ModelOptions& options,
+                                                        double parse_ms) {
+  const auto t0 = std::chrono::steady_clock::now();
+  KEEL_RETURN_IF_ERROR(check_operators_supported(*graph));
+  std::shared_ptr<Model> model(new Model());
+  model->timings_.parse_ms = parse_ms;
+  model->timings_.passes_ms = ms_since(t0);
+  for (const Value* v : graph->inputs) model->inputs_.push_back(describe_value(*v));
+  for (const Value* v : graph->outputs) model->outputs_.push_back(describe_value(*v));
+  model->graph_ = std::move(graph);
+  return std::shared_ptr<const Model>(std::move(model));
+}
+
+}  // namespace keel

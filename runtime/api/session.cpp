@@ -1,0 +1,228 @@
+#include <tbb/task_arena.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "exec/executor.hpp"
+#include "exec/plan.hpp"
+#include "graph/graph.hpp"
+#include "keel/keel.hpp"
+
+namespace keel {
+
+namespace {
+
+// A plan and the contexts (activation arenas) of the runs that use it. A run borrows a
+// context and gives it back, so steady-state runs allocate nothing for activations.
+struct PlanEntry {
+  std::shared_ptr<Plan> plan;
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<Context>> idle;
+};
+
+}  // namespace
+
+struct Session::Impl {
+  explicit Impl(int threads) : arena(threads) {}
+  tbb::task_arena arena;
+  int threads = 1;
+  mutable std::mutex mutex;  // guards the maps below
+  std::map<std::string, std::shared_ptr<PlanEntry>> plans;  // key: input shapes (+ values)
+  std::set<int> value_inputs;  // graph inputs whose values specialise the plan
+  std::shared_ptr<PlanEntry> last;
+};
+
+Session::~Session() = default;
+
+int Session::threads() const { return impl_->threads; }
+
+size_t Session::activation_bytes() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->last ? impl_->last->plan->scratch_offset + impl_->last->plan->scratch_bytes : 0;
+}
+
+namespace {
+
+// Orders feeds like the graph inputs and checks names, dtypes and shapes against the model.
+Result<std::vector<const Tensor*>> bind_feeds(const Model& model,
+                                              const std::vector<NamedTensor>& feeds) {
+  const auto& inputs = model.inputs();
+  std::vector<const Tensor*> bound(inputs.size(), nullptr);
+  for (const NamedTensor& f : feeds) {
+    size_t i = 0;
+    while (i < inputs.size() && inputs[i].name != f.name) ++i;
+    if (i == inputs.size()) {
+      std::string names;
+      for (const auto& in : inputs) names += (names.empty() ? "'" : ", '") + in.name + "'";
+      return invalid_argument("the model has no input named '" + f.name + "' (inputs: " + names + ")");
+    }
+    if (bound[i]) return invalid_argument("input '" + f.name + "' is given twice");
+    const IoInfo& info = inputs[i];
+    const Tensor& t = f.tensor;
+    if (t.empty_handle() || (t.data() == nullptr && t.numel() > 0)) {
+      return invalid_argument("input '" + f.name + "' has no data");
+    }
+    if (info.dtype != DataType::kUndefined && t.dtype() != info.dtype) {
+      return invalid_argument("input '" + f.name + "' has type " + dtype_name(t.dtype()) +
+                              ", the model expects " + dtype_name(info.dtype));
+    }
+    if (info.rank_known) {
+      bool ok = t.rank() == static_cast<int64_t>(info.shape.size());
+      for (size_t d = 0; ok && d < info.shape.size(); ++d) {
+        ok = info.shape[d] < 0 || info.shape[d] == t.shape()[d];
+      }
+      if (!ok) {
+        std::string want = "[";
+        for (size_t d = 0; d < info.shape.size(); ++d) {
+          want += (d ? "," : "") + (info.shape[d] < 0 ? (info.dim_names[d].empty() ? "?" : info.dim_names[d])
+                                                       : std::to_string(info.shape[d]));
+        }
+        return invalid_argument("input '" + f.name + "' has shape " + shape_to_string(t.shape()) +
+                                ", the model expects " + want + "]");
+      }
+    }
+    bound[i] = &t;
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!bound[i]) return invalid_argument("input '" + inputs[i].name + "' is missing");
+  }
+  return bound;
+}
+
+std::string plan_key(const std::vector<const Tensor*>& inputs, const std::set<int>& value_inputs) {
+  std::string key;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    key += dtype_name(inputs[i]->dtype()) + shape_to_string(inputs[i]->shape()) + ";";
+    if (value_inputs.count(static_cast<int>(i))) {
+      key.append(static_cast<const char*>(inputs[i]->data()), inputs[i]->nbytes());
+      key += ";";
+    }
+  }
+  return key;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options) {
+  if (!model) return invalid_argument("Session::create: no model");
+  if (options.threads < 0) return invalid_argument("threads must be >= 0");
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads == 0 ? hw : options.threads;
+  std::unique_ptr<Session> s(new Session());
+  s->model_ = std::move(model);
+  s->impl_ = std::make_unique<Impl>(threads);
+  s->impl_->threads = threads;
+
+  // Every input dim known: plan now, so a bad model fails at load, not at the first run.
+  bool all_static = true;
+  for (const IoInfo& in : s->model_->inputs()) {
+    all_static = all_static && in.rank_known && in.dtype != DataType::kUndefined;
+    for (int64_t d : in.shape) all_static = all_static && d >= 0;
+  }
+  if (all_static) {
+    std::vector<Tensor> storage;
+    std::vector<NamedTensor> feeds;
+    for (const IoInfo& in : s->model_->inputs()) {
+      // Shape-only placeholders: only their shapes matter unless a value is needed.
+      KEEL_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(in.dtype, in.shape));
+      feeds.push_back({in.name, std::move(t)});
+    }
+    Status st = s->prepare(feeds);
+    // A plan that needs input values cannot be made from placeholders; it is made per run.
+    if (!st.is_ok()) return st;
+  }
+  return s;
+}
+
+namespace {
+
+// Returns nullptr when the plan depends on input values and `placeholders` says the inputs
+// carry no real data yet.
+Result<std::shared_ptr<PlanEntry>> find_or_build_plan(Session::Impl& impl, const Graph& graph,
+                                                      const std::vector<const Tensor*>& inputs,
+                                                      bool placeholders) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string key;
+    {
+      std::lock_guard lock(impl.mutex);
+      if (placeholders && !impl.value_inputs.empty()) return std::shared_ptr<PlanEntry>();
+      key = plan_key(inputs, impl.value_inputs);
+      auto it = impl.plans.find(key);
+      if (it != impl.plans.end()) {
+        impl.last = it->second;
+        return it->second;
+      }
+    }
+    PlanRequest req;
+    req.graph = &graph;
+    req.max_threads = impl.threads;
+    {
+      std::lock_guard lock(impl.mutex);
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        PlanInput in;
+        in.dtype = inputs[i]->dtype();
+        in.shape = inputs[i]->shape();
+        if (impl.value_inputs.count(static_cast<int>(i))) in.value = inputs[i];
+        req.inputs.push_back(in);
+      }
+    }
+    Result<PlanOutcome> outcome = internal_error("not planned");
+    impl.arena.execute([&] { outcome = build_plan(req); });
+    if (!outcome.is_ok()) return outcome.status();
+    if (!outcome->needs_input_values.empty()) {
+      std::lock_guard lock(impl.mutex);
+      for (int i : outcome->needs_input_values) impl.value_inputs.insert(i);
+      if (placeholders) return std::shared_ptr<PlanEntry>();
+      continue;  // re-plan with those inputs' values bound
+    }
+    auto entry = std::make_shared<PlanEntry>();
+    entry->plan = std::move(outcome->plan);
+    std::lock_guard lock(impl.mutex);
+    auto [it, inserted] = impl.plans.emplace(key, entry);
+    impl.last = it->second;
+    return it->second;
+  }
+  return internal_error("planning did not converge on the inputs whose values it needs");
+}
+
+}  // namespace
+
+Status Session::prepare(const std::vector<NamedTensor>& example_feeds) const {
+  KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, example_feeds));
+  // Example feeds are shape placeholders: a plan that depends on input values is made by
+  // the first run instead.
+  auto entry = find_or_build_plan(*impl_, model_->graph(), inputs, /*placeholders=*/true);
+  return entry.is_ok() ? Status::ok() : entry.status();
+}
+
+Result<std::vector<Tensor>> Session::run(const std::vector<NamedTensor>& feeds) const {
+  KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
+  KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
+                        find_or_build_plan(*impl_, model_->graph(), inputs, false));
+  std::unique_ptr<Context> ctx;
+  {
+    std::lock_guard lock(entry->pool_mutex);
+    if (!entry->idle.empty()) {
+      ctx = std::move(entry->idle.back());
+      entry->idle.pop_back();
+    }
+  }
+  if (!ctx) {
+    KEEL_ASSIGN_OR_RETURN(ctx, Context::create(*entry->plan));
+  }
+  std::vector<Tensor> outputs;
+  outputs.reserve(entry->plan->output_tensors.size());
+  Status st;
+  impl_->arena.execute([&] { st = execute_plan(*entry->plan, *ctx, inputs, &outputs); });
+  {
+    std::lock_guard lock(entry->pool_mutex);
+    entry->idle.push_back(std::move(ctx));
+  }
+  if (!st.is_ok()) return st;
+  return outputs;
+}
+
+}  // namespace keel

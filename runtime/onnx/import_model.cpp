@@ -1,0 +1,340 @@
+#include "onnx/import_model.hpp"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <onnx/onnx_pb.h>
+
+#include <climits>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "onnx/tensor_proto.hpp"
+
+namespace keel {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+ValueType convert_type(const onnx::TypeProto& type) {
+  ValueType out;
+  if (!type.has_tensor_type()) return out;
+  const auto& tt = type.tensor_type();
+  out.dtype = static_cast<DataType>(tt.elem_type());
+  if (tt.has_shape()) {
+    std::vector<Dim> dims;
+    for (const auto& d : tt.shape().dim()) {
+      Dim dim;
+      if (d.has_dim_value()) {
+        dim.value = d.dim_value();
+      } else if (d.has_dim_param()) {
+        dim.symbol = d.dim_param();
+      }
+      dims.push_back(dim);
+    }
+    out.dims = std::move(dims);
+  }
+  return out;
+}
+
+class Importer {
+ public:
+  Importer(const onnx::ModelProto& model, const ImportOptions& options)
+      : model_(model), options_(options) {}
+
+  Result<std::unique_ptr<Graph>> run() {
+    graph_ = std::make_unique<Graph>();
+    KEEL_RETURN_IF_ERROR(check_versions());
+    const onnx::GraphProto& g = model_.graph();
+    graph_->name = g.name();
+    if (g.sparse_initializer_size() > 0) {
+      return unsupported("the model has sparse initializers, which keel does not support");
+    }
+    KEEL_RETURN_IF_ERROR(import_initializers(g));
+    KEEL_RETURN_IF_ERROR(import_inputs(g));
+    for (const auto& vi : g.value_info()) {
+      if (Value* v = graph_->find_value(vi.name())) {
+        if (!v->type.dims && v->type.dtype == DataType::kUndefined) v->type = convert_type(vi.type());
+      } else {
+        graph_->get_or_create_value(vi.name())->type = convert_type(vi.type());
+      }
+    }
+    KEEL_RETURN_IF_ERROR(import_nodes(g));
+    KEEL_RETURN_IF_ERROR(import_outputs(g));
+    KEEL_RETURN_IF_ERROR(check_structure());
+    return std::move(graph_);
+  }
+
+ private:
+  Status check_versions() {
+    graph_->ir_version = model_.ir_version();
+    if (model_.ir_version() > kMaxIrVersion) {
+      return unsupported("IR version " + std::to_string(model_.ir_version()) +
+                         " is newer than the newest keel reads (" + std::to_string(kMaxIrVersion) + ")");
+    }
+    if (!model_.has_graph()) return invalid_model("the model has no graph");
+    for (const auto& op : model_.opset_import()) {
+      std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
+      graph_->opset_imports[domain] = op.version();
+    }
+    if (model_.opset_import_size() == 0) {
+      // IR version 1-2 models had no opset_import; they mean opset 1.
+      graph_->opset_imports[""] = 1;
+    }
+    auto it = graph_->opset_imports.find("");
+    if (it != graph_->opset_imports.end() && it->second > kMaxDefaultOpset) {
+      return unsupported("opset " + std::to_string(it->second) +
+                         " of the default domain is newer than the newest keel supports (" +
+                         std::to_string(kMaxDefaultOpset) + ")");
+    }
+    return Status::ok();
+  }
+
+  Status import_initializers(const onnx::GraphProto& g) {
+    for (const auto& init : g.initializer()) {
+      if (init.name().empty()) return invalid_model("an initializer has no name");
+      if (graph_->find_value(init.name())) {
+        return invalid_model("initializer '" + init.name() + "' is defined twice");
+      }
+      KEEL_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, options_.model_dir,
+                                                        "initializer '" + init.name() + "'"));
+      Value* v = graph_->get_or_create_value(init.name());
+      v->type.dtype = t.dtype();
+      std::vector<Dim> dims;
+      for (int64_t d : t.shape()) dims.push_back(Dim{d, {}});
+      v->type.dims = dims;
+      v->constant = std::move(t);
+    }
+    return Status::ok();
+  }
+
+  Status import_inputs(const onnx::GraphProto& g) {
+    std::set<std::string> seen;
+    for (const auto& in : g.input()) {
+      if (in.name().empty()) return invalid_model("a graph input has no name");
+      if (!seen.insert(in.name()).second) {
+        return invalid_model("graph input '" + in.name() + "' is listed twice");
+      }
+      Value* v = graph_->get_or_create_value(in.name());
+      v->is_graph_input = true;
+      if (v->is_constant()) continue;  // an initializer listed as input: overridable default
+      if (!in.type().has_tensor_type()) {
+        return unsupported("graph input '" + in.name() +
+                           "' is not a tensor (sequences, maps and optionals are not supported)");
+      }
+      v->type = convert_type(in.type());
+      graph_->inputs.push_back(v);
+    }
+    return Status::ok();
+  }
+
+  Result<Attribute> convert_attribute(const onnx::AttributeProto& a, const std::string& where) {
+    Attribute out;
+    if (!a.ref_attr_name().empty()) {
+      return invalid_model(where + ": attribute '" + a.name() + "' refers to a function attribute");
+    }
+    using AP = onnx::AttributeProto;
+    auto type = a.type();
+    if (type == AP::UNDEFINED) {
+      // Old exporters leave the type unset: infer it from the populated field.
+      if (a.has_f()) type = AP::FLOAT;
+      else if (a.has_i()) type = AP::INT;
+      else if (a.has_s()) type = AP::STRING;
+      else if (a.has_t()) type = AP::TENSOR;
+      else if (a.has_g()) type = AP::GRAPH;
+      else if (a.floats_size()) type = AP::FLOATS;
+      else if (a.ints_size()) type = AP::INTS;
+      else if (a.strings_size()) type = AP::STRINGS;
+    }
+    switch (type) {
+      case AP::FLOAT: out.kind = AttributeKind::kFloat; out.f = a.f(); break;
+      case AP::INT: out.kind = AttributeKind::kInt; out.i = a.i(); break;
+      case AP::STRING: out.kind = AttributeKind::kString; out.s = a.s(); break;
+      case AP::FLOATS:
+        out.kind = AttributeKind::kFloats;
+        out.floats.assign(a.floats().begin(), a.floats().end());
+        break;
+      case AP::INTS:
+        out.kind = AttributeKind::kInts;
+        out.ints.assign(a.ints().begin(), a.ints().end());
+        break;
+      case AP::STRINGS:
+        out.kind = AttributeKind::kStrings;
+        out.strings.assign(a.strings().begin(), a.strings().end());
+        break;
+      case AP::TENSOR: {
+        out.kind = AttributeKind::kTensor;
+        KEEL_ASSIGN_OR_RETURN(out.t, tensor_from_proto(a.t(), options_.model_dir,
+                                                       where + " attribute '" + a.name() + "'"));
+        break;
+      }
+      case AP::GRAPH: out.kind = AttributeKind::kGraph; break;
+      default: out.kind = AttributeKind::kOther; break;
+    }
+    return out;
+  }
+
+  // A Constant node becomes a constant value; nothing runs for it.
+  Status import_constant(const onnx::NodeProto& n, const std::string& where) {
+    if (n.output_size() != 1 || n.output(0).empty()) {
+      return invalid_model(where + ": Constant must have exactly one output");
+    }
+    if (n.attribute_size() != 1) {
+      return invalid_model(where + ": Constant must have exactly one attribute, found " +
+                           std::to_string(n.attribute_size()));
+    }
+    const auto& a = n.attribute(0);
+    Tensor t;
+    if (a.name() == "value") {
+      KEEL_ASSIGN_OR_RETURN(t, tensor_from_proto(a.t(), options_.model_dir, where + " value"));
+    } else if (a.name() == "value_float") {
+      t = Tensor::scalar<float>(a.f());
+    } else if (a.name() == "value_floats") {
+      t = Tensor::from_vector<float>({a.floats_size()},
+                                     std::vector<float>(a.floats().begin(), a.floats().end()));
+    } else if (a.name() == "value_int") {
+      t = Tensor::scalar<int64_t>(a.i());
+    } else if (a.name() == "value_ints") {
+      t = Tensor::from_vector<int64_t>({a.ints_size()},
+                                       std::vector<int64_t>(a.ints().begin(), a.ints().end()));
+    } else {
+      return unsupported(where + ": Constant attribute '" + a.name() + "' is not supported");
+    }
+    Value* v = graph_->get_or_create_value(n.output(0));
+    if (v->producer || v->is_constant() || v->is_graph_input) {
+      return invalid_model(where + ": output '" + n.output(0) + "' is already defined");
+    }
+    v->type.dtype = t.dtype();
+    std::vector<Dim> dims;
+    for (int64_t d : t.shape()) dims.push_back(Dim{d, {}});
+    v->type.dims = dims;
+    v->constant = std::move(t);
+    return Status::ok();
+  }
+
+  Status import_nodes(const onnx::GraphProto& g) {
+    std::set<std::string> node_names;
+    int index = 0;
+    for (const auto& n : g.node()) {
+      std::string name = n.name();
+      if (name.empty() || node_names.count(name)) name = n.op_type() + "_" + std::to_string(index);
+      node_names.insert(name);
+      ++index;
+      const std::string where = "node '" + name + "' (" + n.op_type() + ")";
+      const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
+      if (n.op_type() == "Constant" && domain.empty()) {
+        KEEL_RETURN_IF_ERROR(import_constant(n, where));
+        continue;
+      }
+      auto node = std::make_unique<Node>();
+      node->name = name;
+      node->op_type = n.op_type();
+      node->domain = domain;
+      auto op_it = graph_->opset_imports.find(domain);
+      if (op_it == graph_->opset_imports.end()) {
+        return invalid_model(where + ": domain '" + domain + "' is not imported by the model");
+      }
+      node->opset = static_cast<int>(op_it->second);
+      for (const auto& in : n.input()) {
+        if (in.empty()) {
+          node->inputs.push_back(nullptr);
+          continue;
+        }
+        Value* v = graph_->find_value(in);
+        if (!v || (!v->producer && !v->is_constant() && !v->is_graph_input)) {
+          // Not defined yet: either produced by a later node (unsorted model) or missing;
+          // check_structure decides once all nodes are read.
+          v = graph_->get_or_create_value(in);
+        }
+        node->inputs.push_back(v);
+      }
+      for (const auto& out : n.output()) {
+        if (out.empty()) {
+          node->outputs.push_back(nullptr);
+          continue;
+        }
+        Value* v = graph_->get_or_create_value(out);
+        if (v->producer || v->is_constant() || v->is_graph_input) {
+          return invalid_model(where + ": output '" + out + "' is already defined elsewhere");
+        }
+        node->outputs.push_back(v);
+        v->producer = node.get();
+      }
+      for (const auto& a : n.attribute()) {
+        if (a.name().empty()) return invalid_model(where + ": an attribute has no name");
+        KEEL_ASSIGN_OR_RETURN(Attribute attr, convert_attribute(a, where));
+        node->attributes[a.name()] = std::move(attr);
+      }
+      graph_->add_node(std::move(node));
+    }
+    return Status::ok();
+  }
+
+  Status import_outputs(const onnx::GraphProto& g) {
+    if (g.output_size() == 0) return invalid_model("the graph has no outputs");
+    for (const auto& out : g.output()) {
+      Value* v = graph_->find_value(out.name());
+      if (!v || (!v->producer && !v->is_constant() && !v->is_graph_input)) {
+        return invalid_model("graph output '" + out.name() + "' is produced by no node");
+      }
+      if (v->type.dtype == DataType::kUndefined || !v->type.dims) {
+        ValueType declared = convert_type(out.type());
+        if (v->type.dtype == DataType::kUndefined) v->type.dtype = declared.dtype;
+        if (!v->type.dims) v->type.dims = declared.dims;
+      }
+      v->is_graph_output = true;
+      graph_->outputs.push_back(v);
+    }
+    return Status::ok();
+  }
+
+  Status check_structure() {
+    for (Node* n : graph_->nodes()) {
+      for (Value* in : n->inputs) {
+        if (in && !in->producer && !in->is_constant() && !in->is_graph_input) {
+          return invalid_model(n->describe() + ": input '" + in->name +
+                               "' is not a graph input, an initializer or any node's output");
+        }
+      }
+    }
+    auto order = graph_->topological_order();
+    if (!order.is_ok()) return order.status();
+    return Status::ok();
+  }
+
+  const onnx::ModelProto& model_;
+  const ImportOptions& options_;
+  std::unique_ptr<Graph> graph_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Graph>> import_model_bytes(const void* data, size_t size,
+                                                  const ImportOptions& options) {
+  if (size > static_cast<size_t>(INT_MAX)) {
+    return unsupported("model files over 2 GB must keep their weights in external data");
+  }
+  onnx::ModelProto model;
+  google::protobuf::io::CodedInputStream stream(static_cast<const uint8_t*>(data),
+                                                static_cast<int>(size));
+  stream.SetTotalBytesLimit(INT_MAX);
+  if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
+    return invalid_model("not a valid ONNX model (protobuf parsing failed: truncated or not ONNX)");
+  }
+  return Importer(model, options).run();
+}
+
+Result<std::unique_ptr<Graph>> import_model_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return invalid_argument("'" + path + "' is not a readable file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return invalid_argument("cannot open '" + path + "'");
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ImportOptions options;
+  options.model_dir = fs::absolute(fs::path(path)).parent_path().string();
+  auto graph = import_model_bytes(bytes.data(), bytes.size(), options);
+  if (!graph.is_ok()) return graph.status().with_context("'" + path + "'");
+  return graph;
+}
+
+}  // namespace keel

@@ -1,0 +1,124 @@
+// The committed small models: accuracy against float64, determinism across thread counts,
+// concurrent runs on one session, and re-planning for a new batch size.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "model_test_util.hpp"
+
+namespace keel::testing {
+namespace {
+
+constexpr double kMaxRelativeError = 1e-5;
+
+class CommittedModel : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto m = Model::load_file(GetParam() + "/model.onnx");
+    ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+    model_ = *m;
+    auto c = load_model_case(GetParam(), *model_);
+    ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+    case_ = std::move(*c);
+  }
+  std::vector<Tensor> run(int threads) {
+    SessionOptions o;
+    o.threads = threads;
+    auto s = Session::create(model_, o);
+    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+    if (!s.is_ok()) return {};
+    auto out = (*s)->run(case_.inputs);
+    EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+    return out.is_ok() ? *out : std::vector<Tensor>{};
+  }
+  std::shared_ptr<const Model> model_;
+  ModelCase case_;
+};
+
+bool bit_identical(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].shape() != b[i].shape() || a[i].nbytes() != b[i].nbytes() ||
+        std::memcmp(a[i].data(), b[i].data(), a[i].nbytes()) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST_P(CommittedModel, MatchesFloat64Reference) {
+  auto out = run(0);
+  ASSERT_EQ(out.size(), case_.references.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    const double err = relative_error(out[i], case_.references[i]);
+    std::printf("%s output %zu: max|keel - f64| / max|f64| = %.3g\n", case_.name.c_str(), i, err);
+    EXPECT_LE(err, kMaxRelativeError);
+  }
+}
+
+TEST_P(CommittedModel, SameBitsForOneTwoAndSevenThreads) {
+  auto one = run(1);
+  EXPECT_TRUE(bit_identical(one, run(2)));
+  EXPECT_TRUE(bit_identical(one, run(7)));
+}
+
+TEST_P(CommittedModel, EightConcurrentRunsOnOneSessionGiveIdenticalBits) {
+  SessionOptions o;
+  o.threads = 2;
+  auto s = Session::create(model_, o);
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto expected = (*s)->run(case_.inputs);
+  ASSERT_TRUE(expected.is_ok());
+  std::vector<int> ok(8, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      int good = 1;
+      for (int i = 0; i < 5; ++i) {
+        auto out = (*s)->run(case_.inputs);
+        good = good && out.is_ok() && bit_identical(*out, *expected);
+      }
+      ok[t] = good;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 8; ++t) EXPECT_EQ(ok[t], 1) << "thread " << t;
+}
+
+TEST_P(CommittedModel, NewBatchSizeReplansAndMatches) {
+  if (model_->inputs().size() != 1 || model_->inputs()[0].shape.empty() ||
+      model_->inputs()[0].shape[0] >= 0) {
+    GTEST_SKIP() << "no dynamic batch dimension";
+  }
+  const Tensor& x = case_.inputs[0].tensor;
+  Shape shape = x.shape();
+  shape[0] = 3;
+  auto batch = Tensor::allocate(x.dtype(), shape);
+  ASSERT_TRUE(batch.is_ok());
+  for (int b = 0; b < 3; ++b) {
+    std::memcpy(static_cast<char*>(batch->data()) + b * x.nbytes(), x.data(), x.nbytes());
+  }
+  auto s = Session::create(model_, {});
+  ASSERT_TRUE(s.is_ok());
+  auto out = (*s)->run({{case_.inputs[0].name, *batch}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  const Tensor& y = (*out)[0];
+  ASSERT_EQ(y.shape()[0], 3);
+  const int64_t per = y.numel() / 3;
+  for (int b = 0; b < 3; ++b) {
+    Tensor row = Tensor::view(y.dtype(), case_.references[0].shape(),
+                              const_cast<float*>(y.data_as<float>()) + b * per);
+    EXPECT_LE(relative_error(row, case_.references[0]), kMaxRelativeError) << "image " << b;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CommittedModel, ::testing::ValuesIn(model_folders(KEEL_MODELS_DIR)),
+                         [](const auto& info) {
+                           std::string n = info.param.substr(info.param.find_last_of('/') + 1);
+                           for (char& c : n) if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace keel::testing

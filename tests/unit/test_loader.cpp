@@ -1,0 +1,336 @@
+// Loader, validation and planning on hand-built and deliberately broken models: every bad
+// model gives a clear error with the right code, none crashes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "graph/graph.hpp"
+#include "keel/keel.hpp"
+#include "support/model_builder.hpp"
+
+namespace keel::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<std::shared_ptr<const Model>> load(const ModelBuilder& b) {
+  const std::string bytes = b.bytes();
+  return Model::load_bytes(bytes.data(), bytes.size());
+}
+
+// Loads and creates a session (which plans when the shapes are static).
+Status load_and_plan(const ModelBuilder& b) {
+  auto m = load(b);
+  if (!m.is_ok()) return m.status();
+  auto s = Session::create(*m, {});
+  return s.is_ok() ? Status::ok() : s.status();
+}
+
+ModelBuilder relu_model() {
+  ModelBuilder b;
+  b.input("x", {1, 3, 4, 4});
+  b.node("Relu", {"x"}, {"y"}, "relu0");
+  b.output("y");
+  return b;
+}
+
+Tensor filled(Shape shape, float v) {
+  Tensor t = Tensor::allocate(DataType::kFloat32, shape).value();
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = v + static_cast<float>(i % 7) - 3;
+  return t;
+}
+
+TEST(Loader, RunsAValidModel) {
+  auto m = load(relu_model());
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  EXPECT_EQ((*m)->inputs().size(), 1u);
+  EXPECT_EQ((*m)->inputs()[0].shape, (std::vector<int64_t>{1, 3, 4, 4}));
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto out = (*s)->run({{"x", filled({1, 3, 4, 4}, 0)}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  for (int64_t i = 0; i < 48; ++i) EXPECT_GE((*out)[0].data_as<float>()[i], 0.0f);
+}
+
+TEST(Loader, GarbageBytesAreRejected) {
+  const std::string junk = "this is not an onnx model at all";
+  auto m = Model::load_bytes(junk.data(), junk.size());
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kInvalidModel);
+}
+
+TEST(Loader, TruncatedCommittedModelIsRejected) {
+  std::ifstream f(std::string(KEEL_SOURCE_DIR) + "/models/resnet_tiny/model.onnx", std::ios::binary);
+  ASSERT_TRUE(f.good());
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  for (size_t cut : {bytes.size() / 2, bytes.size() - 7, size_t{100}}) {
+    auto m = Model::load_bytes(bytes.data(), cut);
+    ASSERT_FALSE(m.is_ok()) << "cut at " << cut;
+    EXPECT_NE(m.status().message().find("ONNX"), std::string::npos) << m.status().to_string();
+  }
+}
+
+TEST(Loader, MissingFileNamesThePath) {
+  auto m = Model::load_file("/nonexistent/model.onnx");
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find("/nonexistent/model.onnx"), std::string::npos);
+}
+
+TEST(Loader, MissingInitializerIsNamed) {
+  ModelBuilder b;
+  b.input("x", {1, 3, 4, 4});
+  b.node("Conv", {"x", "missing_weight"}, {"y"}, "conv0");
+  b.output("y");
+  auto m = load(b);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kInvalidModel);
+  EXPECT_NE(m.status().message().find("missing_weight"), std::string::npos) << m.status().to_string();
+  EXPECT_NE(m.status().message().find("conv0"), std::string::npos);
+}
+
+TEST(Loader, CycleIsRejected) {
+  ModelBuilder b;
+  b.input("x", {4});
+  b.node("Add", {"x", "b"}, {"a"}, "first");
+  b.node("Relu", {"a"}, {"b"}, "second");
+  b.output("b");
+  auto m = load(b);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find("cycle"), std::string::npos) << m.status().to_string();
+}
+
+TEST(Loader, DuplicateOutputNameIsRejected) {
+  ModelBuilder b;
+  b.input("x", {4});
+  b.node("Relu", {"x"}, {"y"}, "r1");
+  b.node("Relu", {"x"}, {"y"}, "r2");
+  b.output("y");
+  EXPECT_EQ(load(b).status().code(), StatusCode::kInvalidModel);
+}
+
+TEST(Loader, WrongAttributeTypeIsReported) {
+  ModelBuilder b;
+  b.input("x", {1, 1, 5, 5});
+  b.initializer("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+  auto& conv = b.node("Conv", {"x", "w"}, {"y"}, "conv0");
+  set_attr(conv, "strides", 2.0f);  // must be ints
+  b.output("y");
+  Status st = load_and_plan(b);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("strides"), std::string::npos) << st.to_string();
+  EXPECT_NE(st.message().find("conv0"), std::string::npos) << st.to_string();
+}
+
+TEST(Loader, RankMismatchIsReported) {
+  ModelBuilder b;
+  b.input("x", {5, 5});  // Conv needs rank >= 3
+  b.initializer("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+  b.node("Conv", {"x", "w"}, {"y"}, "conv0");
+  b.output("y");
+  Status st = load_and_plan(b);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("conv0"), std::string::npos) << st.to_string();
+}
+
+TEST(Loader, InitializerWithWrongElementCountIsRejected) {
+  ModelBuilder b;
+  b.input("x", {4});
+  b.initializer("w", {2, 3}, {1, 2, 3});  // needs 6 values
+  b.node("Add", {"x", "w"}, {"y"});
+  b.output("y");
+  auto m = load(b);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find("'w'"), std::string::npos) << m.status().to_string();
+}
+
+TEST(Loader, HugeDimsAreRejectedNotAllocated) {
+  ModelBuilder b;
+  b.input("x", {int64_t{1} << 40, int64_t{1} << 40});
+  b.node("Relu", {"x"}, {"y"});
+  b.output("y");
+  EXPECT_FALSE(load_and_plan(b).is_ok());
+  ModelBuilder c;
+  c.input("x", {4});
+  auto* t = c.proto().mutable_graph()->add_initializer();
+  t->set_name("big");
+  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  t->add_dims(int64_t{1} << 40);
+  t->add_dims(int64_t{1} << 40);
+  c.node("Add", {"x", "big"}, {"y"});
+  c.output("y");
+  EXPECT_FALSE(load(c).is_ok());
+}
+
+TEST(Loader, EveryUnsupportedOperatorIsListedAtOnce) {
+  ModelBuilder b;
+  b.input("x", {4});
+  b.node("FancyOpOne", {"x"}, {"a"});
+  b.node("FancyOpTwo", {"a"}, {"y"});
+  b.output("y");
+  auto m = load(b);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(m.status().message().find("FancyOpOne"), std::string::npos) << m.status().to_string();
+  EXPECT_NE(m.status().message().find("FancyOpTwo"), std::string::npos) << m.status().to_string();
+}
+
+TEST(Loader, OtherDomainsAreUnsupportedAndNamed) {
+  ModelBuilder b;
+  auto* op = b.proto().add_opset_import();
+  op->set_domain("com.example");
+  op->set_version(1);
+  b.input("x", {4});
+  auto& n = b.node("Special", {"x"}, {"y"});
+  n.set_domain("com.example");
+  b.output("y");
+  auto m = load(b);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(m.status().message().find("com.example"), std::string::npos) << m.status().to_string();
+}
+
+TEST(Loader, NewerIrVersionOrOpsetIsUnsupported) {
+  ModelBuilder b(17, 99);
+  b.input("x", {4});
+  b.node("Relu", {"x"}, {"y"});
+  b.output("y");
+  EXPECT_EQ(load(b).status().code(), StatusCode::kUnsupported);
+  ModelBuilder c(99, 8);
+  c.input("x", {4});
+  c.node("Relu", {"x"}, {"y"});
+  c.output("y");
+  EXPECT_EQ(load(c).status().code(), StatusCode::kUnsupported);
+}
+
+class ExternalData : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("keel_ext_" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "model");
+    std::ofstream(dir_ / "model" / "weights.bin", std::ios::binary).write("\0\0\x80\x3f\0\0\0\x40", 8);
+    std::ofstream(dir_ / "outside.bin", std::ios::binary).write("\0\0\x80\x3f\0\0\0\x40", 8);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result<std::shared_ptr<const Model>> load_with_location(const std::string& location) {
+    ModelBuilder b;
+    b.input("x", {2});
+    auto* t = b.proto().mutable_graph()->add_initializer();
+    t->set_name("w");
+    t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+    t->add_dims(2);
+    t->set_data_location(onnx::TensorProto_DataLocation_EXTERNAL);
+    auto* kv = t->add_external_data();
+    kv->set_key("location");
+    kv->set_value(location);
+    b.node("Add", {"x", "w"}, {"y"});
+    b.output("y");
+    const fs::path path = dir_ / "model" / "model.onnx";
+    std::ofstream(path, std::ios::binary) << b.bytes();
+    return Model::load_file(path.string());
+  }
+  fs::path dir_;
+};
+
+TEST_F(ExternalData, RelativeFileInsideTheFolderLoads) {
+  auto m = load_with_location("weights.bin");
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  Tensor x = Tensor::from_vector<float>({2}, {10.0f, 20.0f});
+  auto out = (*s)->run({{"x", x}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ((*out)[0].data_as<float>()[0], 11.0f);
+  EXPECT_EQ((*out)[0].data_as<float>()[1], 22.0f);
+}
+
+TEST_F(ExternalData, PathEscapingTheFolderIsRejected) {
+  auto m = load_with_location("../outside.bin");
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find("leaves the model's folder"), std::string::npos)
+      << m.status().to_string();
+}
+
+TEST_F(ExternalData, AbsolutePathIsRejected) {
+  auto m = load_with_location((dir_ / "outside.bin").string());
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find("relative"), std::string::npos) << m.status().to_string();
+}
+
+TEST_F(ExternalData, MissingOrShortFileIsRejected) {
+  EXPECT_FALSE(load_with_location("nope.bin").is_ok());
+}
+
+TEST(Session, WrongInputsGiveClearErrors) {
+  auto m = load(relu_model());
+  ASSERT_TRUE(m.is_ok());
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok());
+  auto wrong_shape = (*s)->run({{"x", filled({1, 3, 4, 5}, 0)}});
+  ASSERT_FALSE(wrong_shape.is_ok());
+  EXPECT_EQ(wrong_shape.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong_shape.status().message().find("'x'"), std::string::npos);
+  auto wrong_type = (*s)->run({{"x", Tensor::allocate(DataType::kInt64, {1, 3, 4, 4}).value()}});
+  ASSERT_FALSE(wrong_type.is_ok());
+  EXPECT_NE(wrong_type.status().message().find("int64"), std::string::npos);
+  auto wrong_name = (*s)->run({{"z", filled({1, 3, 4, 4}, 0)}});
+  ASSERT_FALSE(wrong_name.is_ok());
+  EXPECT_NE(wrong_name.status().message().find("'z'"), std::string::npos);
+  auto missing = (*s)->run({});
+  ASSERT_FALSE(missing.is_ok());
+  // The session still works after all these errors.
+  EXPECT_TRUE((*s)->run({{"x", filled({1, 3, 4, 4}, 0)}}).is_ok());
+}
+
+TEST(Planner, ShapeSubgraphIsFoldedAndBatchChangeReplans) {
+  // y = Reshape(x, Concat(Shape(x)[0:1], [-1])): the shape arithmetic folds at plan time.
+  ModelBuilder b;
+  b.input("x", {-1, 2, 3});
+  b.initializer_i64("zero", {1}, {0});
+  b.initializer_i64("one", {1}, {1});
+  b.initializer_i64("minus_one", {1}, {-1});
+  b.node("Shape", {"x"}, {"s"});
+  b.node("Slice", {"s", "zero", "one"}, {"n"});
+  b.node("Concat", {"n", "minus_one"}, {"target"}).add_attribute()->CopyFrom([] {
+    onnx::AttributeProto a;
+    a.set_name("axis");
+    a.set_type(onnx::AttributeProto_AttributeType_INT);
+    a.set_i(0);
+    return a;
+  }());
+  b.node("Reshape", {"x", "target"}, {"r"});
+  b.node("Relu", {"r"}, {"y"});
+  b.output("y");
+  auto m = load(b);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  for (int64_t batch : {1, 4, 2}) {
+    auto out = (*s)->run({{"x", filled({batch, 2, 3}, 1)}});
+    ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+    EXPECT_EQ((*out)[0].shape(), (Shape{batch, 6}));
+  }
+}
+
+TEST(Planner, ReshapeWithShapeFromAGraphInputSpecialisesOnItsValue) {
+  ModelBuilder b;
+  b.input("x", {2, 6});
+  b.input("shape", {2}, onnx::TensorProto_DataType_INT64);
+  b.node("Reshape", {"x", "shape"}, {"y"});
+  b.output("y");
+  auto m = load(b);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto out = (*s)->run({{"x", filled({2, 6}, 0)}, {"shape", Tensor::from_vector<int64_t>({2}, {3, 4})}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ((*out)[0].shape(), (Shape{3, 4}));
+  out = (*s)->run({{"x", filled({2, 6}, 0)}, {"shape", Tensor::from_vector<int64_t>({2}, {6, -1})}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ((*out)[0].shape(), (Shape{6, 2}));
+}
+
+}  // namespace
+}  // namespace keel::testing

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what keel needs to build and test, from Debian 12 packages only (idempotent:
+# packages already present are skipped; apt is not touched when nothing is missing).
+#   tools/install_deps.sh          build + test dependencies
+#   tools/install_deps.sh --zoo    also python3-torch/torchvision for models/generate_zoo.py
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libxsimd-dev xtl-dev libtbb-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev
+)
+if [[ "${1:-}" == "--zoo" ]]; then
+  packages+=(python3-torch python3-torchvision python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install_deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+echo "install_deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,47 @@
+// Subcommands of the keel tool.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "keel/keel.hpp"
+
+namespace keel::tools {
+
+struct RunArgs {
+  std::string model;                // a .onnx file, or a model folder (model.onnx, inputs/, outputs_f64/)
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  std::vector<std::string> shapes;  // NAME=1,3,224,224 for dynamic inputs
+  std::string output_dir;
+  std::string reference_dir;        // folder of <output>.npy references to compare with
+  int threads = 0;
+  int iterations = 10;
+  uint64_t seed = 1;
+  bool no_fold = false;
+};
+
+struct InspectArgs {
+  std::string model;
+};
+
+void add_run_options(CLI::App& app, RunArgs& args);
+void add_inspect_options(CLI::App& app, InspectArgs& args);
+Status run_command(const RunArgs& args);
+Status inspect_command(const InspectArgs& args);
+
+// Shared helpers ------------------------------------------------------------------------
+// Resolves MODEL (file or folder) to the .onnx path; fills the folder's defaults.
+struct ModelPaths {
+  std::string onnx;
+  std::string inputs_dir;      // empty when the model is a bare file
+  std::string references_dir;  // likewise
+};
+ModelPaths resolve_model_paths(const std::string& model);
+// Builds the feeds: -i files, then the folder's inputs/, then seeded random data.
+Result<std::vector<NamedTensor>> make_feeds(const Model& model, const std::vector<std::string>& files,
+                                            const std::vector<std::string>& shapes,
+                                            const std::string& inputs_dir, uint64_t seed);
+
+}  // namespace keel::tools

@@ -1,0 +1,123 @@
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "commands.hpp"
+#include "core/npy.hpp"
+
+namespace keel::tools {
+
+namespace fs = std::filesystem;
+
+ModelPaths resolve_model_paths(const std::string& model) {
+  ModelPaths p;
+  std::error_code ec;
+  if (fs::is_directory(model, ec)) {
+    p.onnx = (fs::path(model) / "model.onnx").string();
+    if (fs::is_directory(fs::path(model) / "inputs", ec)) p.inputs_dir = (fs::path(model) / "inputs").string();
+    if (fs::is_directory(fs::path(model) / "outputs_f64", ec)) {
+      p.references_dir = (fs::path(model) / "outputs_f64").string();
+    }
+  } else {
+    p.onnx = model;
+  }
+  return p;
+}
+
+namespace {
+
+Result<std::pair<std::string, std::string>> split_assignment(const std::string& s, const char* what) {
+  const size_t eq = s.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) {
+    return invalid_argument(std::string(what) + " '" + s + "' must look like NAME=VALUE");
+  }
+  return std::make_pair(s.substr(0, eq), s.substr(eq + 1));
+}
+
+Result<Tensor> random_tensor(DataType dtype, const Shape& shape, std::mt19937_64& rng) {
+  KEEL_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(dtype, shape));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  switch (dtype) {
+    case DataType::kFloat32:
+      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = normal(rng);
+      break;
+    case DataType::kFloat64:
+      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<double>()[i] = normal(rng);
+      break;
+    case DataType::kInt64:
+      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<int64_t>()[i] = static_cast<int64_t>(rng() % 4);
+      break;
+    case DataType::kInt32:
+      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<int32_t>()[i] = static_cast<int32_t>(rng() % 4);
+      break;
+    case DataType::kBool:
+    case DataType::kUint8:
+      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<uint8_t>()[i] = static_cast<uint8_t>(rng() % 2);
+      break;
+    default:
+      return unsupported("cannot make random data of type " + dtype_name(dtype) +
+                         "; give the input with -i NAME=FILE.npy");
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<std::vector<NamedTensor>> make_feeds(const Model& model, const std::vector<std::string>& files,
+                                            const std::vector<std::string>& shapes,
+                                            const std::string& inputs_dir, uint64_t seed) {
+  std::map<std::string, std::string> given;
+  for (const std::string& f : files) {
+    KEEL_ASSIGN_OR_RETURN(auto kv, split_assignment(f, "-i"));
+    given[kv.first] = kv.second;
+  }
+  std::map<std::string, Shape> shape_overrides;
+  for (const std::string& s : shapes) {
+    KEEL_ASSIGN_OR_RETURN(auto kv, split_assignment(s, "--shape"));
+    Shape shape;
+    std::stringstream ss(kv.second);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      try {
+        shape.push_back(std::stoll(item));
+      } catch (const std::exception&) {
+        return invalid_argument("--shape " + s + ": '" + item + "' is not a number");
+      }
+    }
+    shape_overrides[kv.first] = shape;
+  }
+  for (const auto& [name, path] : given) {
+    bool known = false;
+    for (const IoInfo& in : model.inputs()) known = known || in.name == name;
+    if (!known) return invalid_argument("-i " + name + "=" + path + ": the model has no input '" + name + "'");
+  }
+  std::mt19937_64 rng(seed);
+  std::vector<NamedTensor> feeds;
+  for (const IoInfo& in : model.inputs()) {
+    std::string file;
+    if (given.count(in.name)) {
+      file = given[in.name];
+    } else if (!inputs_dir.empty() && fs::exists(fs::path(inputs_dir) / (in.name + ".npy"))) {
+      file = (fs::path(inputs_dir) / (in.name + ".npy")).string();
+    }
+    if (!file.empty()) {
+      KEEL_ASSIGN_OR_RETURN(Tensor t, read_npy(file));
+      feeds.push_back({in.name, std::move(t)});
+      continue;
+    }
+    Shape shape;
+    if (shape_overrides.count(in.name)) {
+      shape = shape_overrides[in.name];
+    } else {
+      if (!in.rank_known) {
+        return invalid_argument("input '" + in.name + "' has unknown rank: give --shape " + in.name + "=...");
+      }
+      for (int64_t d : in.shape) shape.push_back(d < 0 ? 1 : d);  // dynamic dims default to 1
+    }
+    KEEL_ASSIGN_OR_RETURN(Tensor t, random_tensor(in.dtype, shape, rng));
+    feeds.push_back({in.name, std::move(t)});
+  }
+  return feeds;
+}
+
+}  // namespace keel::tools
