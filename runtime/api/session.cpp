@@ -144,7 +144,8 @@ namespace {
 Result<std::shared_ptr<PlanEntry>> find_or_build_plan(Session::Impl& impl, const Graph& graph,
                                                       const std::vector<const Tensor*>& inputs,
                                                       bool placeholders) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  // Each attempt may discover more inputs whose values the plan needs (one per factory call).
+  for (size_t attempt = 0; attempt <= inputs.size(); ++attempt) {
     std::string key;
     {
       std::lock_guard lock(impl.mutex);

@@ -1,7 +1,289 @@
+// Gemm and MatMul. float32 runs on the packed SGEMM (constant B is packed here, at plan
+// time); MatMul also takes float64 / int32 / int64 (plain loops, for shape arithmetic).
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "exec/parallel.hpp"
 #include "kernels/registry.hpp"
+#include "ukernels/sgemm.hpp"
 
 namespace keel {
+namespace {
 
-void register_gemm_kernels(KernelRegistry& r) { (void)r; }
+// ---------------------------------------------------------------------------------- Gemm
+
+enum class GemmCMode { kNone, kPerCol, kPerRow, kBroadcast };
+
+class GemmKernel final : public Kernel {
+ public:
+  int64_t m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.0f, beta = 1.0f;
+  GemmCMode c_mode = GemmCMode::kNone;
+  Shape c_shape;
+  std::unique_ptr<SgemmPackedB> packed_b;
+
+  const char* name() const override { return packed_b ? "gemm_f32_packed_b" : "gemm_f32"; }
+
+  void run(const KernelRun& r) const override {
+    const float* a = r.in(0).as<float>();
+    const float* b = r.in(1).as<float>();
+    float* y = r.out(0).as<float>();
+    GemmEpilogue ep;
+    ep.alpha = alpha;
+    if (c_mode == GemmCMode::kPerCol || c_mode == GemmCMode::kPerRow) {
+      ep.bias_kind = c_mode == GemmCMode::kPerCol ? GemmBias::kPerCol : GemmBias::kPerRow;
+      ep.bias = r.in(2).as<float>();
+    } else if (c_mode == GemmCMode::kBroadcast) {
+      // Y = beta * C (broadcast), then Y += alpha * A * B.
+      const float* c = r.in(2).as<float>();
+      const int64_t cr = c_shape.size() == 2 ? c_shape[0] : 1;
+      const int64_t cc = c_shape.empty() ? 1 : c_shape.back();
+      for (int64_t i = 0; i < m; ++i) {
+        const float* crow = c + (cr == 1 ? 0 : i) * cc;
+        for (int64_t j = 0; j < n; ++j) y[i * n + j] = beta * crow[cc == 1 ? 0 : j];
+      }
+      ep.accumulate = true;
+    }
+    const int64_t lda = trans_a ? m : k;
+    if (packed_b) {
+      sgemm_packed_b(m, a, lda, trans_a, *packed_b, y, n, ep);
+    } else {
+      sgemm(m, n, k, a, lda, trans_a, b, trans_b ? k : n, trans_b, y, n, ep);
+    }
+  }
+};
+
+Result<std::unique_ptr<Kernel>> make_gemm(PrepareContext& ctx) {
+  const bool c_optional = ctx.opset() >= 11;
+  if (ctx.num_inputs() < 2 || ctx.num_inputs() > 3 || (!c_optional && !ctx.has_input(2))) {
+    return ctx.invalid(c_optional ? "expected 2 or 3 inputs" : "expected 3 inputs (A, B, C)");
+  }
+  KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}, 2, 2));
+  KEEL_RETURN_IF_ERROR(ctx.check_input(1, {DataType::kFloat32}, 2, 2));
+  auto kernel = std::make_unique<GemmKernel>();
+  KEEL_ASSIGN_OR_RETURN(int64_t ta, ctx.node.attr_int("transA", 0));
+  KEEL_ASSIGN_OR_RETURN(int64_t tb, ctx.node.attr_int("transB", 0));
+  KEEL_ASSIGN_OR_RETURN(kernel->alpha, ctx.node.attr_float("alpha", 1.0f));
+  KEEL_ASSIGN_OR_RETURN(kernel->beta, ctx.node.attr_float("beta", 1.0f));
+  KEEL_ASSIGN_OR_RETURN(int64_t bcast, ctx.node.attr_int("broadcast", 0));
+  if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1)) {
+    return ctx.invalid("transA and transB must be 0 or 1");
+  }
+  GemmKernel& g = *kernel;
+  g.trans_a = ta == 1;
+  g.trans_b = tb == 1;
+  const Shape& as = ctx.input(0).shape;
+  const Shape& bs = ctx.input(1).shape;
+  g.m = g.trans_a ? as[1] : as[0];
+  g.k = g.trans_a ? as[0] : as[1];
+  const int64_t kb = g.trans_b ? bs[1] : bs[0];
+  g.n = g.trans_b ? bs[0] : bs[1];
+  if (kb != g.k) {
+    return ctx.invalid("inner dims differ: A " + shape_to_string(as) + (g.trans_a ? " (transposed)" : "") +
+                       ", B " + shape_to_string(bs) + (g.trans_b ? " (transposed)" : ""));
+  }
+  if (!checked_numel({g.m, g.n})) return ctx.invalid("output too large");
+  if (ctx.has_input(2) && g.beta != 0.0f) {
+    KEEL_RETURN_IF_ERROR(ctx.check_input(2, {DataType::kFloat32}, 0, 2));
+    g.c_shape = ctx.input(2).shape;
+    const Shape& cs = g.c_shape;
+    const int64_t cr = cs.size() == 2 ? cs[0] : 1;
+    const int64_t cc = cs.empty() ? 1 : cs.back();
+    const bool exact = cs.size() == 2 && cr == g.m && cc == g.n;
+    if (ctx.opset() < 7 && bcast == 0 && !exact) {
+      return ctx.invalid("C " + shape_to_string(cs) + " must be [M, N] = [" + std::to_string(g.m) +
+                         "," + std::to_string(g.n) + "] when broadcast = 0");
+    }
+    if ((cr != 1 && cr != g.m) || (cc != 1 && cc != g.n)) {
+      return ctx.invalid("C " + shape_to_string(cs) + " does not broadcast to [" +
+                         std::to_string(g.m) + "," + std::to_string(g.n) + "]");
+    }
+    if (g.beta == 1.0f && cr == 1 && cc == g.n && g.n > 1) {
+      g.c_mode = GemmCMode::kPerCol;
+    } else if (g.beta == 1.0f && cc == 1 && cr == g.m && g.m > 1) {
+      g.c_mode = GemmCMode::kPerRow;
+    } else {
+      g.c_mode = GemmCMode::kBroadcast;
+    }
+  } else if (ctx.has_input(2)) {
+    KEEL_RETURN_IF_ERROR(ctx.check_input(2, {DataType::kFloat32}, 0, 2));
+  }
+  ctx.set_output(0, DataType::kFloat32, {g.m, g.n});
+  if (const Tensor* bv = ctx.input(1).value) {
+    g.packed_b = std::make_unique<SgemmPackedB>();
+    if (!g.packed_b->pack(g.k, g.n, bv->data_as<float>(), g.trans_b ? g.k : g.n, g.trans_b)) {
+      return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
+    }
+  }
+  return std::unique_ptr<Kernel>(std::move(kernel));
+}
+
+// -------------------------------------------------------------------------------- MatMul
+
+struct MatMulPlan {
+  int64_t m = 1, n = 1, k = 1;
+  int64_t batch = 1;                       // broadcast batch count
+  std::vector<int64_t> a_offset, b_offset;  // per batch, in matrices
+  bool fold_batch_into_m = false;          // B has no batch and A's batches are contiguous
+};
+
+template <typename T>
+void matmul_naive(const T* a, const T* b, T* y, int64_t m, int64_t n, int64_t k) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      T acc = T(0);
+      for (int64_t p = 0; p < k; ++p) acc += a[i * k + p] * b[p * n + j];
+      y[i * n + j] = acc;
+    }
+  }
+}
+
+class MatMulKernel final : public Kernel {
+ public:
+  MatMulPlan p;
+  DataType dtype = DataType::kFloat32;
+  std::unique_ptr<SgemmPackedB> packed_b;
+
+  const char* name() const override {
+    if (dtype != DataType::kFloat32) return "matmul_naive";
+    return packed_b ? "matmul_f32_packed_b" : "matmul_f32";
+  }
+
+  void run(const KernelRun& r) const override {
+    switch (dtype) {
+      case DataType::kFloat32: run_f32(r); break;
+      case DataType::kFloat64: run_naive<double>(r); break;
+      case DataType::kInt32: run_naive<int32_t>(r); break;
+      case DataType::kInt64: run_naive<int64_t>(r); break;
+      default: break;
+    }
+  }
+
+ private:
+  void run_f32(const KernelRun& r) const {
+    const float* a = r.in(0).as<float>();
+    const float* b = r.in(1).as<float>();
+    float* y = r.out(0).as<float>();
+    if (p.fold_batch_into_m) {
+      const int64_t rows = p.batch * p.m;
+      if (packed_b) {
+        sgemm_packed_b(rows, a, p.k, false, *packed_b, y, p.n, {});
+      } else {
+        sgemm(rows, p.n, p.k, a, p.k, false, b, p.n, false, y, p.n, {});
+      }
+      return;
+    }
+    parallel_for(p.batch, p.m * p.n * p.k, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i) {
+        sgemm(p.m, p.n, p.k, a + p.a_offset[i] * p.m * p.k, p.k, false,
+              b + p.b_offset[i] * p.k * p.n, p.n, false, y + i * p.m * p.n, p.n, {});
+      }
+    });
+  }
+
+  template <typename T>
+  void run_naive(const KernelRun& r) const {
+    const T* a = r.in(0).as<T>();
+    const T* b = r.in(1).as<T>();
+    T* y = r.out(0).as<T>();
+    for (int64_t i = 0; i < p.batch; ++i) {
+      matmul_naive(a + p.a_offset[i] * p.m * p.k, b + p.b_offset[i] * p.k * p.n,
+                   y + i * p.m * p.n, p.m, p.n, p.k);
+    }
+  }
+};
+
+Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
+  if (ctx.num_inputs() != 2) return ctx.invalid("expected 2 inputs");
+  const std::initializer_list<DataType> types = {DataType::kFloat32, DataType::kFloat64,
+                                                 DataType::kInt32, DataType::kInt64};
+  KEEL_RETURN_IF_ERROR(ctx.check_input(0, types, 1, 64));
+  KEEL_RETURN_IF_ERROR(ctx.check_input(1, types, 1, 64));
+  if (ctx.input(0).dtype != ctx.input(1).dtype) {
+    return ctx.invalid("A is " + dtype_name(ctx.input(0).dtype) + " but B is " +
+                       dtype_name(ctx.input(1).dtype));
+  }
+  auto kernel = std::make_unique<MatMulKernel>();
+  kernel->dtype = ctx.input(0).dtype;
+  MatMulPlan& p = kernel->p;
+  Shape as = ctx.input(0).shape, bs = ctx.input(1).shape;
+  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  p.m = as[as.size() - 2];
+  p.k = as.back();
+  p.n = bs.back();
+  if (bs[bs.size() - 2] != p.k) {
+    return ctx.invalid("inner dims differ: A " + shape_to_string(ctx.input(0).shape) + ", B " +
+                       shape_to_string(ctx.input(1).shape));
+  }
+  const Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
+  const size_t nb = std::max(a_batch.size(), b_batch.size());
+  Shape batch(nb, 1);
+  for (size_t i = 0; i < nb; ++i) {
+    const int64_t da = i + a_batch.size() >= nb ? a_batch[i + a_batch.size() - nb] : 1;
+    const int64_t db = i + b_batch.size() >= nb ? b_batch[i + b_batch.size() - nb] : 1;
+    if (da != db && da != 1 && db != 1) {
+      return ctx.invalid("batch dims of A " + shape_to_string(ctx.input(0).shape) + " and B " +
+                         shape_to_string(ctx.input(1).shape) + " do not broadcast");
+    }
+    batch[i] = da == 1 ? db : da;
+  }
+  Shape out = batch;
+  if (!a_vec) out.push_back(p.m);
+  if (!b_vec) out.push_back(p.n);
+  const auto total = checked_numel(out);
+  const auto batch_count = checked_numel(batch);
+  if (!total || !batch_count || *batch_count > (int64_t{1} << 31)) {
+    return ctx.invalid("output " + shape_to_string(out) + " is too large");
+  }
+  p.batch = *batch_count;
+  ctx.set_output(0, kernel->dtype, out);
+
+  const int64_t b_batch_count = numel(b_batch);
+  p.fold_batch_into_m = kernel->dtype == DataType::kFloat32 && b_batch_count == 1 &&
+                        numel(a_batch) == p.batch;
+  if (!p.fold_batch_into_m) {
+    // Matrix offsets of every output batch in A and B (broadcast dims repeat).
+    p.a_offset.resize(static_cast<size_t>(p.batch));
+    p.b_offset.resize(static_cast<size_t>(p.batch));
+    std::vector<int64_t> idx(nb, 0);
+    for (int64_t t = 0; t < p.batch; ++t) {
+      int64_t oa = 0, ob = 0;
+      for (size_t i = 0; i < nb; ++i) {
+        if (i + a_batch.size() >= nb) {
+          const int64_t d = a_batch[i + a_batch.size() - nb];
+          oa = oa * d + (d == 1 ? 0 : idx[i]);
+        }
+        if (i + b_batch.size() >= nb) {
+          const int64_t d = b_batch[i + b_batch.size() - nb];
+          ob = ob * d + (d == 1 ? 0 : idx[i]);
+        }
+      }
+      p.a_offset[t] = oa;
+      p.b_offset[t] = ob;
+      for (size_t i = nb; i-- > 0;) {
+        if (++idx[i] < batch[i]) break;
+        idx[i] = 0;
+      }
+    }
+  }
+  if (p.fold_batch_into_m && ctx.input(1).value != nullptr) {
+    kernel->packed_b = std::make_unique<SgemmPackedB>();
+    if (!kernel->packed_b->pack(p.k, p.n, ctx.input(1).value->data_as<float>(), p.n, false)) {
+      return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
+    }
+  }
+  return std::unique_ptr<Kernel>(std::move(kernel));
+}
+
+}  // namespace
+
+void register_gemm_kernels(KernelRegistry& r) {
+  r.add("Gemm", &make_gemm, 1);
+  r.add("MatMul", &make_matmul, 1);
+}
 
 }  // namespace keel

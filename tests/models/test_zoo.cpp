@@ -10,7 +10,7 @@
 namespace keel::testing {
 namespace {
 
-const char* const kZoo[] = {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "densenet121",
+const std::vector<std::string> kZoo = {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "densenet121",
                             "efficientnet_b0", "convnext_tiny", "shufflenet_v2_x1_0", "regnet_y_400mf"};
 
 class ZooModel : public ::testing::TestWithParam<std::string> {};
@@ -38,7 +38,7 @@ TEST_P(ZooModel, MatchesFloat64Reference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Zoo, ZooModel, ::testing::ValuesIn(std::begin(kZoo), std::end(kZoo)),
+INSTANTIATE_TEST_SUITE_P(Zoo, ZooModel, ::testing::ValuesIn(kZoo),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

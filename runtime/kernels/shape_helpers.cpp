@@ -1,0 +1,317 @@
+#include "kernels/shape_helpers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "exec/parallel.hpp"
+
+namespace keel {
+
+std::optional<std::vector<int64_t>> read_int_values(const Tensor& t) {
+  std::vector<int64_t> v(static_cast<size_t>(t.numel()));
+  if (t.dtype() == DataType::kInt64) {
+    if (!v.empty()) std::memcpy(v.data(), t.data(), v.size() * sizeof(int64_t));
+  } else if (t.dtype() == DataType::kInt32) {
+    const auto* p = t.data_as<int32_t>();
+    for (size_t i = 0; i < v.size(); ++i) v[i] = p[i];
+  } else {
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<std::vector<double>> read_float_values(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  switch (t.dtype()) {
+    case DataType::kFloat32:
+      for (size_t i = 0; i < v.size(); ++i) v[i] = t.data_as<float>()[i];
+      break;
+    case DataType::kFloat64:
+      for (size_t i = 0; i < v.size(); ++i) v[i] = t.data_as<double>()[i];
+      break;
+    case DataType::kFloat16:
+      for (size_t i = 0; i < v.size(); ++i) v[i] = half_to_float(t.data_as<uint16_t>()[i]);
+      break;
+    default: return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<double> read_scalar_as_double(const Tensor& t) {
+  if (t.numel() != 1) return std::nullopt;
+  const void* p = t.data();
+  switch (t.dtype()) {
+    case DataType::kFloat32: return *static_cast<const float*>(p);
+    case DataType::kFloat64: return *static_cast<const double*>(p);
+    case DataType::kFloat16: return half_to_float(*static_cast<const uint16_t*>(p));
+    case DataType::kInt8: return *static_cast<const int8_t*>(p);
+    case DataType::kInt16: return *static_cast<const int16_t*>(p);
+    case DataType::kInt32: return *static_cast<const int32_t*>(p);
+    case DataType::kInt64: return static_cast<double>(*static_cast<const int64_t*>(p));
+    case DataType::kUint8: return *static_cast<const uint8_t*>(p);
+    case DataType::kUint16: return *static_cast<const uint16_t*>(p);
+    case DataType::kUint32: return *static_cast<const uint32_t*>(p);
+    case DataType::kUint64: return static_cast<double>(*static_cast<const uint64_t*>(p));
+    case DataType::kBool: return *static_cast<const uint8_t*>(p) ? 1.0 : 0.0;
+    default: return std::nullopt;
+  }
+}
+
+uint16_t float_to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t exp = (x >> 23) & 0xffu;
+  uint32_t mant = x & 0x7fffffu;
+  if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
+  const int e = static_cast<int>(exp) - 127 + 15;
+  if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return static_cast<uint16_t>(sign);
+    mant |= 0x800000u;
+    const int shift = 14 - e;
+    uint32_t h = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1);
+    const uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = (static_cast<uint32_t>(e) << 10) | (mant >> 13);
+  const uint32_t rem = mant & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is right
+  return static_cast<uint16_t>(sign | h);
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t x;
+  if (exp == 0x1f) {
+    x = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    x = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    x = sign;
+  } else {
+    int e = 113;
+    while (!(mant & 0x400u)) {
+      mant <<= 1;
+      --e;
+    }
+    x = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}
+
+namespace {
+
+template <typename T>
+void store(void* bytes, T v) {
+  std::memcpy(bytes, &v, sizeof(T));
+}
+
+// Saturates to int64 first so the cast is defined for any double, then wraps like C++.
+int64_t to_int64(double v) {
+  if (std::isnan(v)) return 0;
+  if (v >= 9.2233720368547758e18) return INT64_MAX;
+  if (v <= -9.2233720368547758e18) return INT64_MIN;
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+void encode_scalar(double v, DataType dtype, void* bytes) {
+  switch (dtype) {
+    case DataType::kFloat32: store(bytes, static_cast<float>(v)); break;
+    case DataType::kFloat64: store(bytes, v); break;
+    case DataType::kFloat16: store(bytes, float_to_half(static_cast<float>(v))); break;
+    case DataType::kBFloat16: {
+      const auto f = static_cast<float>(v);
+      uint32_t x;
+      std::memcpy(&x, &f, 4);
+      const uint16_t b = std::isnan(f) ? static_cast<uint16_t>((x >> 16) | 0x40u)
+                                       : static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+      store(bytes, b);
+      break;
+    }
+    case DataType::kBool: store(bytes, static_cast<uint8_t>(v != 0.0 ? 1 : 0)); break;
+    case DataType::kInt8: store(bytes, static_cast<int8_t>(to_int64(v))); break;
+    case DataType::kInt16: store(bytes, static_cast<int16_t>(to_int64(v))); break;
+    case DataType::kInt32: store(bytes, static_cast<int32_t>(to_int64(v))); break;
+    case DataType::kInt64: store(bytes, to_int64(v)); break;
+    case DataType::kUint8: store(bytes, static_cast<uint8_t>(to_int64(v))); break;
+    case DataType::kUint16: store(bytes, static_cast<uint16_t>(to_int64(v))); break;
+    case DataType::kUint32: store(bytes, static_cast<uint32_t>(to_int64(v))); break;
+    case DataType::kUint64:
+      store(bytes, v >= 9.2233720368547758e18 ? static_cast<uint64_t>(v)
+                                              : static_cast<uint64_t>(to_int64(v)));
+      break;
+    default: break;
+  }
+}
+
+std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape) {
+  const std::vector<int64_t> in_strides = contiguous_strides(shape);
+  std::vector<int64_t> strides(out_shape.size(), 0);
+  const size_t lead = out_shape.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i) {
+    strides[lead + i] = (shape[i] == 1 && out_shape[lead + i] != 1) ? 0 : in_strides[i];
+  }
+  return strides;
+}
+
+// --- StridedCopy ----------------------------------------------------------------------
+
+StridedCopy::StridedCopy(size_t elem_size, const Shape& out_shape,
+                         const std::vector<int64_t>& in_strides, int64_t in_offset)
+    : elem_size_(elem_size), offset_(in_offset) {
+  numel_ = keel::numel(out_shape);
+  for (size_t i = 0; i < out_shape.size(); ++i) {
+    if (out_shape[i] == 1) continue;
+    if (!shape_.empty() && strides_.back() == in_strides[i] * out_shape[i]) {
+      shape_.back() *= out_shape[i];
+      strides_.back() = in_strides[i];
+    } else {
+      shape_.push_back(out_shape[i]);
+      strides_.push_back(in_strides[i]);
+    }
+  }
+  if (shape_.empty()) {
+    shape_.push_back(1);
+    strides_.push_back(1);
+  }
+}
+
+namespace {
+
+// Elements moved as unsigned integers of the element's size: dtype-agnostic and exact.
+template <typename U>
+void gather_row(const std::byte* in, int64_t stride, int64_t n, std::byte* out) {
+  const auto* src = reinterpret_cast<const U*>(in);
+  auto* dst = reinterpret_cast<U*>(out);
+  if (stride == 0) {
+    const U v = src[0];
+    for (int64_t i = 0; i < n; ++i) dst[i] = v;
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
+  }
+}
+
+void gather_row_bytes(size_t es, const std::byte* in, int64_t stride, int64_t n, std::byte* out) {
+  if (stride == 1) {
+    std::memcpy(out, in, static_cast<size_t>(n) * es);
+    return;
+  }
+  switch (es) {
+    case 1: gather_row<uint8_t>(in, stride, n, out); break;
+    case 2: gather_row<uint16_t>(in, stride, n, out); break;
+    case 4: gather_row<uint32_t>(in, stride, n, out); break;
+    case 8: gather_row<uint64_t>(in, stride, n, out); break;
+    default:
+      for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * es, in + i * stride * es, es);
+  }
+}
+
+// out[i][j] = in[i + j * stride] for a rows x cols block (out row pitch `cols`), in tiles
+// that stay in L1 on both sides.
+template <typename U>
+void transpose_block(const std::byte* in, int64_t stride, int64_t rows, int64_t cols,
+                     std::byte* out) {
+  constexpr int64_t kTile = 32;
+  const auto* src = reinterpret_cast<const U*>(in);
+  auto* dst = reinterpret_cast<U*>(out);
+  for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+    const int64_t i1 = std::min(rows, i0 + kTile);
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+      const int64_t j1 = std::min(cols, j0 + kTile);
+      for (int64_t i = i0; i < i1; ++i) {
+        U* d = dst + i * cols;
+        const U* s = src + i;
+        for (int64_t j = j0; j < j1; ++j) d[j] = s[j * stride];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void StridedCopy::run_rows(const std::byte* in, std::byte* out, int64_t row_begin,
+                           int64_t row_end) const {
+  const size_t rank = shape_.size();
+  const int64_t inner = shape_[rank - 1];
+  const int64_t inner_stride = strides_[rank - 1];
+  const auto es = static_cast<int64_t>(elem_size_);
+  // Odometer over the outer dims, started from row_begin.
+  std::vector<int64_t> idx(rank, 0);
+  int64_t off = offset_;
+  int64_t rem = row_begin;
+  for (size_t d = rank - 1; d-- > 0;) {
+    idx[d] = rem % shape_[d];
+    rem /= shape_[d];
+    off += idx[d] * strides_[d];
+  }
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    gather_row_bytes(elem_size_, in + off * es, inner_stride, inner, out + row * inner * es);
+    for (size_t d = rank - 1; d-- > 0;) {
+      off += strides_[d];
+      if (++idx[d] < shape_[d]) break;
+      off -= idx[d] * strides_[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+void StridedCopy::run_tiled(const std::byte* in, std::byte* out) const {
+  // Output [..., R, C] reads input at i * 1 + j * stride: a batch of 2-D transposes.
+  const size_t rank = shape_.size();
+  const int64_t rows = shape_[rank - 2];
+  const int64_t cols = shape_[rank - 1];
+  const int64_t stride = strides_[rank - 1];
+  const int64_t batch = numel_ / (rows * cols);
+  const auto es = static_cast<int64_t>(elem_size_);
+  constexpr int64_t kRowBlock = 32;
+  const int64_t row_blocks = (rows + kRowBlock - 1) / kRowBlock;
+  parallel_for(batch * row_blocks, kRowBlock * cols, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t b = t / row_blocks;
+      const int64_t r0 = (t % row_blocks) * kRowBlock;
+      const int64_t nr = std::min(kRowBlock, rows - r0);
+      int64_t off = offset_ + r0;
+      int64_t rem = b;
+      for (size_t d = rank - 2; d-- > 0;) {
+        off += (rem % shape_[d]) * strides_[d];
+        rem /= shape_[d];
+      }
+      const std::byte* src = in + off * es;
+      std::byte* dst = out + (b * rows + r0) * cols * es;
+      switch (elem_size_) {
+        case 1: transpose_block<uint8_t>(src, stride, nr, cols, dst); break;
+        case 2: transpose_block<uint16_t>(src, stride, nr, cols, dst); break;
+        case 4: transpose_block<uint32_t>(src, stride, nr, cols, dst); break;
+        default: transpose_block<uint64_t>(src, stride, nr, cols, dst); break;
+      }
+    }
+  });
+}
+
+void StridedCopy::run(const void* in, void* out) const {
+  if (numel_ == 0) return;
+  const auto* src = static_cast<const std::byte*>(in);
+  auto* dst = static_cast<std::byte*>(out);
+  const size_t rank = shape_.size();
+  const int64_t inner = shape_[rank - 1];
+  const bool pow2 = elem_size_ == 1 || elem_size_ == 2 || elem_size_ == 4 || elem_size_ == 8;
+  if (pow2 && rank >= 2 && strides_[rank - 2] == 1 && strides_[rank - 1] != 1 &&
+      shape_[rank - 2] >= 8 && inner >= 8) {
+    run_tiled(src, dst);
+    return;
+  }
+  const int64_t rows = numel_ / inner;
+  parallel_for(rows, inner, [&](int64_t begin, int64_t end) { run_rows(src, dst, begin, end); });
+}
+
+}  // namespace keel

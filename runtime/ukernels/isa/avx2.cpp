@@ -1,0 +1,24 @@
+// avx2 instantiations of the ukernel bodies. This file (with its siblings) is the only one
+// compiled with ISA-specific -m flags (see CMakeLists.txt); everything here has internal linkage
+// except the exported table.
+#include <cstdint>
+#include <xsimd/xsimd.hpp>
+
+#include "ukernels/sgemm_ukernel.hpp"
+
+namespace keel::ukernels_avx2 {
+namespace {
+
+#include "ukernels/sgemm_body.inc"
+
+using Arch = xsimd::fma3<xsimd::avx2>;
+static_assert(F32Gemm<Arch>::kNr == 16);
+
+void f32_gemm_6x16(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
+
+}  // namespace
+
+extern const SgemmUkernels kSgemm = {"f32_gemm_6x16/avx2", kSgemmMr, F32Gemm<Arch>::kNr,
+                                     &f32_gemm_6x16};
+
+}  // namespace keel::ukernels_avx2

@@ -1,0 +1,24 @@
+// sse2 instantiations of the ukernel bodies. This file (with its siblings) is the only one
+// compiled with ISA-specific -m flags (see CMakeLists.txt); everything here has internal linkage
+// except the exported table.
+#include <cstdint>
+#include <xsimd/xsimd.hpp>
+
+#include "ukernels/sgemm_ukernel.hpp"
+
+namespace keel::ukernels_sse2 {
+namespace {
+
+#include "ukernels/sgemm_body.inc"
+
+using Arch = xsimd::sse2;
+static_assert(F32Gemm<Arch>::kNr == 8);
+
+void f32_gemm_6x8(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
+
+}  // namespace
+
+extern const SgemmUkernels kSgemm = {"f32_gemm_6x8/sse2", kSgemmMr, F32Gemm<Arch>::kNr,
+                                     &f32_gemm_6x8};
+
+}  // namespace keel::ukernels_sse2

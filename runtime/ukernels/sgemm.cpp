@@ -1,0 +1,257 @@
+// Baseline-compiled SGEMM driver: blocking, packing, threading and dispatch. The arithmetic
+// happens in the per-ISA block kernels (isa/*.cpp, sgemm_body.inc).
+#include "ukernels/sgemm.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "exec/parallel.hpp"
+#include "ukernels/sgemm_ukernel.hpp"
+
+namespace keel {
+namespace {
+
+// Row and column blocks handed to one task. Multiples of every tier's MR / NR.
+constexpr int64_t kMc = 144;
+constexpr int64_t kNc = 512;
+
+// A strided view: element (i, j) at data[i * rs + j * cs].
+struct StridedMatrix {
+  const float* data;
+  int64_t rs, cs;
+};
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Packs rows [i0, i0+mc) x cols [k0, k0+kc) of A into MR-row panels: panel p holds
+// kc groups of MR values (rows past mc are zero).
+void pack_a(const StridedMatrix& a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int64_t mr,
+            float* dst) {
+  for (int64_t p = 0; p * mr < mc; ++p) {
+    float* panel = dst + p * mr * kc;
+    const int64_t rows = std::min(mr, mc - p * mr);
+    for (int64_t r = 0; r < mr; ++r) {
+      if (r >= rows) {
+        for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = 0.0f;
+        continue;
+      }
+      const float* src = a.data + (i0 + p * mr + r) * a.rs + k0 * a.cs;
+      if (a.cs == 1) {
+        for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k];
+      } else {
+        for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k * a.cs];
+      }
+    }
+  }
+}
+
+// Packs rows [k0, k0+kc) x cols [j0, j0+nc) of B into NR-column panels: panel q holds kc
+// rows of NR values (columns past nc are zero).
+void pack_b(const StridedMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t nr,
+            float* dst) {
+  for (int64_t q = 0; q * nr < nc; ++q) {
+    float* panel = dst + q * nr * kc;
+    const int64_t cols = std::min(nr, nc - q * nr);
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = b.data + (k0 + k) * b.rs + (j0 + q * nr) * b.cs;
+      float* d = panel + k * nr;
+      if (b.cs == 1) {
+        std::memcpy(d, src, static_cast<size_t>(cols) * sizeof(float));
+      } else {
+        for (int64_t j = 0; j < cols; ++j) d[j] = src[j * b.cs];
+      }
+      for (int64_t j = cols; j < nr; ++j) d[j] = 0.0f;
+    }
+  }
+}
+
+// Grow-only per-thread packing buffer (a task never yields inside the block loop).
+float* thread_buffer(int slot, size_t floats) {
+  struct Buf {
+    AlignedBytes bytes;
+    size_t floats = 0;
+  };
+  thread_local Buf bufs[2];
+  Buf& b = bufs[slot];
+  if (b.floats < floats) {
+    b.bytes = allocate_aligned(floats * sizeof(float));
+    b.floats = b.bytes ? floats : 0;
+  }
+  return reinterpret_cast<float*>(b.bytes.get());
+}
+
+// Either operand may be prepacked (whole matrix, layout: K blocks, then panels).
+struct Operands {
+  StridedMatrix a{nullptr, 0, 0};
+  const float* a_packed = nullptr;
+  StridedMatrix b{nullptr, 0, 0};
+  const float* b_packed = nullptr;
+};
+
+void epilogue_only(int64_t m, int64_t n, float* c, int64_t ldc, const GemmEpilogue& ep) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      float v = ep.accumulate ? c[i * ldc + j] : 0.0f;
+      if (ep.bias_kind == GemmBias::kPerRow) v += ep.bias[i];
+      if (ep.bias_kind == GemmBias::kPerCol) v += ep.bias[j];
+      if (ep.clamp) v = std::min(std::max(v, ep.clamp_min), ep.clamp_max);
+      c[i * ldc + j] = v;
+    }
+  }
+}
+
+void run(const SgemmUkernels* uk, int64_t m, int64_t n, int64_t k, const Operands& op, float* c,
+         int64_t ldc, const GemmEpilogue& ep) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    epilogue_only(m, n, c, ldc, ep);
+    return;
+  }
+  const int64_t mr = uk->mr, nr = uk->nr;
+  const int64_t m_pad = ceil_div(m, mr) * mr;
+  const int64_t n_pad = ceil_div(n, nr) * nr;
+  // Smaller blocks when there are too few tasks for the threads (the block sizes do not
+  // change any output bit: K blocking is fixed).
+  int64_t mc = kMc, nc = kNc;
+  const int64_t want = int64_t{current_max_threads()} * 3;
+  while (ceil_div(m, mc) * ceil_div(n, nc) < want) {
+    if (nc > 4 * nr && nc >= mc) {
+      nc /= 2;
+    } else if (mc > 4 * mr) {
+      mc = ceil_div(mc / 2, mr) * mr;
+    } else if (nc > nr) {
+      nc /= 2;
+    } else {
+      break;
+    }
+  }
+  nc = std::max<int64_t>(nr, nc / nr * nr);
+  const int64_t m_blocks = ceil_div(m, mc), n_blocks = ceil_div(n, nc);
+  const int64_t nkb = ceil_div(k, kSgemmKc);
+  const int64_t per_task = std::min(mc, m) * std::min(nc, n) * k;
+  parallel_for(m_blocks * n_blocks, per_task, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = (t / n_blocks) * mc, j0 = (t % n_blocks) * nc;
+      const int64_t mlen = std::min(mc, m - i0), nlen = std::min(nc, n - j0);
+      float* a_buf = op.a_packed ? nullptr : thread_buffer(0, ceil_div(mlen, mr) * mr * kSgemmKc);
+      float* b_buf = op.b_packed ? nullptr : thread_buffer(1, ceil_div(nlen, nr) * nr * kSgemmKc);
+      if ((!op.a_packed && !a_buf) || (!op.b_packed && !b_buf)) std::abort();
+      for (int64_t kb = 0; kb < nkb; ++kb) {
+        const int64_t k0 = kb * kSgemmKc;
+        const int64_t kc = std::min(kSgemmKc, k - k0);
+        const float* bp;
+        if (op.b_packed) {
+          bp = op.b_packed + k0 * n_pad + (j0 / nr) * nr * kc;
+        } else {
+          pack_b(op.b, k0, kc, j0, nlen, nr, b_buf);
+          bp = b_buf;
+        }
+        const float* ap;
+        if (op.a_packed) {
+          ap = op.a_packed + k0 * m_pad + (i0 / mr) * mr * kc;
+        } else {
+          pack_a(op.a, i0, mlen, k0, kc, mr, a_buf);
+          ap = a_buf;
+        }
+        SgemmBlock blk;
+        blk.mc = mlen;
+        blk.nc = nlen;
+        blk.kc = kc;
+        blk.a = ap;
+        blk.b = bp;
+        blk.c = c + i0 * ldc + j0;
+        blk.ldc = ldc;
+        blk.load_c = kb > 0 || ep.accumulate;
+        blk.alpha = ep.alpha;
+        blk.apply_alpha = ep.alpha != 1.0f;
+        const bool last = kb == nkb - 1;
+        if (last && ep.bias_kind == GemmBias::kPerRow) blk.bias_row = ep.bias + i0;
+        if (last && ep.bias_kind == GemmBias::kPerCol) blk.bias_col = ep.bias + j0;
+        blk.clamp = last && ep.clamp;
+        blk.clamp_min = ep.clamp_min;
+        blk.clamp_max = ep.clamp_max;
+        uk->block(blk);
+      }
+    }
+  });
+}
+
+StridedMatrix strided(const float* p, int64_t ld, bool trans) {
+  return trans ? StridedMatrix{p, 1, ld} : StridedMatrix{p, ld, 1};
+}
+
+}  // namespace
+
+const SgemmUkernels* sgemm_ukernels(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return &ukernels_avx512::kSgemm;
+    case Isa::kAvx2: return &ukernels_avx2::kSgemm;
+    case Isa::kSse2: break;
+  }
+  return &ukernels_sse2::kSgemm;
+}
+
+const SgemmUkernels* sgemm_ukernels_active() { return sgemm_ukernels(active_isa()); }
+
+const char* sgemm_ukernel_name(const SgemmUkernels* uk) { return uk->name; }
+
+void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool trans_a,
+           const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc,
+           const GemmEpilogue& ep, const SgemmUkernels* uk) {
+  Operands op;
+  op.a = strided(a, lda, trans_a);
+  op.b = strided(b, ldb, trans_b);
+  run(uk ? uk : sgemm_ukernels_active(), m, n, k, op, c, ldc, ep);
+}
+
+bool SgemmPackedA::pack(int64_t m, int64_t k, const float* a, int64_t lda, bool trans_a,
+                        const SgemmUkernels* uk) {
+  uk_ = uk ? uk : sgemm_ukernels_active();
+  m_ = m;
+  k_ = k;
+  const int64_t m_pad = ceil_div(std::max<int64_t>(m, 1), uk_->mr) * uk_->mr;
+  data_ = allocate_aligned(static_cast<size_t>(m_pad * std::max<int64_t>(k, 1)) * sizeof(float));
+  if (!data_) return false;
+  float* dst = reinterpret_cast<float*>(data_.get());
+  const StridedMatrix src = strided(a, lda, trans_a);
+  for (int64_t k0 = 0; k0 < k; k0 += kSgemmKc) {
+    const int64_t kc = std::min(kSgemmKc, k - k0);
+    pack_a(src, 0, m, k0, kc, uk_->mr, dst + k0 * m_pad);
+  }
+  return true;
+}
+
+bool SgemmPackedB::pack(int64_t k, int64_t n, const float* b, int64_t ldb, bool trans_b,
+                        const SgemmUkernels* uk) {
+  uk_ = uk ? uk : sgemm_ukernels_active();
+  k_ = k;
+  n_ = n;
+  const int64_t n_pad = ceil_div(std::max<int64_t>(n, 1), uk_->nr) * uk_->nr;
+  data_ = allocate_aligned(static_cast<size_t>(n_pad * std::max<int64_t>(k, 1)) * sizeof(float));
+  if (!data_) return false;
+  float* dst = reinterpret_cast<float*>(data_.get());
+  const StridedMatrix src = strided(b, ldb, trans_b);
+  for (int64_t k0 = 0; k0 < k; k0 += kSgemmKc) {
+    const int64_t kc = std::min(kSgemmKc, k - k0);
+    pack_b(src, k0, kc, 0, n, uk_->nr, dst + k0 * n_pad);
+  }
+  return true;
+}
+
+void sgemm_packed_a(const SgemmPackedA& a, int64_t n, const float* b, int64_t ldb, bool trans_b,
+                    float* c, int64_t ldc, const GemmEpilogue& ep) {
+  Operands op;
+  op.a_packed = a.data();
+  op.b = strided(b, ldb, trans_b);
+  run(a.ukernels(), a.m(), n, a.k(), op, c, ldc, ep);
+}
+
+void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const SgemmPackedB& b,
+                    float* c, int64_t ldc, const GemmEpilogue& ep) {
+  Operands op;
+  op.a = strided(a, lda, trans_a);
+  op.b_packed = b.data();
+  run(b.ukernels(), m, b.n(), b.k(), op, c, ldc, ep);
+}
+
+}  // namespace keel

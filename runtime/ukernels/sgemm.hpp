@@ -1,0 +1,88 @@
+// Single-precision GEMM: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] (+ C) (+ bias), clamped.
+//
+// Row-major matrices with an optional transpose per operand. Both operands are packed into
+// panels (A: MR rows, B: NR columns, K in blocks of kSgemmKc) and multiplied by an MR x NR
+// register-tile microkernel of the active ISA. Work is split over M and N tiles only, never
+// over K, so the result bits do not depend on the thread count. Constant operands (weights)
+// can be packed once at plan time (SgemmPackedA / SgemmPackedB).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "core/aligned_buffer.hpp"
+#include "core/cpu_features.hpp"
+
+namespace keel {
+
+struct SgemmUkernels;  // one table per ISA (runtime/ukernels/isa/*.cpp)
+
+enum class GemmBias { kNone, kPerRow, kPerCol };
+
+// What happens to each output after the product: y = alpha*acc (+ C if accumulate) + bias,
+// then min(max(y, clamp_min), clamp_max) when clamp is set (Relu: clamp_min = 0).
+struct GemmEpilogue {
+  float alpha = 1.0f;
+  bool accumulate = false;
+  GemmBias bias_kind = GemmBias::kNone;
+  const float* bias = nullptr;  // M values (per row) or N values (per column)
+  bool clamp = false;
+  float clamp_min = -std::numeric_limits<float>::infinity();
+  float clamp_max = std::numeric_limits<float>::infinity();
+};
+
+// The ukernel table for an ISA tier (never null: every tier keel knows is compiled in).
+const SgemmUkernels* sgemm_ukernels(Isa isa);
+// The table for active_isa().
+const SgemmUkernels* sgemm_ukernels_active();
+// "f32_gemm_6x32/avx512"
+const char* sgemm_ukernel_name(const SgemmUkernels* uk);
+
+// A (trans_a ? [K,M] : [M,K]) with leading dimension lda; B likewise.
+void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool trans_a,
+           const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc,
+           const GemmEpilogue& ep, const SgemmUkernels* uk = nullptr);
+
+// A packed once (e.g. convolution weights [Cout, Cin*k*k]) for a fixed ukernel table.
+class SgemmPackedA {
+ public:
+  SgemmPackedA() = default;
+  // Returns false when the allocation fails.
+  bool pack(int64_t m, int64_t k, const float* a, int64_t lda, bool trans_a,
+            const SgemmUkernels* uk = nullptr);
+  int64_t m() const { return m_; }
+  int64_t k() const { return k_; }
+  const float* data() const { return reinterpret_cast<const float*>(data_.get()); }
+  const SgemmUkernels* ukernels() const { return uk_; }
+
+ private:
+  int64_t m_ = 0, k_ = 0;
+  AlignedBytes data_;
+  const SgemmUkernels* uk_ = nullptr;
+};
+
+// B packed once (e.g. Gemm / MatMul weights) for a fixed ukernel table.
+class SgemmPackedB {
+ public:
+  SgemmPackedB() = default;
+  bool pack(int64_t k, int64_t n, const float* b, int64_t ldb, bool trans_b,
+            const SgemmUkernels* uk = nullptr);
+  int64_t k() const { return k_; }
+  int64_t n() const { return n_; }
+  const float* data() const { return reinterpret_cast<const float*>(data_.get()); }
+  const SgemmUkernels* ukernels() const { return uk_; }
+
+ private:
+  int64_t k_ = 0, n_ = 0;
+  AlignedBytes data_;
+  const SgemmUkernels* uk_ = nullptr;
+};
+
+// C = packed A x B: m and k come from `a`.
+void sgemm_packed_a(const SgemmPackedA& a, int64_t n, const float* b, int64_t ldb, bool trans_b,
+                    float* c, int64_t ldc, const GemmEpilogue& ep);
+// C = A x packed B: k and n come from `b`.
+void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const SgemmPackedB& b,
+                    float* c, int64_t ldc, const GemmEpilogue& ep);
+
+}  // namespace keel

@@ -1,0 +1,42 @@
+// The interface between the baseline SGEMM driver (sgemm.cpp) and the per-ISA microkernels
+// (isa/*.cpp). Plain data only: this header is included by translation units compiled with
+// AVX flags, so it must not define any inline function.
+#pragma once
+
+#include <cstdint>
+
+namespace keel {
+
+// Every tier uses 6-row tiles and the same K block, so packed A panels are tier-independent
+// in layout; NR (columns per tile) is the vector width times two.
+constexpr int64_t kSgemmMr = 6;
+constexpr int64_t kSgemmKc = 256;
+
+// One block product: C[mc, nc] (+)= packed A panels x packed B panels over kc.
+struct SgemmBlock {
+  int64_t mc = 0, nc = 0, kc = 0;
+  const float* a = nullptr;  // ceil(mc/MR) panels of kc*MR floats
+  const float* b = nullptr;  // ceil(nc/NR) panels of kc*NR floats
+  float* c = nullptr;
+  int64_t ldc = 0;
+  bool load_c = false;       // add the current C (accumulate over K blocks)
+  float alpha = 1.0f;        // applied to this block's product
+  bool apply_alpha = false;
+  const float* bias_row = nullptr;  // mc values, or nullptr
+  const float* bias_col = nullptr;  // nc values, or nullptr
+  bool clamp = false;
+  float clamp_min = 0.0f, clamp_max = 0.0f;
+};
+
+struct SgemmUkernels {
+  const char* name;  // "f32_gemm_6x32/avx512"
+  int64_t mr;
+  int64_t nr;
+  void (*block)(const SgemmBlock& blk);
+};
+
+namespace ukernels_sse2 { extern const SgemmUkernels kSgemm; }
+namespace ukernels_avx2 { extern const SgemmUkernels kSgemm; }
+namespace ukernels_avx512 { extern const SgemmUkernels kSgemm; }
+
+}  // namespace keel

@@ -1,0 +1,335 @@
+// Conv and ConvTranspose against the scalar references, on every ISA tier the host has.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/cpu_features.hpp"
+#include "ref/conv_ref.hpp"
+#include "support/op_runner.hpp"
+#include "support/tolerance.hpp"
+
+namespace keel {
+namespace {
+
+using testing::attr_int;
+using testing::attr_ints;
+using testing::attr_string;
+using testing::OpCall;
+
+Tensor random_tensor(Shape shape, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(numel(shape)));
+  for (float& x : v) x = dist(gen);
+  return Tensor::from_vector(std::move(shape), v);
+}
+
+std::vector<Isa> host_tiers() {
+  std::vector<Isa> tiers;
+  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
+  }
+  return tiers;
+}
+
+struct ConvCase {
+  std::string name;
+  Shape x;        // [N, C, spatial...]
+  int64_t m;      // output channels
+  Shape kernel;
+  std::vector<int64_t> strides = {}, dilations = {}, pads = {};  // empty = defaults
+  int64_t group = 1;
+  bool bias = true;
+  bool const_w = true;
+};
+
+std::vector<int64_t> or_fill(const std::vector<int64_t>& v, size_t n, int64_t fill) {
+  return v.empty() ? std::vector<int64_t>(n, fill) : v;
+}
+
+void run_conv_case(const ConvCase& c, Isa isa, int threads, uint32_t seed) {
+  SCOPED_TRACE(c.name + "_" + isa_name(isa) + " threads " + std::to_string(threads) + " seed " +
+               std::to_string(seed));
+  const size_t nsp = c.kernel.size();
+  Shape w_shape = {c.m, c.x[1] / c.group};
+  w_shape.insert(w_shape.end(), c.kernel.begin(), c.kernel.end());
+  ref::ConvRefParams p;
+  p.x_shape = c.x;
+  p.w_shape = w_shape;
+  p.strides = or_fill(c.strides, nsp, 1);
+  p.dilations = or_fill(c.dilations, nsp, 1);
+  const std::vector<int64_t> pads = or_fill(c.pads, 2 * nsp, 0);
+  p.pads_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(nsp));
+  p.group = c.group;
+  p.y_shape = {c.x[0], c.m};
+  for (size_t i = 0; i < nsp; ++i) {
+    const int64_t dk = (c.kernel[i] - 1) * p.dilations[i] + 1;
+    p.y_shape.push_back((c.x[i + 2] + pads[i] + pads[i + nsp] - dk) / p.strides[i] + 1);
+  }
+  Tensor x = random_tensor(c.x, seed), w = random_tensor(w_shape, seed + 1);
+  Tensor b = random_tensor({c.m}, seed + 2);
+
+  OpCall call;
+  call.op_type = "Conv";
+  call.threads = threads;
+  call.attributes["group"] = attr_int(c.group);
+  call.attributes["kernel_shape"] = attr_ints(c.kernel);
+  if (!c.strides.empty()) call.attributes["strides"] = attr_ints(c.strides);
+  if (!c.dilations.empty()) call.attributes["dilations"] = attr_ints(c.dilations);
+  if (!c.pads.empty()) call.attributes["pads"] = attr_ints(c.pads);
+  call.inputs = {{x, false}, {w, c.const_w}};
+  if (c.bias) call.inputs.push_back({b, true});
+
+  set_isa_cap_for_testing(isa);
+  auto got = testing::run_op(call);
+  set_isa_cap_for_testing(std::nullopt);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ((*got)[0].shape(), p.y_shape);
+  std::vector<float> want(static_cast<size_t>(numel(p.y_shape)));
+  ref::conv(p, x.data_as<float>(), w.data_as<float>(), c.bias ? b.data_as<float>() : nullptr,
+            want.data());
+  const int64_t kdim = numel(w_shape) / c.m;
+  EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), want.data(),
+                                 static_cast<int64_t>(want.size()), 1e-5,
+                                 1e-5 * (1.0 + std::sqrt(static_cast<double>(kdim)))));
+}
+
+const std::vector<ConvCase>& conv_cases() {
+  static const std::vector<ConvCase> cases = {
+      {"pointwise_c13_m7_h7_w7", {1, 13, 7, 7}, 7, {1, 1}},
+      {"pointwise_n2_c64_m33_h5_w9_no_bias", {2, 64, 5, 9}, 33, {1, 1}, {}, {}, {}, 1, false},
+      {"k3_pad1_c3_m16_h13_w13", {1, 3, 13, 13}, 16, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"k3_s2_pad1_c32_m13_h17_w15", {1, 32, 17, 15}, 13, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}},
+      {"k7_s2_pad3_c3_m8_h31_w31", {1, 3, 31, 31}, 8, {7, 7}, {2, 2}, {}, {3, 3, 3, 3}},
+      {"k3_dil2_asym_pads", {2, 5, 11, 9}, 6, {3, 3}, {1, 2}, {2, 2}, {2, 0, 1, 3}},
+      {"k3_long_k_c64_m7", {1, 64, 9, 9}, 7, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"k1_s2_c8_m5", {1, 8, 9, 9}, 5, {1, 1}, {2, 2}},
+      {"group2_c8_m6", {1, 8, 7, 7}, 6, {3, 3}, {}, {}, {1, 1, 1, 1}, 2},
+      {"group4_pointwise_c8_m12", {2, 8, 5, 5}, 12, {1, 1}, {}, {}, {}, 4},
+      {"depthwise_c13_k3_pad1", {2, 13, 9, 11}, 13, {3, 3}, {}, {}, {1, 1, 1, 1}, 13},
+      {"depthwise_c13_k3_s2_pad1", {1, 13, 9, 11}, 13, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 13},
+      {"depthwise_multiplier2_k5_dil2", {1, 4, 12, 12}, 8, {5, 5}, {}, {2, 2}, {2, 2, 2, 2}, 4},
+      {"weights_not_constant", {1, 6, 8, 8}, 5, {3, 3}, {}, {}, {0, 1, 0, 1}, 1, true, false},
+      {"conv1d_k3_s2_pad1", {2, 5, 17}, 7, {3}, {2}, {}, {1, 1}},
+      {"conv1d_depthwise", {1, 6, 17}, 6, {3}, {}, {}, {1, 1}, 6},
+      {"conv3d_k3_pad1", {1, 3, 5, 6, 7}, 4, {3, 3, 3}, {}, {}, {1, 1, 1, 1, 1, 1}},
+      {"conv3d_s2_dil2", {1, 2, 9, 8, 7}, 3, {2, 3, 2}, {2, 1, 2}, {2, 1, 2}},
+  };
+  return cases;
+}
+
+TEST(Conv, MatchesReferenceOnEveryTier) {
+  uint32_t seed = 1;
+  for (Isa isa : host_tiers()) {
+    for (const ConvCase& c : conv_cases()) run_conv_case(c, isa, 1, seed++);
+  }
+}
+
+TEST(Conv, MatchesReferenceMultithreaded) {
+  uint32_t seed = 500;
+  for (const ConvCase& c : conv_cases()) run_conv_case(c, active_isa(), 3, seed++);
+}
+
+TEST(Conv, BitsDoNotDependOnThreadCount) {
+  Tensor x = random_tensor({1, 32, 20, 20}, 3), w = random_tensor({40, 32, 3, 3}, 4);
+  OpCall call;
+  call.op_type = "Conv";
+  call.attributes["pads"] = attr_ints({1, 1, 1, 1});
+  call.inputs = {{x, false}, {w, true}};
+  auto one = testing::run_op(call);
+  call.threads = 4;
+  auto many = testing::run_op(call);
+  ASSERT_TRUE(one.is_ok() && many.is_ok());
+  EXPECT_EQ(0, std::memcmp((*one)[0].data(), (*many)[0].data(), (*one)[0].nbytes()));
+}
+
+TEST(Conv, AutoPadSameAndValidShapes) {
+  Tensor x = random_tensor({1, 2, 7, 8}, 5), w = random_tensor({3, 2, 3, 2}, 6);
+  for (auto [mode, h, wd] : std::vector<std::tuple<std::string, int64_t, int64_t>>{
+           {"SAME_UPPER", 4, 4}, {"SAME_LOWER", 4, 4}, {"VALID", 3, 4}}) {
+    OpCall call;
+    call.op_type = "Conv";
+    call.attributes["auto_pad"] = attr_string(mode);
+    call.attributes["strides"] = attr_ints({2, 2});
+    call.inputs = {{x, false}, {w, true}};
+    auto got = testing::run_op(call);
+    ASSERT_TRUE(got.is_ok()) << mode << ": " << got.status().to_string();
+    EXPECT_EQ((*got)[0].shape(), (Shape{1, 3, h, wd})) << mode;
+  }
+}
+
+TEST(Conv, SameLowerPutsTheOddPadFirst) {
+  // 1x1 input channel, all-ones 2x2 kernel, stride 1: SAME_LOWER pads top/left.
+  Tensor x = Tensor::from_vector<float>({1, 1, 2, 2}, {1, 2, 3, 4});
+  Tensor w = Tensor::from_vector<float>({1, 1, 2, 2}, {1, 1, 1, 1});
+  OpCall call;
+  call.op_type = "Conv";
+  call.attributes["auto_pad"] = attr_string("SAME_LOWER");
+  call.inputs = {{x, false}, {w, true}};
+  auto got = testing::run_op(call);
+  ASSERT_TRUE(got.is_ok());
+  const float* y = (*got)[0].data_as<float>();
+  EXPECT_EQ(std::vector<float>(y, y + 4), (std::vector<float>{1, 3, 4, 10}));
+}
+
+Status conv_status(Shape x, Shape w, std::map<std::string, Attribute> attrs,
+                   Shape b = {}, DataType dt = DataType::kFloat32) {
+  OpCall call;
+  call.op_type = "Conv";
+  call.attributes = std::move(attrs);
+  Tensor xt = Tensor::allocate(dt, std::move(x)).value();
+  call.inputs = {{xt, false}, {Tensor::allocate(DataType::kFloat32, std::move(w)).value(), true}};
+  if (!b.empty()) call.inputs.push_back({Tensor::allocate(DataType::kFloat32, b).value(), true});
+  auto r = testing::run_op(call);
+  return r.is_ok() ? Status::ok() : r.status();
+}
+
+TEST(Conv, RejectsMalformedNodes) {
+  const Shape x = {1, 4, 8, 8};
+  EXPECT_EQ(conv_status(x, {2, 4, 3}, {}).code(), StatusCode::kInvalidModel);  // rank
+  EXPECT_EQ(conv_status(x, {2, 3, 3, 3}, {}).code(), StatusCode::kInvalidModel);  // channels
+  EXPECT_EQ(conv_status(x, {3, 2, 3, 3}, {{"group", attr_int(2)}}).code(),
+            StatusCode::kInvalidModel);  // M not divisible by group
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"group", attr_int(0)}}).code(),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"kernel_shape", attr_ints({3, 2})}}).code(),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"strides", attr_ints({1})}}).code(),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"strides", attr_ints({0, 1})}}).code(),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"pads", attr_ints({1, 1, -1, 1})}}).code(),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"auto_pad", attr_string("SAME")}}).code(),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"strides", attr_string("2")}}).is_ok(), false);
+  EXPECT_EQ(conv_status(x, {2, 4, 9, 9}, {}).code(), StatusCode::kInvalidModel);  // too big
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {}, {3}).code(), StatusCode::kInvalidModel);  // bias
+  EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {}, {}, DataType::kInt32).code(),
+            StatusCode::kUnsupported);
+  EXPECT_EQ(conv_status({1, 1, 2, 2, 2, 2}, {1, 1, 1, 1, 1, 1}, {}).code(),
+            StatusCode::kUnsupported);  // 4-D
+  EXPECT_TRUE(conv_status(x, {2, 4, 3, 3}, {}, {2}).is_ok());
+}
+
+// ------------------------------------------------------------------------- ConvTranspose
+
+struct ConvTransposeCase {
+  std::string name;
+  Shape x;
+  int64_t m;  // output channels
+  Shape kernel;
+  std::vector<int64_t> strides = {}, dilations = {}, pads = {}, output_padding = {};
+  int64_t group = 1;
+  bool bias = true;
+};
+
+void run_conv_transpose_case(const ConvTransposeCase& c, Isa isa, uint32_t seed) {
+  SCOPED_TRACE(c.name + "_" + isa_name(isa) + " seed " + std::to_string(seed));
+  const size_t nsp = c.kernel.size();
+  Shape w_shape = {c.x[1], c.m / c.group};
+  w_shape.insert(w_shape.end(), c.kernel.begin(), c.kernel.end());
+  ref::ConvRefParams p;
+  p.x_shape = c.x;
+  p.w_shape = w_shape;
+  p.strides = or_fill(c.strides, nsp, 1);
+  p.dilations = or_fill(c.dilations, nsp, 1);
+  const std::vector<int64_t> pads = or_fill(c.pads, 2 * nsp, 0);
+  const std::vector<int64_t> opad = or_fill(c.output_padding, nsp, 0);
+  p.pads_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(nsp));
+  p.group = c.group;
+  p.y_shape = {c.x[0], c.m};
+  for (size_t i = 0; i < nsp; ++i) {
+    const int64_t dk = (c.kernel[i] - 1) * p.dilations[i] + 1;
+    p.y_shape.push_back(p.strides[i] * (c.x[i + 2] - 1) + opad[i] + dk - pads[i] -
+                        pads[i + nsp]);
+  }
+  Tensor x = random_tensor(c.x, seed), w = random_tensor(w_shape, seed + 1);
+  Tensor b = random_tensor({c.m}, seed + 2);
+  OpCall call;
+  call.op_type = "ConvTranspose";
+  call.attributes["group"] = attr_int(c.group);
+  if (!c.strides.empty()) call.attributes["strides"] = attr_ints(c.strides);
+  if (!c.dilations.empty()) call.attributes["dilations"] = attr_ints(c.dilations);
+  if (!c.pads.empty()) call.attributes["pads"] = attr_ints(c.pads);
+  if (!c.output_padding.empty()) call.attributes["output_padding"] = attr_ints(c.output_padding);
+  call.inputs = {{x, false}, {w, true}};
+  if (c.bias) call.inputs.push_back({b, true});
+  set_isa_cap_for_testing(isa);
+  auto got = testing::run_op(call);
+  set_isa_cap_for_testing(std::nullopt);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ((*got)[0].shape(), p.y_shape);
+  std::vector<float> want(static_cast<size_t>(numel(p.y_shape)));
+  ref::conv_transpose(p, x.data_as<float>(), w.data_as<float>(),
+                      c.bias ? b.data_as<float>() : nullptr, want.data());
+  EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), want.data(),
+                                 static_cast<int64_t>(want.size()), 1e-5, 1e-4));
+}
+
+TEST(ConvTranspose, MatchesReferenceOnEveryTier) {
+  const std::vector<ConvTransposeCase> cases = {
+      {"k3_c3_m5_h7_w6", {1, 3, 7, 6}, 5, {3, 3}},
+      {"k4_s2_pad1_c16_m8", {2, 16, 5, 5}, 8, {4, 4}, {2, 2}, {}, {1, 1, 1, 1}},
+      {"k3_s3x2_outpad_asym_pads", {1, 2, 4, 5}, 3, {3, 3}, {3, 2}, {}, {1, 0, 2, 1}, {1, 1}},
+      {"k2_dil2", {1, 2, 5, 5}, 2, {2, 2}, {}, {2, 2}},
+      {"group2_c4_m6", {2, 4, 4, 4}, 6, {3, 3}, {2, 2}, {}, {}, {}, 2, false},
+      {"depthwise_c5", {1, 5, 6, 6}, 5, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, {1, 1}, 5},
+      {"conv1d_s2", {1, 3, 9}, 4, {3}, {2}},
+      {"conv3d_s2", {1, 2, 3, 4, 3}, 3, {2, 3, 2}, {2, 1, 2}, {}, {0, 1, 0, 0, 1, 1}},
+  };
+  uint32_t seed = 900;
+  for (Isa isa : host_tiers()) {
+    for (const auto& c : cases) run_conv_transpose_case(c, isa, seed++);
+  }
+}
+
+TEST(ConvTranspose, OutputShapeAndAutoPad) {
+  Tensor x = random_tensor({1, 1, 3, 3}, 11), w = random_tensor({1, 2, 3, 3}, 12);
+  OpCall call;
+  call.op_type = "ConvTranspose";
+  call.attributes["strides"] = attr_ints({3, 2});
+  call.attributes["output_shape"] = attr_ints({10, 8});
+  call.inputs = {{x, false}, {w, true}};
+  auto got = testing::run_op(call);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ((*got)[0].shape(), (Shape{1, 2, 10, 8}));
+
+  call.attributes.erase("output_shape");
+  call.attributes["strides"] = attr_ints({2, 2});
+  call.attributes["auto_pad"] = attr_string("SAME_UPPER");
+  got = testing::run_op(call);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ((*got)[0].shape(), (Shape{1, 2, 6, 6}));
+}
+
+TEST(ConvTranspose, RejectsMalformedNodes) {
+  auto status = [](Shape x, Shape w, std::map<std::string, Attribute> attrs) {
+    OpCall call;
+    call.op_type = "ConvTranspose";
+    call.attributes = std::move(attrs);
+    call.inputs = {{Tensor::allocate(DataType::kFloat32, std::move(x)).value(), false},
+                   {Tensor::allocate(DataType::kFloat32, std::move(w)).value(), true}};
+    auto r = testing::run_op(call);
+    return r.is_ok() ? StatusCode::kOk : r.status().code();
+  };
+  EXPECT_EQ(status({1, 2, 4, 4}, {3, 2, 3, 3}, {}), StatusCode::kInvalidModel);
+  EXPECT_EQ(status({1, 2, 4, 4}, {2, 2, 3, 3}, {{"output_padding", attr_ints({2, 0})}}),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(status({1, 2, 4, 4}, {2, 2, 3, 3}, {{"output_shape", attr_ints({4})}}),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(status({1, 2, 4, 4}, {2, 2, 3, 3}, {{"group", attr_int(3)}}),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(status({1, 2, 4, 4}, {2, 2, 3, 3}, {{"pads", attr_ints({3, 3, 3, 3})}}),
+            StatusCode::kInvalidModel);
+  EXPECT_EQ(status({1, 2, 4, 4}, {2, 2, 3, 3}, {}), StatusCode::kOk);
+}
+
+}  // namespace
+}  // namespace keel

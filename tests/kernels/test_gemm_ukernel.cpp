@@ -1,0 +1,164 @@
+// The SGEMM driver and microkernels against the double reference, on every ISA tier the
+// host has, for sizes around the tile edges, with every epilogue option.
+#include <gtest/gtest.h>
+#include <tbb/task_arena.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.hpp"
+#include "ref/gemm_ref.hpp"
+#include "support/tolerance.hpp"
+#include "ukernels/sgemm.hpp"
+
+namespace keel {
+namespace {
+
+std::vector<Isa> host_tiers() {
+  std::vector<Isa> tiers;
+  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
+  }
+  return tiers;
+}
+
+std::vector<float> random_vector(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+double rtol_for(int64_t k) { return 1e-5 * (1.0 + std::sqrt(static_cast<double>(k))); }
+
+struct Case {
+  int64_t m, n, k;
+  bool ta, tb;
+};
+
+void check_case(Isa isa, const Case& cs, uint32_t seed) {
+  SCOPED_TRACE("isa " + std::string(isa_name(isa)) + " m" + std::to_string(cs.m) + " n" +
+               std::to_string(cs.n) + " k" + std::to_string(cs.k) + " ta" +
+               std::to_string(cs.ta) + " tb" + std::to_string(cs.tb) + " seed " +
+               std::to_string(seed));
+  const SgemmUkernels* uk = sgemm_ukernels(isa);
+  const int64_t lda = (cs.ta ? cs.m : cs.k) + 3, ldb = (cs.tb ? cs.k : cs.n) + 1;
+  const int64_t ldc = cs.n + 2;
+  auto a = random_vector(static_cast<size_t>((cs.ta ? cs.k : cs.m) * lda), seed);
+  auto b = random_vector(static_cast<size_t>((cs.tb ? cs.n : cs.k) * ldb), seed + 1);
+  auto c0 = random_vector(static_cast<size_t>(cs.m * ldc), seed + 2);
+  auto bias = random_vector(static_cast<size_t>(std::max(cs.m, cs.n)), seed + 3);
+  const double atol = 1e-5, rtol = rtol_for(cs.k);
+
+  // Plain product.
+  std::vector<float> got(c0), want(c0);
+  sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, got.data(), ldc, {}, uk);
+  ref::gemm(cs.m, cs.n, cs.k, 1.0f, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, 0.0f,
+            want.data(), ldc);
+  EXPECT_TRUE(testing::all_close(got.data(), want.data(), cs.m * ldc, atol, rtol));
+
+  // alpha, accumulate, per-row bias, clamp.
+  GemmEpilogue ep;
+  ep.alpha = 0.5f;
+  ep.accumulate = true;
+  ep.bias_kind = GemmBias::kPerRow;
+  ep.bias = bias.data();
+  ep.clamp = true;
+  ep.clamp_min = -0.25f;
+  ep.clamp_max = 0.75f;
+  got = c0;
+  want = c0;
+  sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, got.data(), ldc, ep, uk);
+  ref::gemm(cs.m, cs.n, cs.k, 0.5f, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, 1.0f,
+            want.data(), ldc);
+  for (int64_t i = 0; i < cs.m; ++i) {
+    for (int64_t j = 0; j < cs.n; ++j) {
+      float& w = want[i * ldc + j];
+      w = std::min(std::max(w + bias[i], -0.25f), 0.75f);
+    }
+  }
+  EXPECT_TRUE(testing::all_close(got.data(), want.data(), cs.m * ldc, atol, rtol, true));
+
+  // Prepacked A with per-column bias (Relu), prepacked B: same bits as the unpacked path.
+  GemmEpilogue relu;
+  relu.bias_kind = GemmBias::kPerCol;
+  relu.bias = bias.data();
+  relu.clamp = true;
+  relu.clamp_min = 0.0f;
+  std::vector<float> plain(c0), packed_a(c0), packed_b(c0);
+  sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, plain.data(), ldc, relu,
+        uk);
+  SgemmPackedA pa;
+  ASSERT_TRUE(pa.pack(cs.m, cs.k, a.data(), lda, cs.ta, uk));
+  sgemm_packed_a(pa, cs.n, b.data(), ldb, cs.tb, packed_a.data(), ldc, relu);
+  SgemmPackedB pb;
+  ASSERT_TRUE(pb.pack(cs.k, cs.n, b.data(), ldb, cs.tb, uk));
+  sgemm_packed_b(cs.m, a.data(), lda, cs.ta, pb, packed_b.data(), ldc, relu);
+  EXPECT_EQ(plain, packed_a);
+  EXPECT_EQ(plain, packed_b);
+}
+
+TEST(Sgemm, SizesAroundTileEdgesOnEveryTier) {
+  const std::vector<int64_t> sizes = {1, 5, 6, 7, 13, 31, 33, 64, 127};
+  uint32_t seed = 1;
+  for (Isa isa : host_tiers()) {
+    for (int64_t m : sizes) {
+      for (int64_t n : sizes) {
+        for (int64_t k : {int64_t{1}, int64_t{7}, int64_t{33}}) {
+          check_case(isa, {m, n, k, false, false}, seed++);
+        }
+      }
+    }
+  }
+}
+
+TEST(Sgemm, TransposesAndLongK) {
+  uint32_t seed = 100;
+  for (Isa isa : host_tiers()) {
+    for (bool ta : {false, true}) {
+      for (bool tb : {false, true}) {
+        check_case(isa, {13, 37, 300, ta, tb}, seed++);
+        check_case(isa, {70, 33, 513, ta, tb}, seed++);
+      }
+    }
+    check_case(isa, {200, 600, 257, false, false}, seed++);
+  }
+}
+
+TEST(Sgemm, ZeroKGivesEpilogueOfZero) {
+  std::vector<float> c(6, 5.0f), bias = {1, 2};
+  GemmEpilogue ep;
+  ep.bias_kind = GemmBias::kPerRow;
+  ep.bias = bias.data();
+  sgemm(2, 3, 0, nullptr, 0, false, nullptr, 3, false, c.data(), 3, ep);
+  EXPECT_EQ(c, (std::vector<float>{1, 1, 1, 2, 2, 2}));
+}
+
+TEST(Sgemm, BitsDoNotDependOnThreadCount) {
+  const int64_t m = 150, n = 700, k = 600;
+  auto a = random_vector(m * k, 7), b = random_vector(k * n, 8);
+  std::vector<float> one(m * n), many(m * n);
+  tbb::task_arena(1).execute(
+      [&] { sgemm(m, n, k, a.data(), k, false, b.data(), n, false, one.data(), n, {}); });
+  tbb::task_arena(4).execute(
+      [&] { sgemm(m, n, k, a.data(), k, false, b.data(), n, false, many.data(), n, {}); });
+  EXPECT_EQ(one, many);
+}
+
+TEST(Sgemm, ActiveTableFollowsTheCap) {
+  const Isa uncapped = active_isa();  // may already be capped by KEEL_MAX_ISA
+  for (Isa isa : host_tiers()) {
+    set_isa_cap_for_testing(isa);
+    const Isa want = static_cast<int>(isa) < static_cast<int>(uncapped) ? isa : uncapped;
+    EXPECT_EQ(sgemm_ukernels_active(), sgemm_ukernels(want));
+  }
+  set_isa_cap_for_testing(std::nullopt);
+  EXPECT_NE(std::string(sgemm_ukernel_name(sgemm_ukernels(Isa::kAvx2))).find("avx2"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace keel
