@@ -26,7 +26,7 @@ class Tensor {
   template <typename T>
   static Tensor from_vector(Shape shape, const std::vector<T>& values) {
     Tensor t = allocate(dtype_of<T>(), std::move(shape)).value();
-    std::memcpy(t.data(), values.data(), values.size() * sizeof(T));
+    if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(T));
     return t;
   }
   template <typename T>

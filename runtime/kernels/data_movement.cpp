@@ -15,7 +15,8 @@ namespace {
 using KernelResult = Result<std::unique_ptr<Kernel>>;
 
 Status check_data_input(PrepareContext& ctx, size_t i) {
-  if (!ctx.has_input(i)) return ctx.invalid("input " + std::to_string(i) + " is required but missing");
+  if (!ctx.has_input(i))
+    return ctx.invalid("input " + std::to_string(i) + " is required but missing");
   if (!dtype_is_supported(ctx.input(i).dtype)) {
     return ctx.unsupported_case("input " + std::to_string(i) + " has unsupported type " +
                                 dtype_name(ctx.input(i).dtype));
@@ -284,7 +285,8 @@ KernelResult make_slice(PrepareContext& ctx) {
     have_axes = ctx.node.has_attribute("axes");
     KEEL_ASSIGN_OR_RETURN(axes, ctx.node.attr_ints("axes"));
   } else {
-    if (!ctx.has_input(1) || !ctx.has_input(2)) return ctx.invalid("inputs starts and ends are required");
+    if (!ctx.has_input(1) || !ctx.has_input(2))
+      return ctx.invalid("inputs starts and ends are required");
     KEEL_ASSIGN_OR_RETURN(starts, known_ints(ctx, 1, "starts"));
     KEEL_ASSIGN_OR_RETURN(ends, known_ints(ctx, 2, "ends"));
     if (ctx.has_input(3)) {
@@ -330,7 +332,8 @@ KernelResult make_slice(PrepareContext& ctx) {
         end = std::clamp<int64_t>(end, -1, dim - 1);
         // step may be INT64_MIN: negate in unsigned arithmetic.
         const uint64_t neg = static_cast<uint64_t>(-(step + 1)) + 1;
-        if (start > end) count = static_cast<int64_t>(static_cast<uint64_t>(start - end - 1) / neg) + 1;
+        if (start > end)
+          count = static_cast<int64_t>(static_cast<uint64_t>(start - end - 1) / neg) + 1;
       }
     }
     out[a] = count;
@@ -364,7 +367,8 @@ class GatherKernel final : public Kernel {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t o = t / n;
         const int64_t k = t % n;
-        int64_t j = idx64_ ? static_cast<const int64_t*>(idx)[k] : static_cast<const int32_t*>(idx)[k];
+        int64_t j =
+            idx64_ ? static_cast<const int64_t*>(idx)[k] : static_cast<const int32_t*>(idx)[k];
         if (j < 0) j += axis_dim_;
         std::byte* d = dst + t * inner_bytes_;
         if (j < 0 || j >= axis_dim_) {
@@ -620,8 +624,8 @@ KernelResult make_tile(PrepareContext& ctx) {
   KEEL_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, known_ints(ctx, 1, "repeats"));
   const Shape& in = ctx.input(0).shape;
   if (repeats.size() != in.size()) {
-    return ctx.invalid("repeats has " + std::to_string(repeats.size()) + " entries, the input has rank " +
-                       std::to_string(in.size()));
+    return ctx.invalid("repeats has " + std::to_string(repeats.size()) +
+                       " entries, the input has rank " + std::to_string(in.size()));
   }
   // Tile = broadcast copy of the input viewed as [1, d0, 1, d1, ...] to [r0, d0, r1, d1, ...].
   const std::vector<int64_t> strides = contiguous_strides(in);

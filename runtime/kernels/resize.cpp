@@ -23,7 +23,7 @@ using KernelResult = Result<std::unique_ptr<Kernel>>;
 
 // Taps of one dim for every output coordinate: `taps` entries per coordinate.
 struct AxisTable {
-  int64_t taps = 0;  // 0: identity dim
+  int64_t taps = 0;             // 0: identity dim
   std::vector<int64_t> offset;  // input index * input stride (elements)
   std::vector<float> weight;
   std::vector<uint8_t> extrapolate;
@@ -124,7 +124,9 @@ class ResizeKernel final : public Kernel {
     });
   }
 
-  const char* name() const override { return interpolate_ ? "resize_interpolate" : "resize_nearest"; }
+  const char* name() const override {
+    return interpolate_ ? "resize_interpolate" : "resize_nearest";
+  }
 
  private:
   void fill(std::byte* d, int64_t n) const {
@@ -143,10 +145,22 @@ class ResizeKernel final : public Kernel {
     const std::byte* s = src + base * es;
     if (inner_ == 1 && !has_extrapolation(t)) {
       switch (es_) {
-        case 1: gather(reinterpret_cast<const uint8_t*>(s), t.offset.data(), width, reinterpret_cast<uint8_t*>(out)); return;
-        case 2: gather(reinterpret_cast<const uint16_t*>(s), t.offset.data(), width, reinterpret_cast<uint16_t*>(out)); return;
-        case 4: gather(reinterpret_cast<const uint32_t*>(s), t.offset.data(), width, reinterpret_cast<uint32_t*>(out)); return;
-        case 8: gather(reinterpret_cast<const uint64_t*>(s), t.offset.data(), width, reinterpret_cast<uint64_t*>(out)); return;
+        case 1:
+          gather(reinterpret_cast<const uint8_t*>(s), t.offset.data(), width,
+                 reinterpret_cast<uint8_t*>(out));
+          return;
+        case 2:
+          gather(reinterpret_cast<const uint16_t*>(s), t.offset.data(), width,
+                 reinterpret_cast<uint16_t*>(out));
+          return;
+        case 4:
+          gather(reinterpret_cast<const uint32_t*>(s), t.offset.data(), width,
+                 reinterpret_cast<uint32_t*>(out));
+          return;
+        case 8:
+          gather(reinterpret_cast<const uint64_t*>(s), t.offset.data(), width,
+                 reinterpret_cast<uint64_t*>(out));
+          return;
         default: break;
       }
     }
@@ -227,7 +241,9 @@ Result<std::vector<double>> known_floats(PrepareContext& ctx, size_t i, const ch
                        shape_to_string(t->shape()));
   }
   auto v = read_float_values(*t);
-  if (!v) return ctx.invalid(std::string(what) + " must be a float tensor, found " + dtype_name(t->dtype()));
+  if (!v)
+    return ctx.invalid(std::string(what) + " must be a float tensor, found " +
+                       dtype_name(t->dtype()));
   return std::move(*v);
 }
 
@@ -300,7 +316,8 @@ KernelResult make_resize(PrepareContext& ctx) {
   } else {
     scales_slot = 2;
     sizes_slot = 3;
-    KEEL_ASSIGN_OR_RETURN(std::string ctm, node.attr_string("coordinate_transformation_mode", "half_pixel"));
+    KEEL_ASSIGN_OR_RETURN(std::string ctm,
+                          node.attr_string("coordinate_transformation_mode", "half_pixel"));
     if (ctm == "half_pixel") {
       p.coordinate = ResizeCoordinate::kHalfPixel;
     } else if (ctm == "half_pixel_symmetric") {
@@ -362,8 +379,8 @@ KernelResult make_resize(PrepareContext& ctx) {
   p.roi_end.assign(r, 1.0);
   p.out_shape = p.in_shape;
 
-  const bool have_sizes = sizes_slot != 0 && ctx.has_input(sizes_slot) &&
-                          numel(ctx.input(sizes_slot).shape) > 0;
+  const bool have_sizes =
+      sizes_slot != 0 && ctx.has_input(sizes_slot) && numel(ctx.input(sizes_slot).shape) > 0;
   const bool have_scales = ctx.has_input(scales_slot) && numel(ctx.input(scales_slot).shape) > 0;
   if (have_sizes == have_scales) {
     return ctx.invalid("exactly one of 'scales' and 'sizes' must be given");
@@ -391,7 +408,8 @@ KernelResult make_resize(PrepareContext& ctx) {
       return ctx.invalid("sizes has " + std::to_string(sizes->size()) + " entries, expected " +
                          std::to_string(na));
     }
-    KEEL_ASSIGN_OR_RETURN(std::string policy, node.attr_string("keep_aspect_ratio_policy", "stretch"));
+    KEEL_ASSIGN_OR_RETURN(std::string policy,
+                          node.attr_string("keep_aspect_ratio_policy", "stretch"));
     if (opset < 18) policy = "stretch";
     for (size_t i = 0; i < na; ++i) {
       const auto d = static_cast<size_t>(axes[i]);
@@ -468,8 +486,8 @@ KernelResult make_upsample(PrepareContext& ctx) {
     KEEL_ASSIGN_OR_RETURN(scales, known_floats(ctx, 1, "scales"));
   }
   if (scales.size() != r) {
-    return ctx.invalid("scales has " + std::to_string(scales.size()) + " entries, the input has rank " +
-                       std::to_string(r));
+    return ctx.invalid("scales has " + std::to_string(scales.size()) +
+                       " entries, the input has rank " + std::to_string(r));
   }
   for (double s : scales) {
     if (!(s >= 1.0) || !std::isfinite(s)) return ctx.invalid("Upsample scales must be >= 1");

@@ -17,7 +17,8 @@ namespace {
 using KernelResult = Result<std::unique_ptr<Kernel>>;
 
 Status check_data_input(PrepareContext& ctx, size_t i) {
-  if (!ctx.has_input(i)) return ctx.invalid("input " + std::to_string(i) + " is required but missing");
+  if (!ctx.has_input(i))
+    return ctx.invalid("input " + std::to_string(i) + " is required but missing");
   if (!dtype_is_supported(ctx.input(i).dtype)) {
     return ctx.unsupported_case("input " + std::to_string(i) + " has unsupported type " +
                                 dtype_name(ctx.input(i).dtype));
@@ -85,7 +86,8 @@ KernelResult make_reshape(PrepareContext& ctx) {
   for (size_t i = 0; i < target.size(); ++i) {
     int64_t d = target[i];
     if (d == -1) {
-      if (infer_at >= 0) return ctx.invalid("shape " + shape_to_string(target) + " has more than one -1");
+      if (infer_at >= 0)
+        return ctx.invalid("shape " + shape_to_string(target) + " has more than one -1");
       infer_at = static_cast<int64_t>(i);
       continue;
     }
@@ -114,7 +116,8 @@ KernelResult make_reshape(PrepareContext& ctx) {
       return ctx.invalid("shape " + shape_to_string(target) + " has -1 beside a 0 dim");
     }
     if (in_numel % known != 0) {
-      return ctx.invalid("cannot reshape " + shape_to_string(in) + " to " + shape_to_string(target));
+      return ctx.invalid("cannot reshape " + shape_to_string(in) + " to " +
+                         shape_to_string(target));
     }
     out[static_cast<size_t>(infer_at)] = in_numel / known;
   }
@@ -300,7 +303,8 @@ KernelResult make_expand(PrepareContext& ctx) {
     }
     out[i] = a == 1 ? b : a;
   }
-  if (!checked_numel(out)) return ctx.invalid("output shape " + shape_to_string(out) + " overflows");
+  if (!checked_numel(out))
+    return ctx.invalid("output shape " + shape_to_string(out) + " overflows");
   const DataType dtype = ctx.input(0).dtype;
   ctx.set_output(0, dtype, out);
   StridedCopy copy(dtype_size(dtype), out, broadcast_strides(in, out), 0);

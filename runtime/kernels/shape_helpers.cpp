@@ -64,7 +64,8 @@ uint16_t float_to_half(float f) {
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t exp = (x >> 23) & 0xffu;
   uint32_t mant = x & 0x7fffffu;
-  if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
+  if (exp == 0xff)
+    return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
   const int e = static_cast<int>(exp) - 127 + 15;
   if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
   if (e <= 0) {
@@ -133,8 +134,9 @@ void encode_scalar(double v, DataType dtype, void* bytes) {
       const auto f = static_cast<float>(v);
       uint32_t x;
       std::memcpy(&x, &f, 4);
-      const uint16_t b = std::isnan(f) ? static_cast<uint16_t>((x >> 16) | 0x40u)
-                                       : static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+      const uint16_t b = std::isnan(f)
+                             ? static_cast<uint16_t>((x >> 16) | 0x40u)
+                             : static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
       store(bytes, b);
       break;
     }

@@ -102,10 +102,12 @@ TEST(Transpose, EveryPermutationOfRank4OddSizes) {
 TEST(Transpose, NchwToNhwcAndBackLargeTiledWithThreads) {
   const Tensor x = random_f32({2, 13, 127, 33}, 2);
   for (int threads : {1, 4}) {
-    auto nhwc = run1("Transpose", {{x, false}}, {{"perm", attr_ints({0, 2, 3, 1})}}, 17, 1, threads);
+    auto nhwc =
+        run1("Transpose", {{x, false}}, {{"perm", attr_ints({0, 2, 3, 1})}}, 17, 1, threads);
     ASSERT_TRUE(nhwc.is_ok());
     EXPECT_TRUE(same_bytes((*nhwc)[0], transpose_ref(x, {0, 2, 3, 1})));
-    auto back = run1("Transpose", {{(*nhwc)[0], false}}, {{"perm", attr_ints({0, 3, 1, 2})}}, 17, 1, threads);
+    auto back = run1("Transpose", {{(*nhwc)[0], false}}, {{"perm", attr_ints({0, 3, 1, 2})}}, 17, 1,
+                     threads);
     ASSERT_TRUE(back.is_ok());
     EXPECT_TRUE(same_bytes((*back)[0], x));
   }
@@ -162,10 +164,11 @@ TEST(Concat, AxisZeroOfManyInputsWithThreads) {
 
 TEST(Concat, RejectsMismatchedShapesTypesAndAxis) {
   const Tensor a = random_f32({2, 3}, 1);
-  EXPECT_EQ(run1("Concat", {{a, false}, {random_f32({3, 3}, 2), false}}, {{"axis", attr_int(1)}}, 13)
-                .status()
-                .code(),
-            StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      run1("Concat", {{a, false}, {random_f32({3, 3}, 2), false}}, {{"axis", attr_int(1)}}, 13)
+          .status()
+          .code(),
+      StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Concat", {{a, false}, {iota_i64({2, 3}), false}}, {{"axis", attr_int(0)}}, 13)
                 .status()
                 .code(),
@@ -213,7 +216,8 @@ TEST(Split, ZeroSizeSplitsAndErrors) {
 // --- Slice -----------------------------------------------------------------------------
 
 // ONNX slice semantics per dim, element by element. Unlike Python, a negative step clamps the
-// start into [0, dim - 1] (the spec's rule, also ONNX Runtime's), so start < -dim keeps one element.
+// start into [0, dim - 1] (the spec's rule, also ONNX Runtime's), so start < -dim keeps one
+// element.
 std::vector<int64_t> slice_indices(int64_t dim, int64_t start, int64_t end, int64_t step) {
   if (start < 0) start += dim;
   if (end < 0) end += dim;
@@ -242,14 +246,18 @@ TEST(Slice, MatchesPythonSemanticsOverManyCases) {
     int64_t s1 = pos(rng), e1 = iter % 11 == 0 ? (step1 > 0 ? big : -big - 1) : pos(rng);
     int64_t s2 = pos(rng), e2 = pos(rng);
     auto out = run1("Slice",
-                    {{x, false}, {ints({s1, s2}), true}, {ints({e1, e2}), true},
-                     {ints({0, -1}), true}, {ints({step1, step2}), true}},
+                    {{x, false},
+                     {ints({s1, s2}), true},
+                     {ints({e1, e2}), true},
+                     {ints({0, -1}), true},
+                     {ints({step1, step2}), true}},
                     {}, 13);
     ASSERT_TRUE(out.is_ok()) << out.status().to_string();
     const auto i0 = slice_indices(7, s1, e1, step1);
     const auto i2 = slice_indices(5, s2, e2, step2);
     const Tensor& y = (*out)[0];
-    ASSERT_EQ(y.shape(), (Shape{static_cast<int64_t>(i0.size()), 13, static_cast<int64_t>(i2.size())}));
+    ASSERT_EQ(y.shape(),
+              (Shape{static_cast<int64_t>(i0.size()), 13, static_cast<int64_t>(i2.size())}));
     int64_t o = 0;
     for (int64_t a : i0) {
       for (int64_t b = 0; b < 13; ++b) {
@@ -263,8 +271,9 @@ TEST(Slice, MatchesPythonSemanticsOverManyCases) {
 
 TEST(Slice, Opset9AttributesAndShapeSubgraphInt64) {
   const Tensor shape = Tensor::from_vector<int64_t>({4}, {1, 3, 224, 224});
-  auto out = run1("Slice", {{shape, true}},
-                  {{"starts", attr_ints({2})}, {"ends", attr_ints({INT64_MAX})}, {"axes", attr_ints({0})}}, 9);
+  auto out = run1(
+      "Slice", {{shape, true}},
+      {{"starts", attr_ints({2})}, {"ends", attr_ints({INT64_MAX})}, {"axes", attr_ints({0})}}, 9);
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   ASSERT_EQ((*out)[0].shape(), (Shape{2}));
   EXPECT_EQ((*out)[0].data_as<int64_t>()[0], 224);
@@ -272,16 +281,21 @@ TEST(Slice, Opset9AttributesAndShapeSubgraphInt64) {
 
 TEST(Slice, RejectsZeroStepsAndBadAxes) {
   const Tensor x = random_f32({4, 4}, 6);
-  EXPECT_EQ(run1("Slice", {{x, false}, {ints({0}), true}, {ints({2}), true}, {ints({0}), true}, {ints({0}), true}}, {}, 13)
-                .status()
-                .code(),
-            StatusCode::kInvalidModel);
-  EXPECT_EQ(run1("Slice", {{x, false}, {ints({0}), true}, {ints({2}), true}, {ints({2}), true}}, {}, 13)
-                .status()
-                .code(),
-            StatusCode::kInvalidModel);
-  EXPECT_EQ(run1("Slice", {{x, false}, {ints({0}), false}, {ints({2}), true}}, {}, 13).status().code(),
-            StatusCode::kUnsupported);
+  EXPECT_EQ(
+      run1("Slice",
+           {{x, false}, {ints({0}), true}, {ints({2}), true}, {ints({0}), true}, {ints({0}), true}},
+           {}, 13)
+          .status()
+          .code(),
+      StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      run1("Slice", {{x, false}, {ints({0}), true}, {ints({2}), true}, {ints({2}), true}}, {}, 13)
+          .status()
+          .code(),
+      StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      run1("Slice", {{x, false}, {ints({0}), false}, {ints({2}), true}}, {}, 13).status().code(),
+      StatusCode::kUnsupported);
 }
 
 // --- Gather ----------------------------------------------------------------------------
@@ -297,7 +311,8 @@ TEST(Gather, Axis1NegativeInt32IndicesAnyRank) {
   for (int64_t a = 0; a < 3; ++a) {
     for (int64_t k = 0; k < 4; ++k) {
       for (int64_t c = 0; c < 2; ++c) {
-        EXPECT_EQ(y.data_as<int64_t>()[(a * 4 + k) * 2 + c], x.data_as<int64_t>()[(a * 5 + cols[k]) * 2 + c]);
+        EXPECT_EQ(y.data_as<int64_t>()[(a * 4 + k) * 2 + c],
+                  x.data_as<int64_t>()[(a * 5 + cols[k]) * 2 + c]);
       }
     }
   }
@@ -305,7 +320,8 @@ TEST(Gather, Axis1NegativeInt32IndicesAnyRank) {
 
 TEST(Gather, ScalarIndexOnAShapeVector) {
   const Tensor shape = Tensor::from_vector<int64_t>({4}, {1, 3, 224, 224});
-  auto out = run1("Gather", {{shape, true}, {Tensor::scalar<int64_t>(1), true}}, {{"axis", attr_int(0)}}, 13);
+  auto out = run1("Gather", {{shape, true}, {Tensor::scalar<int64_t>(1), true}},
+                  {{"axis", attr_int(0)}}, 13);
   ASSERT_TRUE(out.is_ok());
   EXPECT_EQ((*out)[0].shape(), Shape{});
   EXPECT_EQ((*out)[0].data_as<int64_t>()[0], 3);
@@ -318,7 +334,8 @@ TEST(Gather, OutOfRangeIndicesAreRejectedWhenKnownAndZeroFilledAtRunTime) {
   auto out = run1("Gather", {{x, false}, {Tensor::from_vector<int64_t>({2}, {-5, 3}), false}});
   ASSERT_TRUE(out.is_ok());
   for (int c = 0; c < 3; ++c) EXPECT_EQ((*out)[0].data_as<float>()[c], 0.0f);
-  for (int c = 0; c < 3; ++c) EXPECT_EQ((*out)[0].data_as<float>()[3 + c], x.data_as<float>()[9 + c]);
+  for (int c = 0; c < 3; ++c)
+    EXPECT_EQ((*out)[0].data_as<float>()[3 + c], x.data_as<float>()[9 + c]);
   EXPECT_EQ(run1("Gather", {{x, false}, {random_f32({2}, 1), false}}).status().code(),
             StatusCode::kUnsupported);
 }
@@ -343,7 +360,8 @@ int64_t pad_source(int64_t o, int64_t n, int64_t b, int64_t e, const std::string
 void check_pad(const Tensor& x, const std::vector<int64_t>& pads, const std::string& mode,
                float value, int threads) {
   const size_t r = x.shape().size();
-  std::vector<OpInput> inputs = {{x, false}, {ints(pads), true}, {Tensor::scalar<float>(value), true}};
+  std::vector<OpInput> inputs = {
+      {x, false}, {ints(pads), true}, {Tensor::scalar<float>(value), true}};
   auto out = run1("Pad", inputs, {{"mode", attr_string(mode)}}, 19, 1, threads);
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   const Tensor& y = (*out)[0];
@@ -374,26 +392,31 @@ TEST(Pad, EveryModeWithPositiveAndNegativePads) {
 
 TEST(Pad, AxesInputAndOldAttributeForm) {
   const Tensor x = Tensor::from_vector<int32_t>({2, 3}, {1, 2, 3, 4, 5, 6});
-  auto out = run1("Pad", {{x, false}, {ints({1, 2}), true}, {Tensor::scalar<int32_t>(9), true}, {ints({-1}), true}},
-                  {}, 18);
+  auto out = run1(
+      "Pad",
+      {{x, false}, {ints({1, 2}), true}, {Tensor::scalar<int32_t>(9), true}, {ints({-1}), true}},
+      {}, 18);
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   ASSERT_EQ((*out)[0].shape(), (Shape{2, 6}));
   const std::vector<int32_t> expected = {9, 1, 2, 3, 9, 9, 9, 4, 5, 6, 9, 9};
   for (size_t i = 0; i < 12; ++i) EXPECT_EQ((*out)[0].data_as<int32_t>()[i], expected[i]);
-  out = run1("Pad", {{x, false}}, {{"pads", attr_ints({1, 0, 0, 0})}, {"mode", attr_string("edge")}}, 2);
+  out = run1("Pad", {{x, false}},
+             {{"pads", attr_ints({1, 0, 0, 0})}, {"mode", attr_string("edge")}}, 2);
   ASSERT_TRUE(out.is_ok());
   EXPECT_EQ((*out)[0].data_as<int32_t>()[2], 3);
 }
 
 TEST(Pad, RejectsBadPadsAndModes) {
   const Tensor x = random_f32({2, 3}, 9);
-  EXPECT_EQ(run1("Pad", {{x, false}, {ints({1, 1}), true}}, {}, 13).status().code(), StatusCode::kInvalidModel);
+  EXPECT_EQ(run1("Pad", {{x, false}, {ints({1, 1}), true}}, {}, 13).status().code(),
+            StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Pad", {{x, false}, {ints({0, -4, 0, 0}), true}}, {}, 13).status().code(),
             StatusCode::kInvalidModel);
-  EXPECT_EQ(run1("Pad", {{x, false}, {ints({0, 0, 0, 0}), true}}, {{"mode", attr_string("wrap")}}, 13)
-                .status()
-                .code(),
-            StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      run1("Pad", {{x, false}, {ints({0, 0, 0, 0}), true}}, {{"mode", attr_string("wrap")}}, 13)
+          .status()
+          .code(),
+      StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Pad", {{x, false}, {ints({0, 0, 0, 0}), false}}, {}, 13).status().code(),
             StatusCode::kUnsupported);
 }
@@ -411,7 +434,8 @@ TEST(Tile, RepeatsEveryDim) {
       EXPECT_EQ(y.data_as<int64_t>()[i * 6 + j], x.data_as<int64_t>()[(i % 2) * 3 + j % 3]);
     }
   }
-  EXPECT_EQ(run1("Tile", {{x, false}, {ints({3}), true}}, {}, 13).status().code(), StatusCode::kInvalidModel);
+  EXPECT_EQ(run1("Tile", {{x, false}, {ints({3}), true}}, {}, 13).status().code(),
+            StatusCode::kInvalidModel);
 }
 
 }  // namespace

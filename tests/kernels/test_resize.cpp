@@ -82,7 +82,7 @@ Result<std::vector<Tensor>> run_case(const Case& c, const Tensor& x, int threads
 
 ResizeParams params_of(const Case& c) {
   ResizeParams p;
-  p.mode = c.mode == "nearest" ? ResizeMode::kNearest
+  p.mode = c.mode == "nearest"  ? ResizeMode::kNearest
            : c.mode == "linear" ? ResizeMode::kLinear
                                 : ResizeMode::kCubic;
   const std::map<std::string, ResizeCoordinate> ctm = {
@@ -112,7 +112,8 @@ ResizeParams params_of(const Case& c) {
   for (size_t d = 0; d < r; ++d) {
     if (c.sizes.empty()) {
       p.scales[d] = c.scales[d];
-      p.out_shape[d] = static_cast<int64_t>(std::floor(double{c.scales[d]} * static_cast<double>(c.in[d])));
+      p.out_shape[d] =
+          static_cast<int64_t>(std::floor(double{c.scales[d]} * static_cast<double>(c.in[d])));
     } else {
       p.out_shape[d] = c.sizes[d];
       p.scales[d] = static_cast<double>(c.sizes[d]) / static_cast<double>(c.in[d]);
@@ -142,8 +143,8 @@ void check_against_ref(const Case& c, uint32_t seed) {
 }
 
 TEST(Resize, EveryModeAndCoordinateTransformAgainstReference) {
-  const char* ctms[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                        "align_corners", "asymmetric"};
+  const char* ctms[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+                        "asymmetric"};
   const char* modes[] = {"nearest", "linear", "cubic"};
   const std::vector<std::vector<float>> scale_sets = {
       {1, 1, 2, 2}, {1, 1, 0.5f, 0.75f}, {1, 1, 1.7f, 0.3f}, {1, 1, 3, 1}};
@@ -329,8 +330,9 @@ TEST(Resize, RejectsMalformedAndUnsupportedCases) {
   // Wrong lengths, non-positive scales, unknown attribute values.
   EXPECT_EQ(call_with({{none, true}, {floats({2, 2}), true}}, {}), StatusCode::kInvalidModel);
   EXPECT_EQ(call_with({{none, true}, {floats({1, 1, 0, 2}), true}}, {}), StatusCode::kInvalidModel);
-  EXPECT_EQ(call_with({{none, true}, {floats({1, 1, 2, 2}), true}}, {{"mode", attr_string("area")}}),
-            StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      call_with({{none, true}, {floats({1, 1, 2, 2}), true}}, {{"mode", attr_string("area")}}),
+      StatusCode::kInvalidModel);
   EXPECT_EQ(call_with({{none, true}, {floats({1, 1, 2, 2}), true}},
                       {{"coordinate_transformation_mode", attr_string("corner")}}),
             StatusCode::kInvalidModel);
@@ -347,7 +349,8 @@ TEST(Resize, RejectsMalformedAndUnsupportedCases) {
   c.inputs = {{x, false}, {none, true}, {floats({1, 1, 2, 2}), false}};
   EXPECT_EQ(run_op(c).status().code(), StatusCode::kUnsupported);
   // Linear on integers is not implemented.
-  c.inputs = {{Tensor::from_vector<int8_t>({1, 2}, {1, 2}), false}, {none, true}, {floats({1, 2}), true}};
+  c.inputs = {
+      {Tensor::from_vector<int8_t>({1, 2}, {1, 2}), false}, {none, true}, {floats({1, 2}), true}};
   c.attributes["mode"] = attr_string("linear");
   EXPECT_EQ(run_op(c).status().code(), StatusCode::kUnsupported);
 }

@@ -58,7 +58,8 @@ TEST(Reshape, ZeroCopiesTheInputDimAndMinusOneIsInferred) {
 
 TEST(Reshape, AllowzeroKeepsZeroDims) {
   auto in = Tensor::allocate(DataType::kFloat32, {0, 3, 4}).value();
-  auto out = run1("Reshape", {{in, false}, {ints({3, 4, 0}), true}}, {{"allowzero", attr_int(1)}}, 14);
+  auto out =
+      run1("Reshape", {{in, false}, {ints({3, 4, 0}), true}}, {{"allowzero", attr_int(1)}}, 14);
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   EXPECT_EQ((*out)[0].shape(), (Shape{3, 4, 0}));
 }
@@ -134,8 +135,9 @@ TEST(Squeeze, AxesInputAttributeAndDefault) {
 TEST(Squeeze, RejectsANonUnitAxisAndRepeats) {
   EXPECT_EQ(run1("Squeeze", {{iota_f32({1, 3}), false}, {ints({1}), true}}, {}, 13).status().code(),
             StatusCode::kInvalidModel);
-  EXPECT_EQ(run1("Squeeze", {{iota_f32({1, 3}), false}, {ints({0, -2}), true}}, {}, 13).status().code(),
-            StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      run1("Squeeze", {{iota_f32({1, 3}), false}, {ints({0, -2}), true}}, {}, 13).status().code(),
+      StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Squeeze", {{iota_f32({1, 3}), false}, {ints({2}), true}}, {}, 13).status().code(),
             StatusCode::kInvalidModel);
 }
@@ -154,8 +156,9 @@ TEST(Unsqueeze, UnsortedAndNegativeAxes) {
 }
 
 TEST(Unsqueeze, RejectsRepeatedAndOutOfRangeAxes) {
-  EXPECT_EQ(run1("Unsqueeze", {{iota_f32({3}), false}, {ints({0, 0}), true}}, {}, 13).status().code(),
-            StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      run1("Unsqueeze", {{iota_f32({3}), false}, {ints({0, 0}), true}}, {}, 13).status().code(),
+      StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Unsqueeze", {{iota_f32({3}), false}, {ints({2}), true}}, {}, 13).status().code(),
             StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Unsqueeze", {{iota_f32({3}), false}}, {}, 11).status().code(),
@@ -180,17 +183,15 @@ TEST(Dropout, InferenceIsIdentityWithAnAllTrueMask) {
 
 TEST(Dropout, TrainingWithZeroRatioIsIdentityAndPositiveRatioIsUnsupported) {
   auto x = iota_f32({2, 2});
-  auto out = run1("Dropout",
-                  {{x, false}, {Tensor::scalar<float>(0.0f), true}, {bools({}, {1}), true}},
-                  {}, 13, 2);
+  auto out =
+      run1("Dropout", {{x, false}, {Tensor::scalar<float>(0.0f), true}, {bools({}, {1}), true}}, {},
+           13, 2);
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   EXPECT_EQ((*out)[0].data_as<float>()[3], 4.0f);
-  out = run1("Dropout",
-             {{x, false}, {Tensor::scalar<float>(0.3f), true}, {bools({}, {1}), true}},
+  out = run1("Dropout", {{x, false}, {Tensor::scalar<float>(0.3f), true}, {bools({}, {1}), true}},
              {}, 13);
   EXPECT_EQ(out.status().code(), StatusCode::kUnsupported);
-  out = run1("Dropout",
-             {{x, false}, {Tensor::scalar<float>(0.3f), true}, {bools({}, {0}), true}},
+  out = run1("Dropout", {{x, false}, {Tensor::scalar<float>(0.3f), true}, {bools({}, {0}), true}},
              {}, 13);
   EXPECT_TRUE(out.is_ok());
 }
@@ -266,38 +267,43 @@ TEST(ConstantOfShape, FillsWithTheValueAttribute) {
 }
 
 TEST(Range, IntegerAndFloatRanges) {
-  auto out = run1("Range", {{Tensor::scalar<int64_t>(10), true},
-                            {Tensor::scalar<int64_t>(1), true},
-                            {Tensor::scalar<int64_t>(-3), true}},
+  auto out = run1("Range",
+                  {{Tensor::scalar<int64_t>(10), true},
+                   {Tensor::scalar<int64_t>(1), true},
+                   {Tensor::scalar<int64_t>(-3), true}},
                   {}, 11);
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   EXPECT_EQ(values_i64((*out)[0]), (std::vector<int64_t>{10, 7, 4}));
-  out = run1("Range", {{Tensor::scalar<float>(1.0f), true},
-                       {Tensor::scalar<float>(2.0f), true},
-                       {Tensor::scalar<float>(0.25f), true}},
+  out = run1("Range",
+             {{Tensor::scalar<float>(1.0f), true},
+              {Tensor::scalar<float>(2.0f), true},
+              {Tensor::scalar<float>(0.25f), true}},
              {}, 11);
   ASSERT_TRUE(out.is_ok());
   ASSERT_EQ((*out)[0].shape(), (Shape{4}));
   EXPECT_EQ((*out)[0].data_as<float>()[3], 1.75f);
-  out = run1("Range", {{Tensor::scalar<int32_t>(5), true},
-                       {Tensor::scalar<int32_t>(1), true},
-                       {Tensor::scalar<int32_t>(2), true}},
+  out = run1("Range",
+             {{Tensor::scalar<int32_t>(5), true},
+              {Tensor::scalar<int32_t>(1), true},
+              {Tensor::scalar<int32_t>(2), true}},
              {}, 11);
   ASSERT_TRUE(out.is_ok());
   EXPECT_EQ((*out)[0].shape(), (Shape{0}));
 }
 
 TEST(Range, RejectsZeroDeltaAndUnknownValues) {
-  EXPECT_EQ(run1("Range", {{Tensor::scalar<int64_t>(0), true},
-                           {Tensor::scalar<int64_t>(3), true},
-                           {Tensor::scalar<int64_t>(0), true}},
+  EXPECT_EQ(run1("Range",
+                 {{Tensor::scalar<int64_t>(0), true},
+                  {Tensor::scalar<int64_t>(3), true},
+                  {Tensor::scalar<int64_t>(0), true}},
                  {}, 11)
                 .status()
                 .code(),
             StatusCode::kInvalidModel);
-  EXPECT_EQ(run1("Range", {{Tensor::scalar<int64_t>(0), false},
-                           {Tensor::scalar<int64_t>(3), true},
-                           {Tensor::scalar<int64_t>(1), true}},
+  EXPECT_EQ(run1("Range",
+                 {{Tensor::scalar<int64_t>(0), false},
+                  {Tensor::scalar<int64_t>(3), true},
+                  {Tensor::scalar<int64_t>(1), true}},
                  {}, 11)
                 .status()
                 .code(),
