@@ -16,6 +16,7 @@
 #include "core/status.hpp"
 #include "core/tensor.hpp"
 #include "keel/version.hpp"
+#include "passes/pass.hpp"
 
 namespace keel {
 
@@ -24,6 +25,7 @@ class Graph;
 struct ModelOptions {
   bool fold = true;               // fold BatchNorm and friends into neighbours at load
   bool fold_overridable = false;  // also fold initializers that are listed as graph inputs
+  bool runtime_fusions = true;    // keel-only fusions; off when the graph is to be exported
 };
 
 // Name, element type and shape of a model input or output; -1 marks a dynamic dim.
@@ -52,6 +54,8 @@ class Model {
   const std::vector<IoInfo>& outputs() const { return outputs_; }
   const Graph& graph() const { return *graph_; }
   const LoadTimings& timings() const { return timings_; }
+  // Every fold and every skip (with its reason) made at load.
+  const std::vector<FoldEvent>& fold_events() const { return fold_events_; }
   int64_t default_opset() const;
 
  private:
@@ -62,6 +66,7 @@ class Model {
   std::unique_ptr<Graph> graph_;
   std::vector<IoInfo> inputs_, outputs_;
   LoadTimings timings_;
+  std::vector<FoldEvent> fold_events_;
 };
 
 struct SessionOptions {

@@ -63,7 +63,13 @@ Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> g
                                                         double parse_ms) {
   const auto t0 = std::chrono::steady_clock::now();
   KEEL_RETURN_IF_ERROR(check_operators_supported(*graph));
+  PassContext passes;
+  passes.options.fold = options.fold;
+  passes.options.fold_overridable = options.fold_overridable;
+  passes.options.runtime_fusions = options.runtime_fusions;
+  KEEL_RETURN_IF_ERROR(run_load_passes(*graph, passes));
   std::shared_ptr<Model> model(new Model());
+  model->fold_events_ = std::move(passes.events);
   model->timings_.parse_ms = parse_ms;
   model->timings_.passes_ms = ms_since(t0);
   for (const Value* v : graph->inputs) model->inputs_.push_back(describe_value(*v));

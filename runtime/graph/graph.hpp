@@ -84,6 +84,10 @@ class Graph {
   int64_t ir_version = 0;
   std::map<std::string, int64_t> opset_imports;  // domain -> version
   std::vector<Value*> inputs;                    // runtime inputs (not initializers), in order
+  std::vector<Value*> declared_inputs;           // every graph input as the file lists them,
+                                                 // initializers included (for export)
+  std::string producer_name, producer_version, doc_string;
+  std::vector<std::pair<std::string, std::string>> metadata;  // model metadata_props
   std::vector<Value*> outputs;
 
   // Looks a value up by name, creating it when absent.

@@ -521,12 +521,64 @@ void batchnorm_coefficients(const float* scale, const float* bias, const float* 
   }
 }
 
+// Activation fused into the scale-shift by the fuse_batchnorm_activation pass (keel-private
+// attributes _keel_activation/_keel_min/_keel_max/_keel_alpha on the BN node).
+enum class BnActivation { kNone, kRelu, kClip, kLeakyRelu, kHardSwish };
+
+struct BnEpilogue {
+  BnActivation kind = BnActivation::kNone;
+  float lo = 0, hi = 0, alpha = 0;
+};
+
+// y[j] = act(x[j] * a + b) over a contiguous run; one loop per activation so each vectorizes.
+void scale_shift_run(const float* x, float* y, int64_t n, float a, float b, const BnEpilogue& e) {
+  switch (e.kind) {
+    case BnActivation::kNone:
+      for (int64_t j = 0; j < n; ++j) y[j] = x[j] * a + b;
+      break;
+    case BnActivation::kRelu:
+      for (int64_t j = 0; j < n; ++j) y[j] = std::max(x[j] * a + b, 0.0f);
+      break;
+    case BnActivation::kClip:
+      for (int64_t j = 0; j < n; ++j) y[j] = std::min(std::max(x[j] * a + b, e.lo), e.hi);
+      break;
+    case BnActivation::kLeakyRelu:
+      for (int64_t j = 0; j < n; ++j) {
+        const float v = x[j] * a + b;
+        y[j] = v < 0.0f ? v * e.alpha : v;
+      }
+      break;
+    case BnActivation::kHardSwish:
+      for (int64_t j = 0; j < n; ++j) {
+        const float v = x[j] * a + b;
+        y[j] = v * std::min(std::max(v * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
+      }
+      break;
+  }
+}
+
+Result<BnEpilogue> read_bn_epilogue(const PrepareContext& ctx) {
+  BnEpilogue e;
+  KEEL_ASSIGN_OR_RETURN(std::string kind, ctx.node.attr_string("_keel_activation", ""));
+  if (kind.empty()) return e;
+  KEEL_ASSIGN_OR_RETURN(e.lo, ctx.node.attr_float("_keel_min", 0.0f));
+  KEEL_ASSIGN_OR_RETURN(e.hi, ctx.node.attr_float("_keel_max", 0.0f));
+  KEEL_ASSIGN_OR_RETURN(e.alpha, ctx.node.attr_float("_keel_alpha", 0.0f));
+  if (kind == "Relu") e.kind = BnActivation::kRelu;
+  else if (kind == "Clip") e.kind = BnActivation::kClip;
+  else if (kind == "LeakyRelu") e.kind = BnActivation::kLeakyRelu;
+  else if (kind == "HardSwish") e.kind = BnActivation::kHardSwish;
+  else return ctx.invalid("unknown fused activation '" + kind + "'");
+  return e;
+}
+
 class BatchNormKernel final : public Kernel {
  public:
   int64_t batch = 0, channels = 0, plane = 0;  // channels: per-activation count when spatial=0
   double epsilon = 1e-5;
   bool known = false;
   std::vector<float> a_, b_;
+  BnEpilogue epilogue;
 
   void run(const KernelRun& r) const override {
     const float* a = a_.data();
@@ -548,7 +600,11 @@ class BatchNormKernel final : public Kernel {
         for (int64_t n = n0; n < n1; ++n) {
           const float* xr = x + n * channels;
           float* yr = y + n * channels;
-          for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * a[c] + b[c];
+          if (epilogue.kind == BnActivation::kNone) {
+            for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * a[c] + b[c];
+          } else {
+            for (int64_t c = 0; c < channels; ++c) scale_shift_run(xr + c, yr + c, 1, a[c], b[c], epilogue);
+          }
         }
       });
       return;
@@ -561,13 +617,13 @@ class BatchNormKernel final : public Kernel {
                      const int64_t off = p * plane + (i % blocks) * kBnBlock;
                      const int64_t n = std::min(kBnBlock, plane - (i % blocks) * kBnBlock);
                      const float ac = a[p % channels], bc = b[p % channels];
-                     const float* xp = x + off;
-                     float* yp = y + off;
-                     for (int64_t j = 0; j < n; ++j) yp[j] = xp[j] * ac + bc;
+                     scale_shift_run(x + off, y + off, n, ac, bc, epilogue);
                    }
                  });
   }
-  const char* name() const override { return "batchnorm_nchw"; }
+  const char* name() const override {
+    return epilogue.kind == BnActivation::kNone ? "batchnorm_nchw" : "batchnorm_act_nchw";
+  }
   size_t scratch_bytes() const override {
     return known ? 0 : 2 * round_up(static_cast<size_t>(channels), 16) * sizeof(float);
   }
@@ -608,6 +664,7 @@ Result<std::unique_ptr<Kernel>> prepare_batchnorm(PrepareContext& ctx) {
   if (!std::isfinite(eps)) return ctx.invalid("epsilon must be finite, got " + num(eps));
 
   auto k = std::make_unique<BatchNormKernel>();
+  KEEL_ASSIGN_OR_RETURN(k->epilogue, read_bn_epilogue(ctx));
   k->batch = shape[0];
   k->epsilon = eps;
   const char* names[] = {"X", "scale", "B", "mean", "var"};

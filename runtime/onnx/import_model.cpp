@@ -47,6 +47,10 @@ class Importer {
     KEEL_RETURN_IF_ERROR(check_versions());
     const onnx::GraphProto& g = model_.graph();
     graph_->name = g.name();
+    graph_->producer_name = model_.producer_name();
+    graph_->producer_version = model_.producer_version();
+    graph_->doc_string = model_.doc_string();
+    for (const auto& kv : model_.metadata_props()) graph_->metadata.emplace_back(kv.key(), kv.value());
     if (g.sparse_initializer_size() > 0) {
       return unsupported("the model has sparse initializers, which keel does not support");
     }
@@ -117,6 +121,7 @@ class Importer {
       }
       Value* v = graph_->get_or_create_value(in.name());
       v->is_graph_input = true;
+      graph_->declared_inputs.push_back(v);
       if (v->is_constant()) continue;  // an initializer listed as input: overridable default
       if (!in.type().has_tensor_type()) {
         return unsupported("graph input '" + in.name() +

@@ -2,6 +2,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,9 @@
 namespace keel {
 
 namespace fs = std::filesystem;
+
+// raw_data is little-endian; keel's tensors are in host order.
+static_assert(std::endian::native == std::endian::little, "keel assumes a little-endian host");
 
 namespace {
 
@@ -181,6 +185,36 @@ Result<Tensor> read_tensor_pb_file(const std::string& path) {
     return invalid_argument("'" + path + "' is not a serialized TensorProto");
   }
   return tensor_from_proto(proto, fs::path(path).parent_path().string(), "tensor '" + path + "'");
+}
+
+Status tensor_to_proto(const Tensor& tensor, onnx::TensorProto* proto) {
+  const DataType dtype = tensor.dtype();
+  if (!dtype_is_supported(dtype)) {
+    return unsupported("cannot write a tensor of element type " + dtype_name(dtype));
+  }
+  proto->set_data_type(static_cast<int32_t>(dtype));
+  proto->clear_dims();
+  for (int64_t d : tensor.shape()) proto->add_dims(d);
+  proto->clear_float_data();
+  proto->clear_int32_data();
+  proto->clear_int64_data();
+  proto->clear_double_data();
+  proto->clear_uint64_data();
+  proto->clear_string_data();
+  proto->clear_external_data();
+  proto->clear_data_location();
+  std::string* raw = proto->mutable_raw_data();
+  const size_t nbytes = tensor.nbytes();
+  raw->resize(nbytes);
+  if (nbytes == 0) return Status::ok();
+  if (dtype == DataType::kBool) {
+    // Any nonzero byte means true; ONNX readers expect exactly 0 or 1.
+    const auto* src = tensor.data_as<uint8_t>();
+    for (size_t i = 0; i < nbytes; ++i) (*raw)[i] = static_cast<char>(src[i] != 0);
+  } else {
+    std::memcpy(raw->data(), tensor.data(), nbytes);
+  }
+  return Status::ok();
 }
 
 }  // namespace keel

@@ -21,4 +21,9 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::stri
 // Reads a serialized TensorProto file (the ONNX test data format: input_0.pb).
 Result<Tensor> read_tensor_pb_file(const std::string& path);
 
+// Fills `proto` (data_type, dims, raw_data; the name is left alone) from `tensor`: the bytes
+// are little-endian as ONNX wants, float16/bfloat16 keep their bit patterns and bool elements are
+// written as one byte of 0 or 1. Fails for element types keel cannot hold.
+Status tensor_to_proto(const Tensor& tensor, onnx::TensorProto* proto);
+
 }  // namespace keel

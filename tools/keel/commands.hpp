@@ -22,12 +22,24 @@ struct RunArgs {
   bool no_fold = false;
 };
 
+struct FoldArgs {
+  std::string input, output, report;
+  bool check = false;
+  bool fold_overridable = false;
+  std::vector<std::string> inputs;
+  std::vector<std::string> shapes;
+  double rtol = 1e-4;
+  uint64_t seed = 1;
+};
+
 struct InspectArgs {
   std::string model;
 };
 
 void add_run_options(CLI::App& app, RunArgs& args);
 void add_inspect_options(CLI::App& app, InspectArgs& args);
+void add_fold_options(CLI::App& app, FoldArgs& args);
+Status fold_command(const FoldArgs& args);
 Status run_command(const RunArgs& args);
 Status inspect_command(const InspectArgs& args);
 

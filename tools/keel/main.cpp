@@ -1,4 +1,4 @@
-// keel: one command-line tool with subcommands (run, inspect). Thin: everything it does goes
+// keel: one command-line tool with subcommands (run, fold, inspect). Thin: everything it does goes
 // through the public API.
 #include <CLI/CLI.hpp>
 
@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
   CLI::App* inspect = app.add_subcommand("inspect", "Show a model's inputs, outputs and operators");
   keel::tools::add_inspect_options(*inspect, inspect_args);
 
+  keel::tools::FoldArgs fold_args;
+  CLI::App* fold = app.add_subcommand(
+      "fold", "Fold BatchNorm (and per-channel Mul/Add) into neighbouring linear ops; write ONNX");
+  keel::tools::add_fold_options(*fold, fold_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -29,6 +34,7 @@ int main(int argc, char** argv) {
   try {
     if (*run) st = keel::tools::run_command(run_args);
     if (*inspect) st = keel::tools::inspect_command(inspect_args);
+    if (*fold) st = keel::tools::fold_command(fold_args);
   } catch (const std::exception& e) {
     st = keel::internal_error(e.what());
   }

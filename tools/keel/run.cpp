@@ -86,6 +86,17 @@ Status run_command(const RunArgs& args) {
 
   std::printf("model: %s (opset %lld, %zu nodes)\n", paths.onnx.c_str(),
               static_cast<long long>(model->default_opset()), model->graph().nodes().size());
+  int folded = 0, kept = 0;
+  for (const FoldEvent& e : model->fold_events()) {
+    if (e.folded) {
+      ++folded;
+      std::printf("fold %s <- %s\n", e.target.c_str(), e.source.c_str());
+    } else {
+      ++kept;
+      std::printf("skip %s: %s\n", (e.source.empty() ? e.target : e.source).c_str(), e.reason.c_str());
+    }
+  }
+  std::printf("folding: %s, %d folded, %d kept\n", args.no_fold ? "off (--no-fold)" : "on", folded, kept);
   for (const NamedTensor& f : feeds) {
     std::printf("input %s: %s%s\n", f.name.c_str(), dtype_name(f.tensor.dtype()).c_str(),
                 shape_to_string(f.tensor.shape()).c_str());

@@ -1,0 +1,45 @@
+// Load-time graph rewrites. A pass scans the graph, rewrites what it can prove exact, and
+// records every fold and every skip (with its reason) so `keel fold` can report them.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.hpp"
+#include "graph/graph.hpp"
+
+namespace keel {
+
+struct FoldEvent {
+  bool folded = false;
+  std::string pass;    // "fold_batchnorm", ...
+  std::string target;  // node that absorbed the other (folded) or the node kept (skipped)
+  std::string source;  // node folded away (folded)
+  std::string reason;  // why not (skipped) or what was done (folded)
+};
+
+struct PassOptions {
+  bool fold = true;               // fold BatchNorm / per-channel Mul/Add into linear neighbours
+  bool fold_overridable = false;  // initializers listed as graph inputs may be folded too
+  bool runtime_fusions = true;    // keel-only fusions (not standard ONNX); off for `keel fold`
+};
+
+struct PassContext {
+  PassOptions options;
+  std::vector<FoldEvent> events;
+  // Last reason each BatchNormalization node could not be folded (reported at the end for
+  // the ones that remain).
+  std::map<std::string, std::string> bn_skip_reason;
+};
+
+// Runs the load-time passes to a fixed point.
+Status run_load_passes(Graph& graph, PassContext& ctx);
+
+// Individual passes: each returns true when it changed the graph.
+bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx);
+bool fold_batchnorm_into_consumer(Graph& graph, PassContext& ctx);
+bool fold_conv_mul_add(Graph& graph, PassContext& ctx);
+bool fuse_batchnorm_activation(Graph& graph, PassContext& ctx);
+
+}  // namespace keel

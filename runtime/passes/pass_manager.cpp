@@ -1,0 +1,47 @@
+#include <set>
+#include <tuple>
+
+#include "passes/pass.hpp"
+
+namespace keel {
+
+Status run_load_passes(Graph& graph, PassContext& ctx) {
+  if (ctx.options.fold) {
+    // Folding one BN can expose another (Conv -> BN -> Conv -> BN chains): iterate.
+    for (int round = 0; round < 64; ++round) {
+      bool changed = fold_batchnorm_into_producer(graph, ctx);
+      changed = fold_batchnorm_into_consumer(graph, ctx) || changed;
+      changed = fold_conv_mul_add(graph, ctx) || changed;
+      if (!changed) break;
+    }
+    // One skip line per BatchNormalization that stays, with its last reason.
+    for (const Node* n : graph.nodes()) {
+      if (n->op_type != "BatchNormalization" || !n->domain.empty()) continue;
+      auto it = ctx.bn_skip_reason.find(n->name);
+      ctx.events.push_back({false, "fold_batchnorm", n->name, "",
+                            it == ctx.bn_skip_reason.end() ? "no foldable neighbour" : it->second});
+    }
+    // Skips recorded once per round: keep the first of each.
+    // A skip seen in an early round may have folded later: drop it then.
+    std::set<std::tuple<bool, std::string, std::string, std::string>> seen;
+    std::set<std::string> folded_sources;
+    for (const FoldEvent& e : ctx.events) {
+      if (e.folded) folded_sources.insert(e.source);
+    }
+    std::vector<FoldEvent> unique;
+    for (FoldEvent& e : ctx.events) {
+      if (e.folded) {
+        unique.push_back(std::move(e));
+      } else if (!folded_sources.count(e.source.empty() ? e.target : e.source) &&
+                 seen.insert({e.folded, e.pass, e.target, e.source}).second) {
+        unique.push_back(std::move(e));
+      }
+    }
+    ctx.events = std::move(unique);
+  }
+  if (ctx.options.runtime_fusions) fuse_batchnorm_activation(graph, ctx);
+  graph.compact();
+  return Status::ok();
+}
+
+}  // namespace keel

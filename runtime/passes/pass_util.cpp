@@ -1,0 +1,162 @@
+#include "passes/pass_util.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace keel {
+
+namespace {
+
+double half_to_double(uint16_t h) {
+  const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+  double v;
+  if (exp == 0) v = std::ldexp(static_cast<double>(frac), -24);
+  else if (exp == 31) v = frac ? NAN : INFINITY;
+  else v = std::ldexp(static_cast<double>(frac | 0x400), static_cast<int>(exp) - 25);
+  return sign ? -v : v;
+}
+
+}  // namespace
+
+const Tensor* foldable_constant(const Value* v, const PassContext& ctx, const std::string& role,
+                                std::string* why) {
+  if (!v || !v->is_constant()) {
+    *why = role + " is not a constant initializer";
+    return nullptr;
+  }
+  if (v->is_graph_input && !ctx.options.fold_overridable) {
+    *why = role + " '" + v->name +
+           "' is an initializer listed as a graph input (overridable at run time); "
+           "fold it with --fold-overridable";
+    return nullptr;
+  }
+  return &*v->constant;
+}
+
+std::optional<std::vector<double>> to_doubles(const Tensor& t) {
+  std::vector<double> out(static_cast<size_t>(t.numel()));
+  switch (t.dtype()) {
+    case DataType::kFloat32:
+      for (size_t i = 0; i < out.size(); ++i) out[i] = t.data_as<float>()[i];
+      return out;
+    case DataType::kFloat64:
+      for (size_t i = 0; i < out.size(); ++i) out[i] = t.data_as<double>()[i];
+      return out;
+    case DataType::kFloat16:
+      for (size_t i = 0; i < out.size(); ++i) out[i] = half_to_double(t.data_as<uint16_t>()[i]);
+      return out;
+    default:
+      return std::nullopt;
+  }
+}
+
+bool single_use(const Value* v) { return v->consumers.size() == 1 && !v->is_graph_output; }
+
+bool extra_outputs_used(const Node& node) {
+  for (size_t i = 1; i < node.outputs.size(); ++i) {
+    const Value* v = node.outputs[i];
+    if (v && (!v->consumers.empty() || v->is_graph_output)) return true;
+  }
+  return false;
+}
+
+Value* own_constant(Graph& graph, Node* node, size_t slot) {
+  Value* v = node->inputs[slot];
+  if (v->consumers.size() == 1 && !v->is_graph_input && !v->is_graph_output) return v;
+  Value* copy = graph.create_unique_value(node->name + "_" + v->name);
+  copy->constant = v->constant->clone().value();
+  copy->type = v->type;
+  graph.replace_input(node, slot, copy);
+  return copy;
+}
+
+void set_float_constant(Value* v, const Shape& shape, const std::vector<double>& values) {
+  Tensor t = Tensor::allocate(DataType::kFloat32, shape).value();
+  for (size_t i = 0; i < values.size(); ++i) t.data_as<float>()[i] = static_cast<float>(values[i]);
+  v->constant = std::move(t);
+  v->type.dtype = DataType::kFloat32;
+  std::vector<Dim> dims;
+  for (int64_t d : shape) dims.push_back(Dim{d, {}});
+  v->type.dims = dims;
+}
+
+std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels,
+                                                const PassContext& ctx, std::string* why) {
+  if (bn.inputs.size() != 5) {
+    *why = "BatchNormalization has " + std::to_string(bn.inputs.size()) + " inputs, expected 5";
+    return std::nullopt;
+  }
+  if (bn.opset >= 14) {
+    auto training = bn.attr_int("training_mode", 0);
+    if (!training.is_ok() || *training != 0) {
+      *why = "training_mode: the node runs in training mode";
+      return std::nullopt;
+    }
+  }
+  if (extra_outputs_used(bn)) {
+    *why = "optional outputs: the running/saved mean or variance output is used";
+    return std::nullopt;
+  }
+  if (bn.opset < 9) {
+    auto spatial = bn.attr_int("spatial", 1);
+    if (!spatial.is_ok() || *spatial != 1) {
+      *why = "spatial: spatial=0 (per-activation statistics) cannot fold per channel";
+      return std::nullopt;
+    }
+  }
+  auto eps_attr = bn.attr_float("epsilon", 1e-5f);
+  if (!eps_attr.is_ok() || !std::isfinite(*eps_attr)) {
+    *why = "epsilon: the attribute is not a finite float";
+    return std::nullopt;
+  }
+  const double eps = *eps_attr;
+  const char* roles[] = {"", "scale", "B", "mean", "var"};
+  std::vector<double> p[5];
+  for (size_t i = 1; i < 5; ++i) {
+    const Tensor* t = foldable_constant(bn.inputs[i], ctx, std::string("parameter '") + roles[i] + "'", why);
+    if (!t) {
+      *why = "constant parameters: " + *why;
+      return std::nullopt;
+    }
+    auto values = to_doubles(*t);
+    if (!values) {
+      *why = std::string("parameter dtype: '") + roles[i] + "' is " + dtype_name(t->dtype());
+      return std::nullopt;
+    }
+    if (t->rank() != 1 || t->numel() != channels) {
+      *why = std::string("parameter lengths: '") + roles[i] + "' has shape " +
+             shape_to_string(t->shape()) + ", the producer has " + std::to_string(channels) +
+             " channels";
+      return std::nullopt;
+    }
+    p[i] = std::move(*values);
+  }
+  BatchNormAffine a;
+  a.scale.resize(static_cast<size_t>(channels));
+  a.shift.resize(static_cast<size_t>(channels));
+  for (size_t c = 0; c < a.scale.size(); ++c) {
+    const double denom = p[4][c] + eps;
+    if (!(denom > 0)) {
+      *why = "var + eps > 0: channel " + std::to_string(c) + " has var + eps = " + std::to_string(denom);
+      return std::nullopt;
+    }
+    a.scale[c] = p[1][c] / std::sqrt(denom);
+    a.shift[c] = p[2][c] - p[3][c] * a.scale[c];
+    if (!std::isfinite(a.scale[c]) || !std::isfinite(a.shift[c])) {
+      *why = "finite values: channel " + std::to_string(c) + " folds to a non-finite scale or shift";
+      return std::nullopt;
+    }
+  }
+  return a;
+}
+
+void absorb_output(Graph& graph, Node* producer, Node* bn) {
+  Value* old_out = producer->outputs[0];
+  Value* bn_out = bn->outputs[0];
+  graph.erase_node(bn);
+  producer->outputs[0] = bn_out;
+  bn_out->producer = producer;
+  old_out->producer = nullptr;
+}
+
+}  // namespace keel

@@ -1,0 +1,43 @@
+// Helpers shared by the folding passes: reading constants as double, cloning shared weights,
+// and the BatchNormalization preconditions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "graph/graph.hpp"
+#include "passes/pass.hpp"
+
+namespace keel {
+
+// The constant behind `v` when a pass may fold it: a fixed initializer, or an overridable one
+// when the options allow. Otherwise nullptr and `why` says which.
+const Tensor* foldable_constant(const Value* v, const PassContext& ctx, const std::string& role,
+                                std::string* why);
+// Values of a float16/float32/float64 tensor as double; nullopt for other types.
+std::optional<std::vector<double>> to_doubles(const Tensor& t);
+// The value of input `slot` of `node`, cloned into a fresh constant when any other node, a
+// graph input or a graph output also uses it (so scaling it cannot change anything else).
+Value* own_constant(Graph& graph, Node* node, size_t slot);
+// Replaces the constant of `v` with float32 `values` (rounded once) of `shape`.
+void set_float_constant(Value* v, const Shape& shape, const std::vector<double>& values);
+// True when `v` feeds exactly one node input and is not a graph output.
+bool single_use(const Value* v);
+// True when any of the node's optional outputs from index 1 on is used.
+bool extra_outputs_used(const Node& node);
+
+// y = x * scale[c] + shift[c] per channel, computed in double: scale = gamma / sqrt(var + eps),
+// shift = beta - mean * scale.
+struct BatchNormAffine {
+  std::vector<double> scale, shift;
+};
+// Checks every precondition of folding `bn` (inference mode, spatial, constant parameters of
+// length `channels`, eps, var + eps > 0, finite results); on failure returns nullopt and the
+// reason, naming the failed precondition.
+std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels,
+                                                const PassContext& ctx, std::string* why);
+// Moves `bn`'s output to `producer` (which keeps the BN's output name) and erases `bn`.
+void absorb_output(Graph& graph, Node* producer, Node* bn);
+
+}  // namespace keel
