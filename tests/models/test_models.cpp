@@ -57,6 +57,20 @@ TEST_P(CommittedModel, MatchesFloat64Reference) {
   }
 }
 
+TEST_P(CommittedModel, FoldedAndUnfoldedMatchFloat64) {
+  ModelOptions off;
+  off.fold = false;
+  auto unfolded = Model::load_file(GetParam() + "/model.onnx", off);
+  ASSERT_TRUE(unfolded.is_ok());
+  auto s = Session::create(*unfolded, {});
+  ASSERT_TRUE(s.is_ok());
+  auto out = (*s)->run(case_.inputs);
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  for (size_t i = 0; i < out->size(); ++i) {
+    EXPECT_LE(relative_error((*out)[i], case_.references[i]), kMaxRelativeError);
+  }
+}
+
 TEST_P(CommittedModel, SameBitsForOneTwoAndSevenThreads) {
   auto one = run(1);
   EXPECT_TRUE(bit_identical(one, run(2)));

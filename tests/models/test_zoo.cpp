@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "graph/graph.hpp"
 #include "model_test_util.hpp"
 
 namespace keel::testing {
@@ -13,7 +14,47 @@ namespace {
 const std::vector<std::string> kZoo = {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "densenet121",
                             "efficientnet_b0", "convnext_tiny", "shufflenet_v2_x1_0", "regnet_y_400mf"};
 
+// BatchNormalization nodes that must remain after folding: the ones with no foldable
+// neighbour (DenseNet's pre-activation BNs after a Concat, followed by Relu).
+int expected_remaining_batchnorms(const std::string& name) { return name == "densenet121" ? 62 : 0; }
+
+int count_op(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const Node* node : g.nodes()) n += node->op_type == op;
+  return n;
+}
+
 class ZooModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ZooModel, FoldsEveryBatchNormWithAFoldableNeighbour) {
+  const std::string dir = std::string(KEEL_MODELS_DIR) + "/zoo/" + GetParam();
+  if (!std::ifstream(dir + "/model.onnx")) GTEST_SKIP() << "zoo model '" << GetParam() << "' not generated";
+  ModelOptions off;
+  off.fold = false;
+  auto unfolded = Model::load_file(dir + "/model.onnx", off);
+  auto folded = Model::load_file(dir + "/model.onnx");
+  ASSERT_TRUE(unfolded.is_ok() && folded.is_ok());
+  const int before = count_op((*unfolded)->graph(), "BatchNormalization");
+  const int after = count_op((*folded)->graph(), "BatchNormalization");
+  int folds = 0;
+  for (const FoldEvent& e : (*folded)->fold_events()) folds += e.folded && e.pass.rfind("fold_batchnorm", 0) == 0;
+  std::printf("zoo %s: BatchNormalization %d -> %d\n", GetParam().c_str(), before, after);
+  EXPECT_EQ(after, expected_remaining_batchnorms(GetParam()));
+  EXPECT_EQ(before - after, folds);
+  // Folded and unfolded agree within 1e-5 of the output scale.
+  auto c = load_model_case(dir, **folded);
+  ASSERT_TRUE(c.is_ok());
+  auto s1 = Session::create(*unfolded, {});
+  auto s2 = Session::create(*folded, {});
+  ASSERT_TRUE(s1.is_ok() && s2.is_ok());
+  auto y1 = (*s1)->run(c->inputs);
+  auto y2 = (*s2)->run(c->inputs);
+  ASSERT_TRUE(y1.is_ok() && y2.is_ok());
+  for (size_t i = 0; i < y1->size(); ++i) {
+    EXPECT_LE(relative_error((*y2)[i], c->references[i]), 1e-5);
+    EXPECT_LE(relative_error((*y1)[i], c->references[i]), 1e-5);
+  }
+}
 
 TEST_P(ZooModel, MatchesFloat64Reference) {
   const std::string dir = std::string(KEEL_MODELS_DIR) + "/zoo/" + GetParam();

@@ -65,6 +65,7 @@ Status run_command(const RunArgs& args) {
   const std::string reference_dir = args.reference_dir.empty() ? paths.references_dir : args.reference_dir;
   ModelOptions mopts;
   mopts.fold = !args.no_fold;
+  mopts.runtime_fusions = !args.no_fold;  // --no-fold runs the graph as written
   const auto t0 = std::chrono::steady_clock::now();
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load_file(paths.onnx, mopts));
   const auto t1 = std::chrono::steady_clock::now();
