@@ -239,6 +239,13 @@ bool fold_into_matmul(Graph& g, Node* mm, Node* bn, PassContext& ctx, std::strin
   add->op_type = "Add";
   add->opset = bn->opset;
   add->inputs = {mm->outputs[0], shift};
+  if (add->opset < 7) {
+    // Add-1/6 broadcasts only when asked to: [M, N] + [N] aligns the trailing dims.
+    Attribute broadcast;
+    broadcast.kind = AttributeKind::kInt;
+    broadcast.i = 1;
+    add->attributes["broadcast"] = broadcast;
+  }
   Value* out = bn->outputs[0];
   g.erase_node(bn);
   add->outputs = {out};

@@ -8,26 +8,54 @@ namespace keel {
 
 namespace {
 
-// Per-channel values of `t` broadcast against a conv output of rank `out_rank` with
-// `channels` channels; nullopt when `t` is not per channel.
-std::optional<std::vector<double>> per_channel(const Tensor& t, int64_t out_rank, int64_t channels,
+// The shape `t` (input `slot` of `op`) has once aligned with the other input as the op
+// broadcasts it: its own shape (numpy, trailing dims aligned), or before opset 7, with
+// broadcast=1, B placed at `axis` of A's rank. nullopt when the legacy attributes are invalid.
+std::optional<Shape> aligned_shape(const Node& op, size_t slot, const Tensor& t, int64_t out_rank,
+                                   std::string* why) {
+  if (op.opset >= 7 || slot != 1) return t.shape();
+  auto broadcast = op.attr_int("broadcast", 0);
+  const int64_t rank = t.rank();
+  auto axis = op.attr_int("axis", out_rank - rank);
+  if (!broadcast.is_ok() || !axis.is_ok()) {
+    *why = "legacy broadcast: invalid broadcast/axis attributes";
+    return std::nullopt;
+  }
+  if (*broadcast == 0) return t.shape();
+  const int64_t a = *axis < 0 ? *axis + out_rank : *axis;
+  if (a < 0 || a + rank > out_rank) {
+    *why = "legacy broadcast: axis " + std::to_string(*axis) + " does not fit the constant";
+    return std::nullopt;
+  }
+  Shape shape(static_cast<size_t>(out_rank), 1);
+  for (int64_t d = 0; d < rank; ++d) shape[a + d] = t.shape()[d];
+  return shape;
+}
+
+// Per-channel values of `t` (broadcast with `shape`, see aligned_shape) against a conv output
+// of rank `out_rank` with `channels` channels; nullopt when `t` is not per channel.
+std::optional<std::vector<double>> per_channel(const Tensor& t, const Shape& shape,
+                                               int64_t out_rank, int64_t channels,
                                                std::string* why) {
   auto values = to_doubles(t);
   if (!values) {
     *why = "constant dtype " + dtype_name(t.dtype());
     return std::nullopt;
   }
-  if (t.numel() == 1) return std::vector<double>(static_cast<size_t>(channels), (*values)[0]);
-  if (t.rank() > out_rank) {
-    *why = "constant of rank " + std::to_string(t.rank()) + " broadcasts beyond the conv output";
+  const auto t_rank = static_cast<int64_t>(shape.size());
+  // Checked before the single-value case: a [1, 1, 1, 1, 1] constant would raise the rank.
+  if (t_rank > out_rank) {
+    *why = "constant of rank " + std::to_string(t_rank) + " broadcasts beyond the conv output";
     return std::nullopt;
   }
-  // Align trailing dims: the channel axis (1) of the output is t's axis 1 - (out_rank - t.rank).
-  const int64_t channel_axis = 1 - (out_rank - t.rank());
-  for (int64_t d = 0; d < t.rank(); ++d) {
+  if (t.numel() == 1) return std::vector<double>(static_cast<size_t>(channels), (*values)[0]);
+  // Align trailing dims: the channel axis (1) of the output is t's axis 1 - (out_rank - t_rank).
+  const int64_t channel_axis = 1 - (out_rank - t_rank);
+  for (int64_t d = 0; d < t_rank; ++d) {
     const int64_t want = d == channel_axis ? channels : 1;
-    if (t.shape()[d] != want) {
+    if (shape[d] != want) {
       *why = "constant of shape " + shape_to_string(t.shape()) +
+             (shape != t.shape() ? " (broadcast as " + shape_to_string(shape) + ")" : "") +
              " is not per channel for a rank-" + std::to_string(out_rank) + " conv output with " +
              std::to_string(channels) + " channels";
       return std::nullopt;
@@ -65,11 +93,20 @@ bool fold_conv_mul_add(Graph& graph, PassContext& ctx) {
     const Tensor* b = nullptr;
     if (c && conv->has_input(2)) {
       b = foldable_constant(conv->inputs[2], ctx, "bias", &why);
-      if (b && (b->dtype() != DataType::kFloat32 || b->numel() != w->shape()[0])) b = nullptr;
+      if (b && (b->dtype() != DataType::kFloat32 || b->numel() != w->shape()[0])) {
+        why = "bias: expected float32[" + std::to_string(w->shape()[0]) + "], found " +
+              dtype_name(b->dtype()) + shape_to_string(b->shape());
+        b = nullptr;
+      }
       if (!b) c = nullptr;
     }
     std::optional<std::vector<double>> v;
-    if (c) v = per_channel(*c, w->rank(), w->shape()[0], &why);
+    if (c) {
+    const size_t slot = static_cast<size_t>(1 - conv_side);
+    if (auto shape = aligned_shape(*op, slot, *c, w->rank(), &why)) {
+      v = per_channel(*c, *shape, w->rank(), w->shape()[0], &why);
+    }
+  }
     if (v) {
       // The conv output's dtype must stay float32 (a float64 constant would change it).
       if (c->dtype() != DataType::kFloat32) {
