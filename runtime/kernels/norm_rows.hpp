@@ -5,19 +5,30 @@
 // Statistics are two-pass and shifted: pass 1 gives a first mean m1; pass 2 accumulates
 // d = x - float(m1) and d*d, which corrects m1 and gives the variance without cancellation
 // (rows like 1234 + tiny noise stay exact to a few ulps). Sums run in float lanes over short
-// chunks and in double across chunks. A row is always cut into the same kStatBlock-element
-// blocks whose partial sums are added in block order, so the bits never depend on how rows
-// and blocks were spread over threads.
+// chunks and in double across chunks (ukernels/norm_body.inc). A row is always cut into the
+// same kStatBlock-element blocks whose partial sums are added in block order, so the bits never
+// depend on how rows and blocks were spread over threads.
+//
+// The arithmetic runs in the per-ISA ukernels (ukernels/norm_ukernel.hpp), chosen by the caller
+// once (RowNormParams::uk, or the `uk` argument; null means the table of active_isa()).
+//
+// Besides the rows, this file holds the layout-aware entry points for the per-channel ops
+// (BatchNorm scale-shift, InstanceNorm, GroupNorm) in NCHW and NHWC. keel executes NCHW graphs
+// today, so the NHWC variants are reached by the kernel tests and bench/ until the
+// choose_layout pass exists.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "ukernels/norm_ukernel.hpp"
 
 namespace keel::norm {
 
 // Elements per statistics block (also the unit of work when a few long rows are split).
 constexpr int64_t kStatBlock = 16384;
 
+// With the active ISA's ukernels (for callers without a plan-time table):
 // sum(x[0..n))
 double f32_sum(const float* x, int64_t n);
 // sum(x*x)
@@ -50,6 +61,7 @@ struct RowNormParams {
   double epsilon = 1e-5;
   // MeanVarianceNormalization: inv = 1 / (sqrt(var) + eps) instead of 1 / sqrt(var + eps).
   bool epsilon_on_stddev = false;
+  const NormUkernels* uk = nullptr;  // null: the active ISA's table
 };
 
 // Scratch the few-long-rows path needs (0 when rows are short enough to never be split).
@@ -77,5 +89,28 @@ void apply_elementwise(const float* x, float* y, int64_t n, double mean, double 
                        const float* gamma, const float* beta);
 // y[i] = ((x[i] - m_hi) - m_lo) * a + b.
 void apply_scale_shift(const float* x, float* y, int64_t n, double mean, float a, float b);
+
+// ---------------------------------------------------------------------------------------------
+// Layout-aware per-channel ops. A tensor is [batch, channels, spatial...] (NCHW) or
+// [batch, spatial..., channels] (NHWC); `spatial` is the product of the spatial dims (1 for the
+// rank-2 [N, C] case, which both layouts store alike).
+
+enum class NormLayout { kNchw, kNhwc };
+
+// y = act(x * a[c] + b[c]) (BatchNorm at inference, a and b precomputed). y may equal x.
+void scale_shift_apply(const NormUkernels* uk, NormLayout layout, const float* x, float* y,
+                       int64_t batch, int64_t channels, int64_t spatial, const float* a,
+                       const float* b, const NormActParams& act);
+
+// GroupNormalization (InstanceNormalization: groups == channels): statistics per (n, group),
+// then y = (x - mean) * inv * gamma + beta with gamma/beta per channel (per_channel, opset 21
+// and InstanceNorm) or per group (opset 18). y may equal x. `scratch` holds
+// group_norm_scratch_bytes(...) bytes, 8-byte aligned.
+size_t group_norm_scratch_bytes(NormLayout layout, int64_t batch, int64_t channels,
+                                int64_t spatial, int64_t groups);
+void group_norm_apply(const NormUkernels* uk, NormLayout layout, const float* x, float* y,
+                      int64_t batch, int64_t channels, int64_t spatial, int64_t groups,
+                      const float* gamma, const float* beta, bool per_channel, double epsilon,
+                      void* scratch);
 
 }  // namespace keel::norm

@@ -1,6 +1,10 @@
 // Normalization ops that run as kernels (float32, NCHW): BatchNormalization (inference),
 // LayerNormalization, RMSNormalization, InstanceNormalization, GroupNormalization,
-// MeanVarianceNormalization and LRN. The row-wise ones share the numeric core in norm_rows.
+// MeanVarianceNormalization and LRN. The row-wise ones share the numeric core in norm_rows;
+// BatchNorm, LayerNorm, RMSNorm, InstanceNorm, GroupNorm and MVN run the per-ISA ukernels
+// (ukernels/norm_ukernel.hpp) chosen once at plan time. The graph executes NCHW today; the NHWC
+// entry points (norm::scale_shift_apply, norm::group_norm_apply) serve tests and bench/ until
+// layouts exist.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +17,7 @@
 #include "exec/parallel.hpp"
 #include "kernels/norm_rows.hpp"
 #include "kernels/registry.hpp"
+#include "ukernels/norm_dispatch.hpp"
 
 namespace keel {
 namespace {
@@ -228,6 +233,7 @@ class RowNormKernel final : public Kernel {
 
   // Call once gamma/beta expansion space (`param_scratch` bytes) is known.
   void finish_scratch(size_t param_scratch) {
+    params.uk = norm_ukernels_active();
     rows_scratch_offset = param_scratch;
     rows_scratch_bytes = norm::normalize_rows_scratch_bytes(params.rows, params.len);
     scratch_total = rows_scratch_offset + rows_scratch_bytes;
@@ -510,8 +516,6 @@ Result<std::unique_ptr<Kernel>> prepare_mvn(PrepareContext& ctx) {
 // BatchNormalization (inference): y = x * a[c] + b[c], a = scale / sqrt(var + eps),
 // b = B - mean * a, computed in double and rounded once.
 
-constexpr int64_t kBnBlock = 8192;
-
 void batchnorm_coefficients(const float* scale, const float* bias, const float* mean,
                             const float* var, double eps, int64_t n, float* a, float* b) {
   for (int64_t c = 0; c < n; ++c) {
@@ -523,39 +527,7 @@ void batchnorm_coefficients(const float* scale, const float* bias, const float* 
 
 // Activation fused into the scale-shift by the fuse_batchnorm_activation pass (keel-private
 // attributes _keel_activation/_keel_min/_keel_max/_keel_alpha on the BN node).
-enum class BnActivation { kNone, kRelu, kClip, kLeakyRelu, kHardSwish };
-
-struct BnEpilogue {
-  BnActivation kind = BnActivation::kNone;
-  float lo = 0, hi = 0, alpha = 0;
-};
-
-// y[j] = act(x[j] * a + b) over a contiguous run; one loop per activation so each vectorizes.
-void scale_shift_run(const float* x, float* y, int64_t n, float a, float b, const BnEpilogue& e) {
-  switch (e.kind) {
-    case BnActivation::kNone:
-      for (int64_t j = 0; j < n; ++j) y[j] = x[j] * a + b;
-      break;
-    case BnActivation::kRelu:
-      for (int64_t j = 0; j < n; ++j) y[j] = std::max(x[j] * a + b, 0.0f);
-      break;
-    case BnActivation::kClip:
-      for (int64_t j = 0; j < n; ++j) y[j] = std::min(std::max(x[j] * a + b, e.lo), e.hi);
-      break;
-    case BnActivation::kLeakyRelu:
-      for (int64_t j = 0; j < n; ++j) {
-        const float v = x[j] * a + b;
-        y[j] = v < 0.0f ? v * e.alpha : v;
-      }
-      break;
-    case BnActivation::kHardSwish:
-      for (int64_t j = 0; j < n; ++j) {
-        const float v = x[j] * a + b;
-        y[j] = v * std::min(std::max(v * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f);
-      }
-      break;
-  }
-}
+using BnEpilogue = NormActParams;
 
 Result<BnEpilogue> read_bn_epilogue(const PrepareContext& ctx) {
   BnEpilogue e;
@@ -564,10 +536,10 @@ Result<BnEpilogue> read_bn_epilogue(const PrepareContext& ctx) {
   KEEL_ASSIGN_OR_RETURN(e.lo, ctx.node.attr_float("_keel_min", 0.0f));
   KEEL_ASSIGN_OR_RETURN(e.hi, ctx.node.attr_float("_keel_max", 0.0f));
   KEEL_ASSIGN_OR_RETURN(e.alpha, ctx.node.attr_float("_keel_alpha", 0.0f));
-  if (kind == "Relu") e.kind = BnActivation::kRelu;
-  else if (kind == "Clip") e.kind = BnActivation::kClip;
-  else if (kind == "LeakyRelu") e.kind = BnActivation::kLeakyRelu;
-  else if (kind == "HardSwish") e.kind = BnActivation::kHardSwish;
+  if (kind == "Relu") e.kind = NormAct::kRelu;
+  else if (kind == "Clip") e.kind = NormAct::kClip;
+  else if (kind == "LeakyRelu") e.kind = NormAct::kLeakyRelu;
+  else if (kind == "HardSwish") e.kind = NormAct::kHardSwish;
   else return ctx.invalid("unknown fused activation '" + kind + "'");
   return e;
 }
@@ -579,6 +551,7 @@ class BatchNormKernel final : public Kernel {
   bool known = false;
   std::vector<float> a_, b_;
   BnEpilogue epilogue;
+  const NormUkernels* uk = nullptr;  // chosen at plan time
 
   void run(const KernelRun& r) const override {
     const float* a = a_.data();
@@ -592,37 +565,11 @@ class BatchNormKernel final : public Kernel {
       a = sa;
       b = sb;
     }
-    const float* x = r.in(0).as<const float>();
-    float* y = r.out(0).as<float>();
-    if (plane == 1) {
-      // [N, C] (BatchNorm1d, or per-activation): rows of C.
-      parallel_for(batch, 2 * channels, [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) {
-          const float* xr = x + n * channels;
-          float* yr = y + n * channels;
-          if (epilogue.kind == BnActivation::kNone) {
-            for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * a[c] + b[c];
-          } else {
-            for (int64_t c = 0; c < channels; ++c) scale_shift_run(xr + c, yr + c, 1, a[c], b[c], epilogue);
-          }
-        }
-      });
-      return;
-    }
-    const int64_t blocks = (plane + kBnBlock - 1) / kBnBlock;
-    parallel_for(batch * channels * blocks, 2 * std::min(plane, kBnBlock),
-                 [&](int64_t i0, int64_t i1) {
-                   for (int64_t i = i0; i < i1; ++i) {
-                     const int64_t p = i / blocks;
-                     const int64_t off = p * plane + (i % blocks) * kBnBlock;
-                     const int64_t n = std::min(kBnBlock, plane - (i % blocks) * kBnBlock);
-                     const float ac = a[p % channels], bc = b[p % channels];
-                     scale_shift_run(x + off, y + off, n, ac, bc, epilogue);
-                   }
-                 });
+    norm::scale_shift_apply(uk, norm::NormLayout::kNchw, r.in(0).as<const float>(),
+                            r.out(0).as<float>(), batch, channels, plane, a, b, epilogue);
   }
   const char* name() const override {
-    return epilogue.kind == BnActivation::kNone ? "batchnorm_nchw" : "batchnorm_act_nchw";
+    return epilogue.kind == NormAct::kNone ? "batchnorm_nchw" : "batchnorm_act_nchw";
   }
   size_t scratch_bytes() const override {
     return known ? 0 : 2 * round_up(static_cast<size_t>(channels), 16) * sizeof(float);
@@ -664,6 +611,7 @@ Result<std::unique_ptr<Kernel>> prepare_batchnorm(PrepareContext& ctx) {
   if (!std::isfinite(eps)) return ctx.invalid("epsilon must be finite, got " + num(eps));
 
   auto k = std::make_unique<BatchNormKernel>();
+  k->uk = norm_ukernels_active();
   KEEL_ASSIGN_OR_RETURN(k->epilogue, read_bn_epilogue(ctx));
   k->batch = shape[0];
   k->epsilon = eps;

@@ -1,9 +1,13 @@
 // avx2 instantiations of the ukernel bodies. This file (with its siblings) is the only one
 // compiled with ISA-specific -m flags (see CMakeLists.txt); everything here has internal linkage
 // except the exported table.
+#include <immintrin.h>
+
 #include <cstdint>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "ukernels/norm_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
 namespace keel::ukernels_avx2 {
@@ -12,6 +16,8 @@ namespace {
 #include "ukernels/sgemm_body.inc"
 
 using Arch = xsimd::fma3<xsimd::avx2>;
+
+#include "ukernels/norm_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 16);
 
 void f32_gemm_6x16(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -20,5 +26,7 @@ void f32_gemm_6x16(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
 
 extern const SgemmUkernels kSgemm = {"f32_gemm_6x16/avx2", kSgemmMr, F32Gemm<Arch>::kNr,
                                      &f32_gemm_6x16};
+
+extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx2");
 
 }  // namespace keel::ukernels_avx2

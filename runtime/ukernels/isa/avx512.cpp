@@ -1,13 +1,17 @@
 // avx512 instantiations of the ukernel bodies. This file (with its siblings) is the only one
 // compiled with ISA-specific -m flags (see CMakeLists.txt); everything here has internal linkage
 // except the exported table.
+#include <immintrin.h>
+
 #include <cstdint>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 // GCC 12 flags _mm512_max_ps/_mm512_min_ps (their _mm512_undefined_ps passthrough) as
 // "may be used uninitialized"; the value is never read.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "ukernels/norm_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
 namespace keel::ukernels_avx512 {
@@ -16,6 +20,8 @@ namespace {
 #include "ukernels/sgemm_body.inc"
 
 using Arch = xsimd::avx512bw;
+
+#include "ukernels/norm_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 32);
 
 void f32_gemm_6x32(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -24,5 +30,7 @@ void f32_gemm_6x32(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
 
 extern const SgemmUkernels kSgemm = {"f32_gemm_6x32/avx512", kSgemmMr, F32Gemm<Arch>::kNr,
                                      &f32_gemm_6x32};
+
+extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx512");
 
 }  // namespace keel::ukernels_avx512
