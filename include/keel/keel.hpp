@@ -78,6 +78,24 @@ struct NamedTensor {
   Tensor tensor;
 };
 
+// One step of the execution plan made for a set of input shapes (profiling, tools).
+// Absent optional inputs or outputs have dtype kUndefined and an empty shape.
+struct StepInfo {
+  std::string node_name;
+  std::string op_type;
+  std::string kernel;  // implementation name ("conv2d_nchw_im2col", ...)
+  std::vector<std::vector<int64_t>> input_shapes, output_shapes;
+  std::vector<DataType> input_dtypes, output_dtypes;
+};
+
+// When one executed step started and ended (std::chrono::steady_clock, nanoseconds since its
+// epoch); `step` indexes the vector describe_plan returns.
+struct StepTiming {
+  int step = 0;
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+};
+
 class Session {
  public:
   // Plans eagerly when every input dim is known, so shape errors surface here.
@@ -87,8 +105,21 @@ class Session {
 
   // Runs the model; outputs in the model's output order. Thread-safe.
   Result<std::vector<Tensor>> run(const std::vector<NamedTensor>& feeds) const;
+  // Same, writing output i into *outputs[i] (e.g. a Tensor::view over the caller's memory),
+  // whose dtype and shape must equal the output's: no output allocation. Thread-safe.
+  Status run_into(const std::vector<NamedTensor>& feeds, const std::vector<Tensor*>& outputs) const;
   // Plans for these input shapes now (otherwise the first run with them does).
   Status prepare(const std::vector<NamedTensor>& example_feeds) const;
+
+  // Profiling. run_profiled is run() that also appends one StepTiming per executed step to
+  // `timings` (when not null); thread-safe like run(). describe_plan plans for these feeds
+  // (if not done yet) and describes the steps a run with them executes, in order.
+  Result<std::vector<Tensor>> run_profiled(const std::vector<NamedTensor>& feeds,
+                                           std::vector<StepTiming>* timings) const;
+  Result<std::vector<StepInfo>> describe_plan(const std::vector<NamedTensor>& feeds) const;
+  // Median time, in microseconds, of an empty parallel loop over all of this session's
+  // threads inside its task arena: the fork/join cost every parallel operator pays.
+  double parallel_overhead_us(int samples = 1000) const;
 
   const Model& model() const { return *model_; }
   int threads() const;

@@ -1,5 +1,10 @@
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -199,7 +204,31 @@ Status Session::prepare(const std::vector<NamedTensor>& example_feeds) const {
   return entry.is_ok() ? Status::ok() : entry.status();
 }
 
+namespace {
+
+// Appends each step's timing to a caller's vector.
+class TimingRecorder final : public StepObserver {
+ public:
+  explicit TimingRecorder(std::vector<StepTiming>* out) : out_(out) {}
+  static int64_t ns(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  }
+  void on_step(size_t step_index, Clock::time_point start, Clock::time_point end) override {
+    out_->push_back({static_cast<int>(step_index), ns(start), ns(end)});
+  }
+
+ private:
+  std::vector<StepTiming>* out_;
+};
+
+}  // namespace
+
 Result<std::vector<Tensor>> Session::run(const std::vector<NamedTensor>& feeds) const {
+  return run_profiled(feeds, nullptr);
+}
+
+Result<std::vector<Tensor>> Session::run_profiled(const std::vector<NamedTensor>& feeds,
+                                                  std::vector<StepTiming>* timings) const {
   KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
                         find_or_build_plan(*impl_, model_->graph(), inputs, false));
@@ -217,13 +246,101 @@ Result<std::vector<Tensor>> Session::run(const std::vector<NamedTensor>& feeds) 
   std::vector<Tensor> outputs;
   outputs.reserve(entry->plan->output_tensors.size());
   Status st;
-  impl_->arena.execute([&] { st = execute_plan(*entry->plan, *ctx, inputs, &outputs); });
+  TimingRecorder recorder(timings);
+  StepObserver* observer = timings ? &recorder : nullptr;
+  impl_->arena.execute(
+      [&] { st = execute_plan(*entry->plan, *ctx, inputs, &outputs, nullptr, observer); });
   {
     std::lock_guard lock(entry->pool_mutex);
     entry->idle.push_back(std::move(ctx));
   }
   if (!st.is_ok()) return st;
   return outputs;
+}
+
+Result<std::vector<StepInfo>> Session::describe_plan(const std::vector<NamedTensor>& feeds) const {
+  KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
+  KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
+                        find_or_build_plan(*impl_, model_->graph(), inputs, false));
+  const Plan& plan = *entry->plan;
+  std::vector<StepInfo> steps;
+  steps.reserve(plan.steps.size());
+  for (const PlanStep& step : plan.steps) {
+    StepInfo info;
+    if (step.node) {
+      info.node_name = step.node->name;
+      info.op_type = step.node->op_type;
+    }
+    info.kernel = step.kernel ? step.kernel->name() : "";
+    for (int id : step.inputs) {
+      info.input_shapes.push_back(id >= 0 ? plan.tensors[id].shape : Shape{});
+      info.input_dtypes.push_back(id >= 0 ? plan.tensors[id].dtype : DataType::kUndefined);
+    }
+    for (int id : step.outputs) {
+      info.output_shapes.push_back(id >= 0 ? plan.tensors[id].shape : Shape{});
+      info.output_dtypes.push_back(id >= 0 ? plan.tensors[id].dtype : DataType::kUndefined);
+    }
+    steps.push_back(std::move(info));
+  }
+  return steps;
+}
+
+double Session::parallel_overhead_us(int samples) const {
+  samples = std::max(samples, 1);
+  const int threads = impl_->threads;
+  std::vector<double> times(static_cast<size_t>(samples));
+  impl_->arena.execute([&] {
+    for (int i = 0; i < samples; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      tbb::parallel_for(
+          tbb::blocked_range<int>(0, threads, 1), [](const tbb::blocked_range<int>&) {},
+          tbb::static_partitioner());
+      const auto end = std::chrono::steady_clock::now();
+      times[static_cast<size_t>(i)] = std::chrono::duration<double, std::micro>(end - start).count();
+    }
+  });
+  std::nth_element(times.begin(), times.begin() + samples / 2, times.end());
+  return times[static_cast<size_t>(samples / 2)];
+}
+
+}  // namespace keel
+
+namespace keel {
+
+Status Session::run_into(const std::vector<NamedTensor>& feeds,
+                         const std::vector<Tensor*>& outputs) const {
+  if (outputs.size() != model_->outputs().size()) {
+    return invalid_argument("run_into: " + std::to_string(outputs.size()) +
+                            " output tensors given, the model has " +
+                            std::to_string(model_->outputs().size()) + " outputs");
+  }
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    if (outputs[o] == nullptr || outputs[o]->empty_handle() ||
+        (outputs[o]->data() == nullptr && outputs[o]->numel() > 0)) {
+      return invalid_argument("run_into: output tensor " + std::to_string(o) + " has no data");
+    }
+  }
+  KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
+  KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
+                        find_or_build_plan(*impl_, model_->graph(), inputs, false));
+  std::unique_ptr<Context> ctx;
+  {
+    std::lock_guard lock(entry->pool_mutex);
+    if (!entry->idle.empty()) {
+      ctx = std::move(entry->idle.back());
+      entry->idle.pop_back();
+    }
+  }
+  if (!ctx) {
+    KEEL_ASSIGN_OR_RETURN(ctx, Context::create(*entry->plan));
+  }
+  Status st;
+  impl_->arena.execute([&] { st = execute_plan(*entry->plan, *ctx, inputs, nullptr, &outputs); });
+  {
+    std::lock_guard lock(entry->pool_mutex);
+    entry->idle.push_back(std::move(ctx));
+  }
+  return st;
 }
 
 }  // namespace keel

@@ -26,7 +26,8 @@ Result<std::unique_ptr<Context>> Context::create(const Plan& plan) {
 }
 
 Status execute_plan(const Plan& plan, Context& context, const std::vector<const Tensor*>& inputs,
-                    std::vector<Tensor>* outputs, const std::vector<Tensor*>* into) {
+                    std::vector<Tensor>* outputs, const std::vector<Tensor*>* into,
+                    StepObserver* observer) {
   std::byte* arena = context.arena();
   for (size_t id = 0; id < plan.tensors.size(); ++id) {
     const PlannedTensor& t = plan.tensors[id];
@@ -43,7 +44,8 @@ Status execute_plan(const Plan& plan, Context& context, const std::vector<const 
   KernelRun r;
   r.scratch = arena + plan.scratch_offset;
   r.num_threads = tbb::this_task_arena::max_concurrency();
-  for (const PlanStep& step : plan.steps) {
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const PlanStep& step = plan.steps[s];
     for (size_t i = 0; i < step.inputs.size(); ++i) {
       context.step_inputs[i] = step.inputs[i] >= 0 ? context.views[step.inputs[i]] : TensorView{};
     }
@@ -54,7 +56,13 @@ Status execute_plan(const Plan& plan, Context& context, const std::vector<const 
     r.num_inputs = step.inputs.size();
     r.outputs = context.step_outputs.data();
     r.num_outputs = step.outputs.size();
-    step.kernel->run(r);
+    if (observer) {
+      const StepObserver::Clock::time_point start = StepObserver::Clock::now();
+      step.kernel->run(r);
+      observer->on_step(s, start, StepObserver::Clock::now());
+    } else {
+      step.kernel->run(r);
+    }
   }
   for (size_t o = 0; o < plan.output_tensors.size(); ++o) {
     const TensorView& v = context.views[plan.output_tensors[o]];

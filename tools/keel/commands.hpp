@@ -32,6 +32,23 @@ struct FoldArgs {
   uint64_t seed = 1;
 };
 
+struct BenchArgs {
+  std::string model;
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  std::vector<std::string> shapes;  // NAME=1,3,224,224
+  int threads = 0;
+  int64_t batch = 0;                // 0: not given
+  uint64_t seed = 1;
+  int64_t iterations = 0;           // 0: run for time_s seconds instead
+  double time_s = 0;                // 0: 5 seconds unless iterations is given
+  int warmup = 2;
+  int concurrency = 1;
+  std::string layout = "nchw";
+  bool no_fold = false;
+  std::string json_path;
+  std::string profile_path;
+};
+
 struct InspectArgs {
   std::string model;
 };
@@ -39,6 +56,8 @@ struct InspectArgs {
 void add_run_options(CLI::App& app, RunArgs& args);
 void add_inspect_options(CLI::App& app, InspectArgs& args);
 void add_fold_options(CLI::App& app, FoldArgs& args);
+void add_bench_options(CLI::App& app, BenchArgs& args);
+Status bench_command(const BenchArgs& args);
 Status fold_command(const FoldArgs& args);
 Status run_command(const RunArgs& args);
 Status inspect_command(const InspectArgs& args);

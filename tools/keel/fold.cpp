@@ -44,6 +44,7 @@ struct OutputCheck {
   std::string name;
   double max_abs = 0, max_rel = 0, scale = 0;
   int64_t worst_index = -1;
+  Shape shape;
   bool pass = false;
 };
 
@@ -62,6 +63,7 @@ Result<std::vector<OutputCheck>> check_outputs(const FoldArgs& args) {
   for (size_t o = 0; o < want.size(); ++o) {
     OutputCheck c;
     c.name = original->outputs()[o].name;
+    c.shape = want[o].shape();
     if (want[o].shape() != got[o].shape() || want[o].dtype() != got[o].dtype()) {
       return internal_error("output '" + c.name + "' changed shape or type when folded");
     }
@@ -163,11 +165,11 @@ Status fold_command(const FoldArgs& args) {
   if (args.check) {
     KEEL_ASSIGN_OR_RETURN(auto checks, check_outputs(args));
     for (const OutputCheck& c : checks) {
-      std::printf("check %s: max_abs=%.3g max_rel=%.3g (of scale %.3g) at index %lld %s\n", c.name.c_str(),
-                  c.max_abs, c.max_rel, c.scale, static_cast<long long>(c.worst_index),
+      std::printf("check %s: max_abs=%.3g max_rel=%.3g (of scale %.3g) at %s %s\n", c.name.c_str(),
+                  c.max_abs, c.max_rel, c.scale, index_string(c.shape, c.worst_index).c_str(),
                   c.pass ? "PASS" : "FAIL");
       report["check"].push_back({{"output", c.name}, {"max_abs", c.max_abs}, {"max_rel", c.max_rel},
-                                 {"scale", c.scale}, {"worst_index", c.worst_index}, {"pass", c.pass}});
+                                 {"scale", c.scale}, {"worst_index", index_string(c.shape, c.worst_index)}, {"pass", c.pass}});
       check_failed = check_failed || !c.pass;
     }
   }

@@ -1,5 +1,5 @@
-// keel: one command-line tool with subcommands (run, fold, inspect). Thin: everything it does goes
-// through the public API.
+// keel: one command-line tool with subcommands (run, fold, inspect, bench). Thin: everything it
+// does goes through the public API.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
       "fold", "Fold BatchNorm (and per-channel Mul/Add) into neighbouring linear ops; write ONNX");
   keel::tools::add_fold_options(*fold, fold_args);
 
+  keel::tools::BenchArgs bench_args;
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Measure load, plan, latency and throughput; optional per-operator profile");
+  keel::tools::add_bench_options(*bench, bench_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -35,6 +40,7 @@ int main(int argc, char** argv) {
     if (*run) st = keel::tools::run_command(run_args);
     if (*inspect) st = keel::tools::inspect_command(inspect_args);
     if (*fold) st = keel::tools::fold_command(fold_args);
+    if (*bench) st = keel::tools::bench_command(bench_args);
   } catch (const std::exception& e) {
     st = keel::internal_error(e.what());
   }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Usage: test_bench.sh KEEL_BINARY SOURCE_DIR
+# keel bench end to end on a committed model (a few runs), its JSON figures and its Chrome trace
+# profile; the comparison script's dry run and argument checks. python3 stdlib only.
+set -u
+keel=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+check() {  # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+
+"$keel" bench "$src/models/resnet_tiny" --threads 2 --iterations 4 --warmup 1 \
+  --json "$tmp/bench.json" --profile "$tmp/trace.json" > "$tmp/bench.txt" 2> "$tmp/bench.err"
+check "bench exits 0" test $? -eq 0
+for key in "Model" "ISA" "Threads" "Layout" "Load parse ms" "Load passes ms" "Plan ms" "First inference ms" \
+  "Latency min ms" "Latency mean ms" "Latency p50 ms" "Latency p90 ms" "Latency p95 ms" "Latency p99 ms" \
+  "Latency p99.9 ms" "Latency max ms" "Throughput" "CPU utilisation" "Peak RSS" "Parallel op overhead"; do
+  check "bench prints '$key:'" grep -q "^$key: " "$tmp/bench.txt"
+done
+check "bench prints the top operators" grep -q "^Top operator types by total time:" "$tmp/bench.txt"
+
+python3 - "$tmp/bench.json" "$tmp/trace.json" <<'PY'
+import json, sys
+bench = json.load(open(sys.argv[1]))
+fields = ["model", "keel_version", "isa", "threads", "concurrency", "layout", "fold", "batch", "inputs",
+          "load_parse_ms", "load_passes_ms", "load_file_ms", "plan_ms", "load_total_ms", "first_inference_ms",
+          "plan_steps", "warmup_runs", "runs", "duration_s", "latency_min_ms", "latency_mean_ms", "latency_p50_ms",
+          "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "latency_p99_9_ms", "latency_max_ms",
+          "throughput_ips", "cpu_utilisation", "peak_rss_mb", "parallel_overhead_us", "profile"]
+missing = [f for f in fields if f not in bench]
+assert not missing, f"missing JSON fields: {missing}"
+assert bench["runs"] == 4, bench["runs"]
+assert bench["threads"] == 2 and bench["layout"] == "nchw"
+assert bench["latency_min_ms"] <= bench["latency_p50_ms"] <= bench["latency_max_ms"]
+assert bench["plan_steps"] > 0
+trace = json.load(open(sys.argv[2]))
+events = trace["traceEvents"]
+assert len(events) == bench["plan_steps"] * bench["runs"], (len(events), bench["plan_steps"], bench["runs"])
+for e in events:
+    assert e["ph"] == "X" and e["dur"] >= 0 and e["ts"] >= 0, e
+    for k in ("op_type", "kernel", "input_shapes", "output_shapes", "layout"):
+        assert k in e["args"], (k, e)
+assert bench["profile"]["events"] == len(events)
+assert any(e["args"]["op_type"] == "Conv" for e in events)
+PY
+check "bench JSON fields and one trace event per step per run" test $? -eq 0
+
+# --batch repeats the stored batch-1 input; --time; concurrency on one session.
+"$keel" bench "$src/models/resnet_tiny" --batch 3 --time 0.2 --concurrency 2 --threads 1 --json "$tmp/b3.json" \
+  > "$tmp/b3.txt" 2>&1
+check "bench --batch --time --concurrency exits 0" test $? -eq 0
+check "bench --batch sets the batch dim" grep -q "^Input input: float32\[3,3,64,64\]" "$tmp/b3.txt"
+check "bench --concurrency is reported" grep -q "^Concurrency: 2" "$tmp/b3.txt"
+
+# Bad arguments: exit code 2 and a clear message.
+"$keel" bench "$src/models/resnet_tiny" --layout nhwc > "$tmp/nhwc.txt" 2>&1
+check "bench --layout nhwc exits 2" test $? -eq 2
+check "bench --layout nhwc explains" grep -q "only nchw" "$tmp/nhwc.txt"
+"$keel" bench "$src/models/resnet_tiny" --iterations 2 --time 1 > /dev/null 2>&1
+check "bench --iterations with --time is rejected" test $? -ne 0
+"$keel" bench "$src/models/resnet_tiny" --iterations 0 > /dev/null 2>&1
+check "bench --iterations 0 is rejected" test $? -ne 0
+
+# The comparison script: dry run exits 0 and installs nothing; bad arguments exit non-zero.
+compare="$src/bench/compare/compare.py"
+python3 "$compare" --dry-run > "$tmp/dry.txt" 2>&1
+check "compare.py --dry-run exits 0" test $? -eq 0
+check "compare.py --dry-run prints the plan" grep -q "configurations:" "$tmp/dry.txt"
+python3 "$compare" --dry-run --quick --models resnet18,densenet121 --threads 1,2 --batches 1 > /dev/null 2>&1
+check "compare.py --dry-run with options exits 0" test $? -eq 0
+python3 "$compare" --dry-run --models no_such_model > /dev/null 2>&1
+check "compare.py rejects an unknown model" test $? -ne 0
+python3 "$compare" --dry-run --threads 0 > /dev/null 2>&1
+check "compare.py rejects --threads 0" test $? -ne 0
+python3 "$compare" --dry-run --no-such-option > /dev/null 2>&1
+check "compare.py rejects an unknown option" test $? -ne 0
+
+echo "bench cli: $passed passed, $failed failed"
+test "$failed" -eq 0
