@@ -8,8 +8,8 @@
 
 #include <cstdint>
 #include <random>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/aligned_buffer.hpp"
@@ -48,8 +48,10 @@ struct NormShape {
 // The BatchNorm / InstanceNorm / GroupNorm shapes (real models; the last is DRAM-sized).
 inline const std::vector<NormShape>& bn_shapes() {
   static const std::vector<NormShape> s = {
-      {"resnet50_stem", 1, 64, 112, 112},  {"resnet50_layer1", 1, 256, 56, 56},
-      {"mobilenetv2_expand", 1, 144, 56, 56}, {"densenet121_concat", 1, 512, 28, 28},
+      {"resnet50_stem", 1, 64, 112, 112},
+      {"resnet50_layer1", 1, 256, 56, 56},
+      {"mobilenetv2_expand", 1, 144, 56, 56},
+      {"densenet121_concat", 1, 512, 28, 28},
       {"dram", 8, 256, 56, 56},
   };
   return s;

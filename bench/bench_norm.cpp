@@ -27,7 +27,8 @@ std::vector<float> channel_values(int64_t c, float lo, float hi, uint32_t seed) 
 void bm_batchnorm(benchmark::State& st, NormShape s, NormLayout layout, int threads,
                   NormAct act_kind) {
   Floats x(s.numel(), 1), y(s.numel(), 2);
-  const std::vector<float> a = channel_values(s.c, 0.5f, 1.5f, 3), b = channel_values(s.c, -1, 1, 4);
+  const std::vector<float> a = channel_values(s.c, 0.5f, 1.5f, 3),
+                           b = channel_values(s.c, -1, 1, 4);
   const NormUkernels* uk = norm_ukernels_active();
   NormActParams act;
   act.kind = act_kind;
@@ -46,7 +47,8 @@ void bm_batchnorm(benchmark::State& st, NormShape s, NormLayout layout, int thre
 void bm_groupnorm(benchmark::State& st, NormShape s, NormLayout layout, int threads,
                   int64_t groups) {
   Floats x(s.numel(), 1), y(s.numel(), 2);
-  const std::vector<float> g = channel_values(s.c, 0.5f, 1.5f, 3), b = channel_values(s.c, -1, 1, 4);
+  const std::vector<float> g = channel_values(s.c, 0.5f, 1.5f, 3),
+                           b = channel_values(s.c, -1, 1, 4);
   const NormUkernels* uk = norm_ukernels_active();
   const int64_t sp = s.h * s.w;
   std::vector<std::byte> scratch(norm::group_norm_scratch_bytes(layout, s.n, s.c, sp, groups) + 8);
@@ -115,7 +117,9 @@ void register_keel_benchmarks() {
     // [N, C] BatchNorm1d: both layouts store it alike.
     const NormShape bn1d{"bn1d", 4096, 1024, 1, 1};
     reg("keel/batchnorm/nc/" + std::to_string(bn1d.n) + "x" + std::to_string(bn1d.c) + ts,
-        [=](benchmark::State& st) { bm_batchnorm(st, bn1d, NormLayout::kNchw, t, NormAct::kNone); });
+        [=](benchmark::State& st) {
+          bm_batchnorm(st, bn1d, NormLayout::kNchw, t, NormAct::kNone);
+        });
     for (const RowShape& s : row_shapes()) {
       reg("keel/layernorm/rows/" + s.text() + ts,
           [=](benchmark::State& st) { bm_rows(st, s, false, t); });

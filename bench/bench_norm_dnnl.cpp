@@ -37,9 +37,9 @@ void bm_dnnl_batchnorm(benchmark::State& st, NormShape s, bool nhwc, int threads
   memory src(md, eng, x.data()), dst(md, eng, y.data());
   memory mean = channel_memory(eng, s.c, 0.1f), var = channel_memory(eng, s.c, 1.0f);
   memory scale = channel_memory(eng, s.c, 1.0f), shift = channel_memory(eng, s.c, 0.2f);
-  const std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, src},        {DNNL_ARG_DST, dst},     {DNNL_ARG_MEAN, mean},
-      {DNNL_ARG_VARIANCE, var},   {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}};
+  const std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src},     {DNNL_ARG_DST, dst},
+                                                {DNNL_ARG_MEAN, mean},   {DNNL_ARG_VARIANCE, var},
+                                                {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift}};
   for (auto _ : st) {
     prim.execute(strm, args);
     strm.wait();
@@ -55,8 +55,7 @@ void bm_dnnl_layernorm(benchmark::State& st, RowShape s, int threads) {
   const memory::desc md({s.rows, s.len}, memory::data_type::f32, memory::format_tag::ab);
   const auto flags = normalization_flags::use_scale | normalization_flags::use_shift;
   const dnnl::layer_normalization_forward::primitive_desc pd(
-      dnnl::layer_normalization_forward::desc(prop_kind::forward_inference, md, 1e-5f, flags),
-      eng);
+      dnnl::layer_normalization_forward::desc(prop_kind::forward_inference, md, 1e-5f, flags), eng);
   const dnnl::layer_normalization_forward prim(pd);
   const int64_t n = s.rows * s.len;
   Floats x(n, 1), y(n, 2);
@@ -85,16 +84,18 @@ void register_dnnl_benchmarks() {
       for (const NormShape& s : bn_shapes()) {
         const std::string name =
             std::string("dnnl/batchnorm/") + (nhwc ? "nhwc/" : "nchw/") + s.text() + ts;
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-          bm_dnnl_batchnorm(st, s, nhwc, t);
-        })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(
+            name.c_str(), [=](benchmark::State& st) { bm_dnnl_batchnorm(st, s, nhwc, t); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
       }
     }
     for (const RowShape& s : row_shapes()) {
       const std::string name = "dnnl/layernorm/rows/" + s.text() + ts;
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-        bm_dnnl_layernorm(st, s, t);
-      })->UseRealTime()->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [=](benchmark::State& st) { bm_dnnl_layernorm(st, s, t); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
     }
   }
 }

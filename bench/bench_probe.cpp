@@ -44,10 +44,13 @@ void bm_stream(benchmark::State& st, int threads, bool nt) {
   for (auto _ : st) {
     arena.execute([&] {
       const int64_t per = (n / threads + 15) / 16 * 16;
-      tbb::parallel_for(0, threads, [&](int t) {
-        const int64_t b = std::min(n, t * per), e = std::min(n, b + per);
-        stream_range(x.data() + b, y.data() + b, e - b, nt);
-      }, tbb::static_partitioner());
+      tbb::parallel_for(
+          0, threads,
+          [&](int t) {
+            const int64_t b = std::min(n, t * per), e = std::min(n, b + per);
+            stream_range(x.data() + b, y.data() + b, e - b, nt);
+          },
+          tbb::static_partitioner());
     });
     benchmark::ClobberMemory();
   }
@@ -108,11 +111,13 @@ void bm_fma(benchmark::State& st, Isa isa) {
 void register_probe_benchmarks() {
   for (int t : {1, 2}) {
     for (bool nt : {false, true}) {
-      const std::string name = std::string(nt ? "probe/stream_nt/" : "probe/stream/") + "t" +
-                               std::to_string(t);
-      benchmark::RegisterBenchmark(name.c_str(), [t, nt](benchmark::State& st) {
-        bm_stream(st, t, nt);
-      })->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+      const std::string name =
+          std::string(nt ? "probe/stream_nt/" : "probe/stream/") + "t" + std::to_string(t);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [t, nt](benchmark::State& st) { bm_stream(st, t, nt); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(1.0);
     }
   }
   for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {

@@ -173,7 +173,8 @@ class InferenceSession {
       for (const std::string& name : *output_names) {
         size_t i = 0;
         while (i < outputs.size() && outputs[i].name != name) ++i;
-        if (i == outputs.size()) raise(keel::invalid_argument("the model has no output named '" + name + "'"));
+        if (i == outputs.size())
+          raise(keel::invalid_argument("the model has no output named '" + name + "'"));
         selected.push_back(i);
       }
     }
@@ -193,8 +194,8 @@ class InferenceSession {
                                      ", which keel does not take"));
       }
       keel::Shape shape(array.shape(), array.shape() + array.ndim());
-      feeds.push_back({name, keel::Tensor::view(*dtype, std::move(shape),
-                                                const_cast<void*>(array.data()))});
+      feeds.push_back(
+          {name, keel::Tensor::view(*dtype, std::move(shape), const_cast<void*>(array.data()))});
       arrays.push_back(std::move(array));
     }
     std::optional<keel::Result<std::vector<keel::Tensor>>> result;
@@ -221,10 +222,11 @@ PYBIND11_MODULE(keel, m) {
 
   g_keel_error = PyErr_NewExceptionWithDoc("keel.KeelError", "A keel error (base class).",
                                            PyExc_RuntimeError, nullptr);
-  py::tuple invalid_argument_bases = py::make_tuple(py::handle(g_keel_error), py::handle(PyExc_ValueError));
-  g_invalid_argument = PyErr_NewExceptionWithDoc(
-      "keel.InvalidArgument", "A wrong input name, shape, dtype or option.",
-      invalid_argument_bases.ptr(), nullptr);
+  py::tuple invalid_argument_bases =
+      py::make_tuple(py::handle(g_keel_error), py::handle(PyExc_ValueError));
+  g_invalid_argument = PyErr_NewExceptionWithDoc("keel.InvalidArgument",
+                                                 "A wrong input name, shape, dtype or option.",
+                                                 invalid_argument_bases.ptr(), nullptr);
   g_invalid_model = PyErr_NewExceptionWithDoc(
       "keel.InvalidModel", "The model is malformed or inconsistent.", g_keel_error, nullptr);
   g_unsupported = PyErr_NewExceptionWithDoc(

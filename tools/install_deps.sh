@@ -11,7 +11,7 @@ packages=(
   libxsimd-dev xtl-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
-  pybind11-dev python3-dev python3-numpy python3-venv valgrind
+  pybind11-dev python3-dev python3-numpy python3-venv valgrind clang-format
 )
 if [[ "${1:-}" == "--zoo" ]]; then
   packages+=(python3-torch python3-torchvision python3-numpy)

@@ -92,7 +92,8 @@ typedef struct keel_model_options_t {
   int runtime_fusions;  /* 1 (default): keel-only fusions (BatchNorm + activation) */
 } keel_model_options_t;
 
-#define KEEL_MODEL_OPTIONS_INIT {sizeof(keel_model_options_t), 1, 0, 1}
+#define KEEL_MODEL_OPTIONS_INIT \
+  { sizeof(keel_model_options_t), 1, 0, 1 }
 
 /* Fills *options with the defaults and struct_size. */
 KEEL_C_API keel_status_t keel_model_options_init(keel_model_options_t* options);
@@ -101,8 +102,7 @@ KEEL_C_API keel_status_t keel_model_options_init(keel_model_options_t* options);
  * options: may be NULL (defaults); read only during the call.
  * *out_model: receives a new model owned by the caller (free with keel_model_free); NULL on
  * failure. */
-KEEL_C_API keel_status_t keel_model_load_file(const char* path,
-                                              const keel_model_options_t* options,
+KEEL_C_API keel_status_t keel_model_load_file(const char* path, const keel_model_options_t* options,
                                               keel_model_t** out_model);
 
 /* Loads an ONNX model from memory. `data` is read only during the call (the caller may free
@@ -118,13 +118,13 @@ KEEL_C_API void keel_model_free(keel_model_t* model);
 /* Name, type and shape of a model input or output. Every pointer in it is owned by the model
  * and stays valid until the model (and every session made from it) is freed. */
 typedef struct keel_io_info_t {
-  size_t struct_size;            /* set by the caller: sizeof(keel_io_info_t) */
+  size_t struct_size; /* set by the caller: sizeof(keel_io_info_t) */
   const char* name;
-  keel_dtype_t dtype;            /* KEEL_DTYPE_UNDEFINED when the model does not say */
-  int rank_known;                /* 0 when the model does not declare a shape */
+  keel_dtype_t dtype; /* KEEL_DTYPE_UNDEFINED when the model does not say */
+  int rank_known;     /* 0 when the model does not declare a shape */
   size_t rank;
-  const int64_t* shape;          /* rank dims; -1 marks a dynamic dim */
-  const char* const* dim_names;  /* rank names; "" when a dim has no symbolic name */
+  const int64_t* shape;         /* rank dims; -1 marks a dynamic dim */
+  const char* const* dim_names; /* rank names; "" when a dim has no symbolic name */
 } keel_io_info_t;
 
 KEEL_C_API keel_status_t keel_model_input_count(const keel_model_t* model, size_t* out_count);
@@ -142,7 +142,8 @@ typedef struct keel_session_options_t {
   int threads;        /* threads of the session's own thread pool; 0 (default) = all cores */
 } keel_session_options_t;
 
-#define KEEL_SESSION_OPTIONS_INIT {sizeof(keel_session_options_t), 0}
+#define KEEL_SESSION_OPTIONS_INIT \
+  { sizeof(keel_session_options_t), 0 }
 
 KEEL_C_API keel_status_t keel_session_options_init(keel_session_options_t* options);
 
@@ -183,8 +184,8 @@ KEEL_C_API keel_status_t keel_session_run_into(const keel_session_t* session,
 /* A new zero-filled tensor that owns its (64-byte aligned) memory. shape: rank dims, each
  * >= 0, read only during the call (may be NULL when rank == 0). *out_tensor: owned by the
  * caller (keel_tensor_free); NULL on failure. */
-KEEL_C_API keel_status_t keel_tensor_create(keel_dtype_t dtype, const int64_t* shape,
-                                            size_t rank, keel_tensor_t** out_tensor);
+KEEL_C_API keel_status_t keel_tensor_create(keel_dtype_t dtype, const int64_t* shape, size_t rank,
+                                            keel_tensor_t** out_tensor);
 
 /* A tensor viewing the caller's memory (zero copy). size_bytes must equal the element count
  * times the element size. The caller keeps `data` alive, and does not change it while a run

@@ -33,7 +33,7 @@ struct Session::Impl {
   explicit Impl(int threads) : arena(threads) {}
   tbb::task_arena arena;
   int threads = 1;
-  mutable std::mutex mutex;  // guards the maps below
+  mutable std::mutex mutex;                                 // guards the maps below
   std::map<std::string, std::shared_ptr<PlanEntry>> plans;  // key: input shapes (+ values)
   std::set<int> value_inputs;  // graph inputs whose values specialise the plan
   std::shared_ptr<PlanEntry> last;
@@ -61,7 +61,8 @@ Result<std::vector<const Tensor*>> bind_feeds(const Model& model,
     if (i == inputs.size()) {
       std::string names;
       for (const auto& in : inputs) names += (names.empty() ? "'" : ", '") + in.name + "'";
-      return invalid_argument("the model has no input named '" + f.name + "' (inputs: " + names + ")");
+      return invalid_argument("the model has no input named '" + f.name + "' (inputs: " + names +
+                              ")");
     }
     if (bound[i]) return invalid_argument("input '" + f.name + "' is given twice");
     const IoInfo& info = inputs[i];
@@ -81,8 +82,9 @@ Result<std::vector<const Tensor*>> bind_feeds(const Model& model,
       if (!ok) {
         std::string want = "[";
         for (size_t d = 0; d < info.shape.size(); ++d) {
-          want += (d ? "," : "") + (info.shape[d] < 0 ? (info.dim_names[d].empty() ? "?" : info.dim_names[d])
-                                                       : std::to_string(info.shape[d]));
+          want += (d ? "," : "") + (info.shape[d] < 0
+                                        ? (info.dim_names[d].empty() ? "?" : info.dim_names[d])
+                                        : std::to_string(info.shape[d]));
         }
         return invalid_argument("input '" + f.name + "' has shape " + shape_to_string(t.shape()) +
                                 ", the model expects " + want + "]");
@@ -296,7 +298,8 @@ double Session::parallel_overhead_us(int samples) const {
           tbb::blocked_range<int>(0, threads, 1), [](const tbb::blocked_range<int>&) {},
           tbb::static_partitioner());
       const auto end = std::chrono::steady_clock::now();
-      times[static_cast<size_t>(i)] = std::chrono::duration<double, std::micro>(end - start).count();
+      times[static_cast<size_t>(i)] =
+          std::chrono::duration<double, std::micro>(end - start).count();
     }
   });
   std::nth_element(times.begin(), times.begin() + samples / 2, times.end());

@@ -1,8 +1,6 @@
 // The C API (include/keel/keel.h) over the C++ API. This file is the only place where keel
 // Status codes and C++ exceptions become keel_status_t: every entry point catches everything
 // and records the message for keel_last_error_message().
-#include "keel/keel.h"
-
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "keel/keel.h"
 #include "keel/keel.hpp"
 #include "keel/version.hpp"
 
@@ -64,7 +63,9 @@ keel_status_t fail_invalid(const std::string& message) {
 }
 
 // For the entry points outside `guarded`: builds no std::string, so it cannot throw.
-keel_status_t fail_invalid(const char* message) { return fail(KEEL_STATUS_INVALID_ARGUMENT, message); }
+keel_status_t fail_invalid(const char* message) {
+  return fail(KEEL_STATUS_INVALID_ARGUMENT, message);
+}
 
 // Runs `body` (returning keel_status_t) and turns any exception into a status.
 template <typename F>
@@ -133,11 +134,11 @@ keel::ModelOptions to_cpp(const keel_model_options_t& o) {
   return m;
 }
 
-keel_status_t fill_info(const keel_model_t* model, size_t index, keel_io_info_t* info,
-                        bool input) {
+keel_status_t fill_info(const keel_model_t* model, size_t index, keel_io_info_t* info, bool input) {
   const char* what = input ? "input" : "output";
   if (model == nullptr || info == nullptr) {
-    return fail_invalid(std::string("keel_model_") + what + "_info: model and info must not be NULL");
+    return fail_invalid(std::string("keel_model_") + what +
+                        "_info: model and info must not be NULL");
   }
   if (info->struct_size < sizeof(size_t)) {
     return fail_invalid("keel_io_info_t.struct_size is not set; set it to sizeof(keel_io_info_t)");
@@ -241,7 +242,8 @@ keel_status_t keel_model_load_file(const char* path, const keel_model_options_t*
     *out_model = nullptr;
     if (path == nullptr) return fail_invalid("keel_model_load_file: path is NULL");
     keel_model_options_t o = KEEL_MODEL_OPTIONS_INIT;
-    if (keel_status_t st = read_options(options, &o, "keel_model_options_t"); st != KEEL_STATUS_OK) {
+    if (keel_status_t st = read_options(options, &o, "keel_model_options_t");
+        st != KEEL_STATUS_OK) {
       return st;
     }
     auto model = keel::Model::load_file(path, to_cpp(o));
@@ -252,14 +254,14 @@ keel_status_t keel_model_load_file(const char* path, const keel_model_options_t*
 }
 
 keel_status_t keel_model_load_bytes(const void* data, size_t size,
-                                    const keel_model_options_t* options,
-                                    keel_model_t** out_model) {
+                                    const keel_model_options_t* options, keel_model_t** out_model) {
   return guarded("keel_model_load_bytes", [&]() -> keel_status_t {
     if (out_model == nullptr) return fail_invalid("keel_model_load_bytes: out_model is NULL");
     *out_model = nullptr;
     if (data == nullptr && size > 0) return fail_invalid("keel_model_load_bytes: data is NULL");
     keel_model_options_t o = KEEL_MODEL_OPTIONS_INIT;
-    if (keel_status_t st = read_options(options, &o, "keel_model_options_t"); st != KEEL_STATUS_OK) {
+    if (keel_status_t st = read_options(options, &o, "keel_model_options_t");
+        st != KEEL_STATUS_OK) {
       return st;
     }
     auto model = keel::Model::load_bytes(data, size, to_cpp(o));
@@ -287,8 +289,7 @@ keel_status_t keel_model_output_count(const keel_model_t* model, size_t* out_cou
   return KEEL_STATUS_OK;
 }
 
-keel_status_t keel_model_input_info(const keel_model_t* model, size_t index,
-                                    keel_io_info_t* info) {
+keel_status_t keel_model_input_info(const keel_model_t* model, size_t index, keel_io_info_t* info) {
   return guarded("keel_model_input_info", [&] { return fill_info(model, index, info, true); });
 }
 

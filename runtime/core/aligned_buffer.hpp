@@ -18,6 +18,8 @@ using AlignedBytes = std::unique_ptr<std::byte[], AlignedDeleter>;
 // Zero-initialised; returns nullptr when the allocation fails (callers report OUT_OF_MEMORY).
 AlignedBytes allocate_aligned(size_t bytes);
 
-inline size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+inline size_t round_up(size_t n, size_t multiple) {
+  return (n + multiple - 1) / multiple * multiple;
+}
 
 }  // namespace keel

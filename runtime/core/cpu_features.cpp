@@ -29,8 +29,8 @@ Isa detect() {
   const bool avx = (ecx >> 28) & 1;
   if (!osxsave || !avx) return Isa::kSse2;
   const uint64_t xcr0 = read_xcr0();
-  const bool ymm_state = (xcr0 & 0x6) == 0x6;        // SSE + AVX state
-  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;      // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool ymm_state = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!ymm_state) return Isa::kSse2;
   if (__get_cpuid_max(0, nullptr) < 7) return Isa::kSse2;
   __cpuid_count(7, 0, eax, ebx, ecx, edx);

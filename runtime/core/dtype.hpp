@@ -35,16 +35,49 @@ bool dtype_is_integer(DataType t);
 
 template <typename T>
 constexpr DataType dtype_of();
-template <> constexpr DataType dtype_of<float>() { return DataType::kFloat32; }
-template <> constexpr DataType dtype_of<double>() { return DataType::kFloat64; }
-template <> constexpr DataType dtype_of<int64_t>() { return DataType::kInt64; }
-template <> constexpr DataType dtype_of<int32_t>() { return DataType::kInt32; }
-template <> constexpr DataType dtype_of<int16_t>() { return DataType::kInt16; }
-template <> constexpr DataType dtype_of<int8_t>() { return DataType::kInt8; }
-template <> constexpr DataType dtype_of<uint8_t>() { return DataType::kUint8; }
-template <> constexpr DataType dtype_of<uint16_t>() { return DataType::kUint16; }
-template <> constexpr DataType dtype_of<uint32_t>() { return DataType::kUint32; }
-template <> constexpr DataType dtype_of<uint64_t>() { return DataType::kUint64; }
-template <> constexpr DataType dtype_of<bool>() { return DataType::kBool; }
+template <>
+constexpr DataType dtype_of<float>() {
+  return DataType::kFloat32;
+}
+template <>
+constexpr DataType dtype_of<double>() {
+  return DataType::kFloat64;
+}
+template <>
+constexpr DataType dtype_of<int64_t>() {
+  return DataType::kInt64;
+}
+template <>
+constexpr DataType dtype_of<int32_t>() {
+  return DataType::kInt32;
+}
+template <>
+constexpr DataType dtype_of<int16_t>() {
+  return DataType::kInt16;
+}
+template <>
+constexpr DataType dtype_of<int8_t>() {
+  return DataType::kInt8;
+}
+template <>
+constexpr DataType dtype_of<uint8_t>() {
+  return DataType::kUint8;
+}
+template <>
+constexpr DataType dtype_of<uint16_t>() {
+  return DataType::kUint16;
+}
+template <>
+constexpr DataType dtype_of<uint32_t>() {
+  return DataType::kUint32;
+}
+template <>
+constexpr DataType dtype_of<uint64_t>() {
+  return DataType::kUint64;
+}
+template <>
+constexpr DataType dtype_of<bool>() {
+  return DataType::kBool;
+}
 
 }  // namespace keel

@@ -62,7 +62,8 @@ Result<Tensor> parse_npy(const void* data, size_t size, const std::string& what)
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (size < 12) return invalid_argument(what + ": truncated .npy header");
-    header_len = bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (static_cast<size_t>(bytes[11]) << 24);
+    header_len =
+        bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (static_cast<size_t>(bytes[11]) << 24);
     header_start = 12;
   } else {
     return invalid_argument(what + ": unsupported .npy version " + std::to_string(major));
@@ -125,10 +126,12 @@ Status write_npy(const std::string& path, const Tensor& tensor) {
   if (!descr) return unsupported("cannot write " + dtype_name(tensor.dtype()) + " to .npy");
   std::string shape = "(";
   for (size_t i = 0; i < tensor.shape().size(); ++i) {
-    shape += std::to_string(tensor.shape()[i]) + (tensor.shape().size() == 1 ? "," : (i + 1 < tensor.shape().size() ? ", " : ""));
+    shape += std::to_string(tensor.shape()[i]) +
+             (tensor.shape().size() == 1 ? "," : (i + 1 < tensor.shape().size() ? ", " : ""));
   }
   shape += ")";
-  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header =
+      std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   // Pad so that the data starts at a multiple of 64 bytes; the header ends with '\n'.
   const size_t unpadded = 10 + header.size() + 1;
   header.append(round_up(unpadded, 64) - unpadded, ' ');

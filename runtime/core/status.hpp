@@ -41,7 +41,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status invalid_argument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status invalid_argument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status invalid_model(std::string m) { return {StatusCode::kInvalidModel, std::move(m)}; }
 inline Status unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
@@ -71,9 +73,9 @@ class [[nodiscard]] Result {
 #define KEEL_CONCAT_INNER_(a, b) a##b
 #define KEEL_CONCAT_(a, b) KEEL_CONCAT_INNER_(a, b)
 
-#define KEEL_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::keel::Status keel_status_ = (expr);       \
+#define KEEL_RETURN_IF_ERROR(expr)                  \
+  do {                                              \
+    ::keel::Status keel_status_ = (expr);           \
     if (!keel_status_.is_ok()) return keel_status_; \
   } while (0)
 

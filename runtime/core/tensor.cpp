@@ -44,9 +44,7 @@ Result<Tensor> Tensor::from_bytes(DataType dtype, Shape shape, const void* bytes
   return t;
 }
 
-Result<Tensor> Tensor::clone() const {
-  return from_bytes(dtype_, shape_, data_, nbytes());
-}
+Result<Tensor> Tensor::clone() const { return from_bytes(dtype_, shape_, data_, nbytes()); }
 
 Tensor Tensor::reshaped(Shape shape) const {
   Tensor t = *this;

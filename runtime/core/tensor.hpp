@@ -30,7 +30,9 @@ class Tensor {
     return t;
   }
   template <typename T>
-  static Tensor scalar(T v) { return from_vector<T>({}, std::vector<T>{v}); }
+  static Tensor scalar(T v) {
+    return from_vector<T>({}, std::vector<T>{v});
+  }
 
   bool empty_handle() const { return data_ == nullptr && dtype_ == DataType::kUndefined; }
   DataType dtype() const { return dtype_; }
@@ -40,8 +42,14 @@ class Tensor {
   size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
   void* data() { return data_; }
   const void* data() const { return data_; }
-  template <typename T> T* data_as() { return static_cast<T*>(data_); }
-  template <typename T> const T* data_as() const { return static_cast<const T*>(data_); }
+  template <typename T>
+  T* data_as() {
+    return static_cast<T*>(data_);
+  }
+  template <typename T>
+  const T* data_as() const {
+    return static_cast<const T*>(data_);
+  }
   bool owns_storage() const { return storage_ != nullptr; }
 
   // Deep copy into fresh owned storage.

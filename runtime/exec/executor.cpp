@@ -50,7 +50,8 @@ Status execute_plan(const Plan& plan, Context& context, const std::vector<const 
       context.step_inputs[i] = step.inputs[i] >= 0 ? context.views[step.inputs[i]] : TensorView{};
     }
     for (size_t i = 0; i < step.outputs.size(); ++i) {
-      context.step_outputs[i] = step.outputs[i] >= 0 ? context.views[step.outputs[i]] : TensorView{};
+      context.step_outputs[i] =
+          step.outputs[i] >= 0 ? context.views[step.outputs[i]] : TensorView{};
     }
     r.inputs = context.step_inputs.data();
     r.num_inputs = step.inputs.size();

@@ -106,7 +106,8 @@ class Planner {
   }
 
   Status plan_node(const Node& node) {
-    const OpRegistration* reg = KernelRegistry::global().find(node.domain, node.op_type, node.opset);
+    const OpRegistration* reg =
+        KernelRegistry::global().find(node.domain, node.op_type, node.opset);
     if (!reg) {
       return unsupported(node.describe() + ": no implementation for opset " +
                          std::to_string(node.opset));
@@ -145,7 +146,8 @@ class Planner {
 
     bool all_outputs_known = true;
     for (size_t i = 0; i < node.outputs.size(); ++i) {
-      if (node.outputs[i] && !ctx.output_values[i] && ctx.alias_of[i] < 0) all_outputs_known = false;
+      if (node.outputs[i] && !ctx.output_values[i] && ctx.alias_of[i] < 0)
+        all_outputs_known = false;
     }
     if (all_constant || (all_outputs_known && all_alias_sources_constant(ctx, input_ids))) {
       return fold_node(node, ctx, **kernel, input_ids);
@@ -188,7 +190,8 @@ class Planner {
         plan_->tensors[id].constant = plan_->tensors[alias_root_[id]].constant;
       } else {
         producer_step_[id] = step_index;
-        if (ctx.inplace_of[i] >= 0) inplace_hints_.push_back({step_index, id, input_ids[ctx.inplace_of[i]]});
+        if (ctx.inplace_of[i] >= 0)
+          inplace_hints_.push_back({step_index, id, input_ids[ctx.inplace_of[i]]});
       }
       tensor_of_[v] = id;
       step.outputs.push_back(id);
@@ -202,7 +205,8 @@ class Planner {
 
   static bool is_noop(const Kernel& k) { return dynamic_cast<const NoOpKernel*>(&k) != nullptr; }
 
-  bool all_alias_sources_constant(const PrepareContext& ctx, const std::vector<int>& input_ids) const {
+  bool all_alias_sources_constant(const PrepareContext& ctx,
+                                  const std::vector<int>& input_ids) const {
     for (size_t i = 0; i < ctx.alias_of.size(); ++i) {
       if (ctx.alias_of[i] >= 0 && !constant_value(input_ids[ctx.alias_of[i]])) return false;
     }
@@ -238,7 +242,8 @@ class Planner {
       if (input_ids[i] < 0) continue;
       const PlannedTensor& t = plan_->tensors[input_ids[i]];
       // Nodes whose outputs are all known (Shape) may have inputs without values.
-      if (t.constant) in_views[i] = {const_cast<void*>(t.constant->data()), t.dtype, &t.shape, t.numel};
+      if (t.constant)
+        in_views[i] = {const_cast<void*>(t.constant->data()), t.dtype, &t.shape, t.numel};
     }
     std::vector<Tensor*> results(node.outputs.size(), nullptr);
     std::vector<TensorView> out_views(node.outputs.size());
@@ -252,7 +257,8 @@ class Planner {
         plan_->constants.push_back(src.constant->reshaped(ctx.outputs[i].shape));
       } else {
         if (ctx.outputs[i].dtype == DataType::kUndefined) continue;
-        KEEL_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(ctx.outputs[i].dtype, ctx.outputs[i].shape));
+        KEEL_ASSIGN_OR_RETURN(Tensor t,
+                              Tensor::allocate(ctx.outputs[i].dtype, ctx.outputs[i].shape));
         plan_->constants.push_back(std::move(t));
         must_run = true;
       }
@@ -262,7 +268,8 @@ class Planner {
     }
     if (must_run) {
       AlignedBytes scratch = allocate_aligned(kernel.scratch_bytes());
-      if (!scratch) return Status(StatusCode::kOutOfMemory, node.describe() + ": no scratch memory");
+      if (!scratch)
+        return Status(StatusCode::kOutOfMemory, node.describe() + ": no scratch memory");
       KernelRun r;
       r.inputs = in_views.data();
       r.num_inputs = in_views.size();

@@ -25,8 +25,8 @@ struct PlannedTensor {
   DataType dtype = DataType::kUndefined;
   Shape shape;
   int64_t numel = 0;
-  size_t offset = 0;               // kArena: byte offset in the arena (aliases included)
-  int input_index = -1;            // kGraphInput: index into the run's inputs
+  size_t offset = 0;                 // kArena: byte offset in the arena (aliases included)
+  int input_index = -1;              // kGraphInput: index into the run's inputs
   const Tensor* constant = nullptr;  // kConstant
   std::string name;
 };
@@ -52,8 +52,8 @@ struct Plan {
   size_t arena_bytes = 0;           // activations
   size_t scratch_offset = 0;        // scratch region (shared by steps, they run in order)
   size_t scratch_bytes = 0;
-  int kernels_folded = 0;           // nodes evaluated at plan time
-  std::deque<Tensor> constants;     // folded values and specialised inputs (stable addresses)
+  int kernels_folded = 0;        // nodes evaluated at plan time
+  std::deque<Tensor> constants;  // folded values and specialised inputs (stable addresses)
 };
 
 struct PlanRequest {

@@ -9,7 +9,17 @@
 
 namespace keel {
 
-enum class AttributeKind { kFloat, kInt, kString, kTensor, kFloats, kInts, kStrings, kGraph, kOther };
+enum class AttributeKind {
+  kFloat,
+  kInt,
+  kString,
+  kTensor,
+  kFloats,
+  kInts,
+  kStrings,
+  kGraph,
+  kOther
+};
 
 const char* attribute_kind_name(AttributeKind kind);
 

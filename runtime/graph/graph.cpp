@@ -37,7 +37,8 @@ Status wrong_kind(const Node& n, const std::string& attr, AttributeKind want, At
 Result<int64_t> Node::attr_int(const std::string& attr_name, int64_t default_value) const {
   const Attribute* a = find_attribute(attr_name);
   if (!a) return default_value;
-  if (a->kind != AttributeKind::kInt) return wrong_kind(*this, attr_name, AttributeKind::kInt, a->kind);
+  if (a->kind != AttributeKind::kInt)
+    return wrong_kind(*this, attr_name, AttributeKind::kInt, a->kind);
   return a->i;
 }
 
@@ -64,7 +65,8 @@ Result<std::vector<int64_t>> Node::attr_ints(const std::string& attr_name,
                                              std::vector<int64_t> default_value) const {
   const Attribute* a = find_attribute(attr_name);
   if (!a) return default_value;
-  if (a->kind != AttributeKind::kInts) return wrong_kind(*this, attr_name, AttributeKind::kInts, a->kind);
+  if (a->kind != AttributeKind::kInts)
+    return wrong_kind(*this, attr_name, AttributeKind::kInts, a->kind);
   return a->ints;
 }
 
@@ -197,14 +199,16 @@ Result<std::vector<Node*>> Graph::topological_order() const {
         names += (listed++ ? ", " : "") + std::string("'") + n->name + "'";
       }
     }
-    return invalid_model("the graph has a cycle (or an input produced by no node) through " + names);
+    return invalid_model("the graph has a cycle (or an input produced by no node) through " +
+                         names);
   }
   return order;
 }
 
 void Graph::compact() {
-  nodes_.erase(std::remove_if(nodes_.begin(), nodes_.end(), [](const auto& n) { return n->erased; }),
-               nodes_.end());
+  nodes_.erase(
+      std::remove_if(nodes_.begin(), nodes_.end(), [](const auto& n) { return n->erased; }),
+      nodes_.end());
   auto unused = [](const std::unique_ptr<Value>& v) {
     return v->producer == nullptr && v->consumers.empty() && !v->is_graph_input &&
            !v->is_graph_output;

@@ -32,12 +32,12 @@ struct ValueType {
 
 struct Value {
   std::string name;
-  ValueType type;                 // as declared in the model (inputs, outputs, value_info)
-  std::optional<Tensor> constant; // initializer or folded constant
-  bool is_graph_input = false;    // a runtime input (an initializer may also be one: overridable)
+  ValueType type;                  // as declared in the model (inputs, outputs, value_info)
+  std::optional<Tensor> constant;  // initializer or folded constant
+  bool is_graph_input = false;     // a runtime input (an initializer may also be one: overridable)
   bool is_graph_output = false;
   Node* producer = nullptr;
-  std::vector<Node*> consumers;   // one entry per consuming input slot
+  std::vector<Node*> consumers;  // one entry per consuming input slot
 
   bool is_constant() const { return constant.has_value(); }
   // A constant the user cannot override at run time.
@@ -48,10 +48,10 @@ class Node {
  public:
   std::string name;
   std::string op_type;
-  std::string domain;            // "" for the default ONNX domain
-  int opset = 0;                 // version of `domain` imported by the model
-  std::vector<Value*> inputs;    // nullptr for an omitted optional input
-  std::vector<Value*> outputs;   // nullptr for an omitted optional output
+  std::string domain;           // "" for the default ONNX domain
+  int opset = 0;                // version of `domain` imported by the model
+  std::vector<Value*> inputs;   // nullptr for an omitted optional input
+  std::vector<Value*> outputs;  // nullptr for an omitted optional output
   std::map<std::string, Attribute> attributes;
   bool erased = false;
 
@@ -59,12 +59,15 @@ class Node {
   // Typed attribute readers: a missing attribute gives the default, a wrong kind an error.
   Result<int64_t> attr_int(const std::string& attr_name, int64_t default_value) const;
   Result<float> attr_float(const std::string& attr_name, float default_value) const;
-  Result<std::string> attr_string(const std::string& attr_name, const std::string& default_value) const;
+  Result<std::string> attr_string(const std::string& attr_name,
+                                  const std::string& default_value) const;
   Result<std::vector<int64_t>> attr_ints(const std::string& attr_name,
                                          std::vector<int64_t> default_value = {}) const;
   Result<std::vector<float>> attr_floats(const std::string& attr_name,
                                          std::vector<float> default_value = {}) const;
-  bool has_attribute(const std::string& attr_name) const { return find_attribute(attr_name) != nullptr; }
+  bool has_attribute(const std::string& attr_name) const {
+    return find_attribute(attr_name) != nullptr;
+  }
 
   size_t num_inputs() const { return inputs.size(); }
   // Optional inputs may be absent (missing or given as "").

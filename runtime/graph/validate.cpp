@@ -16,8 +16,8 @@ Status check_operators_supported(const Graph& graph) {
     }
   }
   if (missing.empty()) return Status::ok();
-  std::string msg = "the model uses " + std::to_string(missing.size()) +
-                    " operator(s) keel does not implement: ";
+  std::string msg =
+      "the model uses " + std::to_string(missing.size()) + " operator(s) keel does not implement: ";
   bool first = true;
   for (const auto& [key, nodes] : missing) {
     const auto& [domain, op, opset] = key;

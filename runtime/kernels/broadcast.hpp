@@ -55,9 +55,9 @@ inline bool broadcasts_to(const Shape& from, const Shape& to) {
 
 template <int N>
 struct BroadcastLayout {
-  Shape dims;                                    // collapsed output dims (empty for a scalar)
+  Shape dims;                                   // collapsed output dims (empty for a scalar)
   std::array<std::vector<int64_t>, N> strides;  // per input, element strides per collapsed dim
-  int64_t numel = 0;                             // output elements
+  int64_t numel = 0;                            // output elements
 
   // Stride of input k along the last collapsed dim: 1 (moves with the output) or 0.
   int64_t inner_stride(int k) const { return dims.empty() ? 0 : strides[k].back(); }

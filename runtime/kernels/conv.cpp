@@ -25,8 +25,7 @@ constexpr int kMaxSpatial = 3;
 
 // Geometry padded to 3 spatial dims (leading dims of size 1).
 struct Geometry3 {
-  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1},
-      pb{0, 0, 0};
+  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0};
   int64_t in_size() const { return in[0] * in[1] * in[2]; }
   int64_t out_size() const { return out[0] * out[1] * out[2]; }
   int64_t k_size() const { return k[0] * k[1] * k[2]; }
@@ -396,7 +395,8 @@ Result<std::unique_ptr<Kernel>> make_conv_transpose(PrepareContext& ctx) {
   KEEL_RETURN_IF_ERROR(read_window(ctx, cs.in_spatial, cs.kernel, true, wg));
   const size_t nsp = wg.rank();
   std::vector<int64_t> out_pad, out_shape_attr;
-  KEEL_ASSIGN_OR_RETURN(out_pad, ctx.node.attr_ints("output_padding", std::vector<int64_t>(nsp, 0)));
+  KEEL_ASSIGN_OR_RETURN(out_pad,
+                        ctx.node.attr_ints("output_padding", std::vector<int64_t>(nsp, 0)));
   if (out_pad.size() != nsp) {
     return ctx.invalid("output_padding " + ints_to_string(out_pad) + " must have " +
                        std::to_string(nsp) + " entries");
@@ -411,7 +411,8 @@ Result<std::unique_ptr<Kernel>> make_conv_transpose(PrepareContext& ctx) {
   if (has_output_shape) {
     KEEL_ASSIGN_OR_RETURN(out_shape_attr, ctx.node.attr_ints("output_shape"));
     // output_shape may include the N and C dims.
-    if (out_shape_attr.size() == nsp + 2) out_shape_attr.erase(out_shape_attr.begin(), out_shape_attr.begin() + 2);
+    if (out_shape_attr.size() == nsp + 2)
+      out_shape_attr.erase(out_shape_attr.begin(), out_shape_attr.begin() + 2);
     if (out_shape_attr.size() != nsp) {
       return ctx.invalid("output_shape " + ints_to_string(out_shape_attr) + " must have " +
                          std::to_string(nsp) + " spatial entries");

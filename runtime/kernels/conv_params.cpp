@@ -55,16 +55,15 @@ Status read_kernel_shape(const PrepareContext& ctx, size_t rank, bool required,
 }
 
 Status read_window(const PrepareContext& ctx, const std::vector<int64_t>& in,
-                   const std::vector<int64_t>& kernel, bool dilations_allowed,
-                   WindowGeometry& g) {
+                   const std::vector<int64_t>& kernel, bool dilations_allowed, WindowGeometry& g) {
   const size_t n = in.size();
   g.in = in;
   g.kernel = kernel;
   KEEL_ASSIGN_OR_RETURN(g.auto_pad, read_auto_pad(ctx));
   KEEL_ASSIGN_OR_RETURN(g.strides, ctx.node.attr_ints("strides", std::vector<int64_t>(n, 1)));
   if (g.strides.size() != n) {
-    return ctx.invalid("strides " + ints_to_string(g.strides) + " must have " +
-                       std::to_string(n) + " entries");
+    return ctx.invalid("strides " + ints_to_string(g.strides) + " must have " + std::to_string(n) +
+                       " entries");
   }
   for (int64_t s : g.strides) {
     if (s < 1) return ctx.invalid("strides " + ints_to_string(g.strides) + " has a value < 1");
@@ -73,8 +72,8 @@ Status read_window(const PrepareContext& ctx, const std::vector<int64_t>& in,
   if (ctx.node.has_attribute("dilations")) {
     KEEL_ASSIGN_OR_RETURN(g.dilations, ctx.node.attr_ints("dilations"));
     if (!dilations_allowed) {
-      bool all_one = std::all_of(g.dilations.begin(), g.dilations.end(),
-                                 [](int64_t d) { return d == 1; });
+      bool all_one =
+          std::all_of(g.dilations.begin(), g.dilations.end(), [](int64_t d) { return d == 1; });
       if (!all_one) return ctx.invalid("dilations are not defined at this opset");
     }
     if (g.dilations.size() != n) {
@@ -82,7 +81,8 @@ Status read_window(const PrepareContext& ctx, const std::vector<int64_t>& in,
                          std::to_string(n) + " entries");
     }
     for (int64_t d : g.dilations) {
-      if (d < 1) return ctx.invalid("dilations " + ints_to_string(g.dilations) + " has a value < 1");
+      if (d < 1)
+        return ctx.invalid("dilations " + ints_to_string(g.dilations) + " has a value < 1");
     }
   }
   std::vector<int64_t> pads;
@@ -127,9 +127,7 @@ Status compute_forward_output(const PrepareContext& ctx, bool ceil_mode, WindowG
         g.pads_end[i] = total - g.pads_begin[i];
         break;
       }
-      case AutoPad::kValid:
-        g.pads_begin[i] = g.pads_end[i] = 0;
-        [[fallthrough]];
+      case AutoPad::kValid: g.pads_begin[i] = g.pads_end[i] = 0; [[fallthrough]];
       case AutoPad::kNotSet: {
         const int64_t span = in + g.pads_begin[i] + g.pads_end[i] - dk;
         if (span < 0) {

@@ -14,13 +14,13 @@ namespace keel {
 enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
 
 struct WindowGeometry {
-  std::vector<int64_t> in;          // input spatial dims
-  std::vector<int64_t> kernel;      // kernel spatial dims
+  std::vector<int64_t> in;      // input spatial dims
+  std::vector<int64_t> kernel;  // kernel spatial dims
   std::vector<int64_t> strides;
   std::vector<int64_t> dilations;
   std::vector<int64_t> pads_begin;
   std::vector<int64_t> pads_end;
-  std::vector<int64_t> out;         // output spatial dims
+  std::vector<int64_t> out;  // output spatial dims
   AutoPad auto_pad = AutoPad::kNotSet;
 
   size_t rank() const { return in.size(); }
@@ -32,8 +32,7 @@ Result<AutoPad> read_auto_pad(const PrepareContext& ctx);
 // Reads strides, dilations (when `dilations_allowed`) and pads for a window of `kernel` over
 // `in`; checks sizes and ranges. Fills everything but `out`.
 Status read_window(const PrepareContext& ctx, const std::vector<int64_t>& in,
-                   const std::vector<int64_t>& kernel, bool dilations_allowed,
-                   WindowGeometry& g);
+                   const std::vector<int64_t>& kernel, bool dilations_allowed, WindowGeometry& g);
 
 // Output sizes of a forward window (Conv, pools): resolves auto_pad into pads, applies
 // ceil_mode (the last window must start inside the left-padded input) and checks every output

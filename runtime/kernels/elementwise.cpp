@@ -4,16 +4,15 @@
 // unit); a chunk's tail is padded into one more batch, so every element goes through the same
 // code and results do not depend on how parallel_for splits the range. Integer variants
 // (Relu, Neg, Abs, Sign, Clip) are plain loops the compiler vectorizes.
-#include <xsimd/xsimd.hpp>
-
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <memory>
 #include <string>
+#include <xsimd/xsimd.hpp>
 
-#include "kernels/elementwise_internal.hpp"
 #include "exec/parallel.hpp"
+#include "kernels/elementwise_internal.hpp"
 #include "kernels/elementwise_util.hpp"
 #include "kernels/registry.hpp"
 
@@ -359,14 +358,13 @@ Status read_params(PrepareContext& ctx, Unary k, UnaryParams& p, bool& clip_inpu
           if (!ctx.has_input(i)) continue;
           const InputInfo& in = ctx.input(i);
           if (in.dtype != ctx.input(0).dtype) {
-            return ctx.invalid("input " + std::to_string(i) + " has type " +
-                               dtype_name(in.dtype) + ", expected the input's type " +
-                               dtype_name(ctx.input(0).dtype));
+            return ctx.invalid("input " + std::to_string(i) + " has type " + dtype_name(in.dtype) +
+                               ", expected the input's type " + dtype_name(ctx.input(0).dtype));
           }
           auto count = checked_numel(in.shape);
           if (!count || *count != 1) {
-            return ctx.invalid(std::string(i == 1 ? "min" : "max") + " must be a scalar, got shape " +
-                               shape_to_string(in.shape));
+            return ctx.invalid(std::string(i == 1 ? "min" : "max") +
+                               " must be a scalar, got shape " + shape_to_string(in.shape));
           }
         }
       }
@@ -391,12 +389,13 @@ Result<std::unique_ptr<Kernel>> make_unary(PrepareContext& ctx) {
   const DataType t = ctx.input(0).dtype;
   std::unique_ptr<Kernel> kernel;
   auto make = [&]<typename T>() {
-    if constexpr (unary_supports<K, T>()) kernel = std::make_unique<UnaryKernel<K, T>>(p, clip_inputs);
+    if constexpr (unary_supports<K, T>())
+      kernel = std::make_unique<UnaryKernel<K, T>>(p, clip_inputs);
   };
   visit_numeric(t, make);
   if (!kernel) {
-    return ctx.unsupported_case("input type " + dtype_name(t) + " is not supported (supported: " +
-                                supported_types(K) + ")");
+    return ctx.unsupported_case("input type " + dtype_name(t) +
+                                " is not supported (supported: " + supported_types(K) + ")");
   }
   ctx.set_output(0, t, ctx.input(0).shape);
   ctx.inplace_of[0] = 0;

@@ -246,8 +246,8 @@ Result<Shape> legacy_b_shape(PrepareContext& ctx, const Shape& a, const Shape& b
   KEEL_ASSIGN_OR_RETURN(int64_t bcast, ctx.node.attr_int("broadcast", 0));
   if (bcast == 0) {
     if (a != b) {
-      return ctx.invalid("inputs have shapes " + shape_to_string(a) + " and " +
-                         shape_to_string(b) + " but broadcast=0");
+      return ctx.invalid("inputs have shapes " + shape_to_string(a) + " and " + shape_to_string(b) +
+                         " but broadcast=0");
     }
     return b;
   }
@@ -270,9 +270,9 @@ Result<Shape> legacy_b_shape(PrepareContext& ctx, const Shape& a, const Shape& b
 }
 
 constexpr bool has_legacy_broadcast(Bin k) {
-  return k == Bin::kAdd || k == Bin::kSub || k == Bin::kMul || k == Bin::kDiv ||
-         k == Bin::kPow || k == Bin::kAnd || k == Bin::kOr || k == Bin::kXor ||
-         k == Bin::kEqual || k == Bin::kLess || k == Bin::kGreater;
+  return k == Bin::kAdd || k == Bin::kSub || k == Bin::kMul || k == Bin::kDiv || k == Bin::kPow ||
+         k == Bin::kAnd || k == Bin::kOr || k == Bin::kXor || k == Bin::kEqual || k == Bin::kLess ||
+         k == Bin::kGreater;
 }
 
 template <Bin K>
@@ -284,8 +284,7 @@ Result<std::unique_ptr<Kernel>> make_binary(PrepareContext& ctx) {
   const DataType ta = ctx.input(0).dtype;
   const DataType tb = ctx.input(1).dtype;
   if (K != Bin::kPow && ta != tb) {
-    return ctx.invalid("inputs have different types " + dtype_name(ta) + " and " +
-                       dtype_name(tb));
+    return ctx.invalid("inputs have different types " + dtype_name(ta) + " and " + dtype_name(tb));
   }
   const Shape& sa = ctx.input(0).shape;
   Shape sb = ctx.input(1).shape;
@@ -307,7 +306,8 @@ Result<std::unique_ptr<Kernel>> make_binary(PrepareContext& ctx) {
     }
     out = std::move(*shape);
   }
-  if (!checked_numel(out)) return ctx.invalid("output shape " + shape_to_string(out) + " is too large");
+  if (!checked_numel(out))
+    return ctx.invalid("output shape " + shape_to_string(out) + " is too large");
   BroadcastLayout<2> layout = make_broadcast_layout<2>({&sa, &sb}, out);
 
   std::unique_ptr<Kernel> kernel;
@@ -327,9 +327,8 @@ Result<std::unique_ptr<Kernel>> make_binary(PrepareContext& ctx) {
     });
   } else if constexpr (K == Bin::kPow) {
     visit_numeric(ta, [&]<typename T>() {
-      visit_numeric(tb, [&]<typename E>() {
-        kernel = std::make_unique<BinaryKernel<K, T, E, T>>(layout);
-      });
+      visit_numeric(
+          tb, [&]<typename E>() { kernel = std::make_unique<BinaryKernel<K, T, E, T>>(layout); });
     });
   } else if constexpr (K == Bin::kPRelu) {
     visit_numeric(ta, [&]<typename T>() {
@@ -338,9 +337,8 @@ Result<std::unique_ptr<Kernel>> make_binary(PrepareContext& ctx) {
       }
     });
   } else {
-    visit_numeric(ta, [&]<typename T>() {
-      kernel = std::make_unique<BinaryKernel<K, T, T, T>>(layout);
-    });
+    visit_numeric(
+        ta, [&]<typename T>() { kernel = std::make_unique<BinaryKernel<K, T, T, T>>(layout); });
   }
   if (!kernel) {
     return ctx.unsupported_case("input types " + dtype_name(ta) + ", " + dtype_name(tb) +

@@ -8,8 +8,8 @@
 #include <string>
 #include <type_traits>
 
-#include "kernels/elementwise_internal.hpp"
 #include "exec/parallel.hpp"
+#include "kernels/elementwise_internal.hpp"
 #include "kernels/elementwise_util.hpp"
 #include "kernels/registry.hpp"
 
@@ -66,13 +66,13 @@ bool visit_cast_type(DataType t, F&& fn) {
 // Cast-1..5 name the target type with a string.
 bool dtype_from_legacy_name(const std::string& s, int64_t& to) {
   static const std::pair<const char*, DataType> kNames[] = {
-      {"FLOAT", DataType::kFloat32},   {"UINT8", DataType::kUint8},
-      {"INT8", DataType::kInt8},       {"UINT16", DataType::kUint16},
-      {"INT16", DataType::kInt16},     {"INT32", DataType::kInt32},
-      {"INT64", DataType::kInt64},     {"STRING", DataType::kString},
-      {"BOOL", DataType::kBool},       {"FLOAT16", DataType::kFloat16},
-      {"DOUBLE", DataType::kFloat64},  {"UINT32", DataType::kUint32},
-      {"UINT64", DataType::kUint64},   {"BFLOAT16", DataType::kBFloat16},
+      {"FLOAT", DataType::kFloat32},  {"UINT8", DataType::kUint8},
+      {"INT8", DataType::kInt8},      {"UINT16", DataType::kUint16},
+      {"INT16", DataType::kInt16},    {"INT32", DataType::kInt32},
+      {"INT64", DataType::kInt64},    {"STRING", DataType::kString},
+      {"BOOL", DataType::kBool},      {"FLOAT16", DataType::kFloat16},
+      {"DOUBLE", DataType::kFloat64}, {"UINT32", DataType::kUint32},
+      {"UINT64", DataType::kUint64},  {"BFLOAT16", DataType::kBFloat16},
   };
   for (const auto& [name, t] : kNames) {
     if (s == name) {
@@ -104,7 +104,8 @@ std::string onnx_type_name(int64_t to) {
 
 Result<std::unique_ptr<Kernel>> make_cast_to(PrepareContext& ctx, int64_t to) {
   const DataType src = ctx.input(0).dtype;
-  if (to <= 0 || to > 26) return ctx.invalid("target type " + std::to_string(to) + " is not an ONNX type");
+  if (to <= 0 || to > 26)
+    return ctx.invalid("target type " + std::to_string(to) + " is not an ONNX type");
   const auto dst = static_cast<DataType>(to);
   if (!dtype_is_supported(dst)) {
     return ctx.unsupported_case("casting to " + onnx_type_name(to) +

@@ -164,8 +164,8 @@ template <typename I, typename F>
 inline I float_to_int(F v) {
   constexpr F lo = static_cast<F>(std::numeric_limits<I>::min());
   // 2^bits as F is exact; anything >= it is out of range.
-  constexpr F hi = static_cast<F>(std::numeric_limits<I>::max()) + F(1) == static_cast<F>(
-                       std::numeric_limits<I>::max())
+  constexpr F hi = static_cast<F>(std::numeric_limits<I>::max()) + F(1) ==
+                           static_cast<F>(std::numeric_limits<I>::max())
                        ? static_cast<F>(std::numeric_limits<I>::max())
                        : static_cast<F>(std::numeric_limits<I>::max()) + F(1);
   if (!(v >= lo)) return v != v ? I(0) : std::numeric_limits<I>::min();

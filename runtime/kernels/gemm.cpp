@@ -81,8 +81,9 @@ Result<std::unique_ptr<Kernel>> make_gemm(PrepareContext& ctx) {
   const int64_t kb = g.trans_b ? bs[1] : bs[0];
   g.n = g.trans_b ? bs[0] : bs[1];
   if (kb != g.k) {
-    return ctx.invalid("inner dims differ: A " + shape_to_string(as) + (g.trans_a ? " (transposed)" : "") +
-                       ", B " + shape_to_string(bs) + (g.trans_b ? " (transposed)" : ""));
+    return ctx.invalid("inner dims differ: A " + shape_to_string(as) +
+                       (g.trans_a ? " (transposed)" : "") + ", B " + shape_to_string(bs) +
+                       (g.trans_b ? " (transposed)" : ""));
   }
   if (!checked_numel({g.m, g.n})) return ctx.invalid("output too large");
   if (ctx.has_input(2) && g.beta != 0.0f) {
@@ -124,9 +125,9 @@ Result<std::unique_ptr<Kernel>> make_gemm(PrepareContext& ctx) {
 
 struct MatMulPlan {
   int64_t m = 1, n = 1, k = 1;
-  int64_t batch = 1;                       // broadcast batch count
+  int64_t batch = 1;                        // broadcast batch count
   std::vector<int64_t> a_offset, b_offset;  // per batch, in matrices
-  bool fold_batch_into_m = false;          // B has no batch and A's batches are contiguous
+  bool fold_batch_into_m = false;           // B has no batch and A's batches are contiguous
 };
 
 template <typename T>
@@ -189,8 +190,8 @@ class MatMulKernel final : public Kernel {
     const T* b = r.in(1).as<T>();
     T* y = r.out(0).as<T>();
     for (int64_t i = 0; i < p.batch; ++i) {
-      matmul_naive(a + p.a_offset[i] * p.m * p.k, b + p.b_offset[i] * p.k * p.n,
-                   y + i * p.m * p.n, p.m, p.n, p.k);
+      matmul_naive(a + p.a_offset[i] * p.m * p.k, b + p.b_offset[i] * p.k * p.n, y + i * p.m * p.n,
+                   p.m, p.n, p.k);
     }
   }
 };
@@ -243,8 +244,8 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
   ctx.set_output(0, kernel->dtype, out);
 
   const int64_t b_batch_count = numel(b_batch);
-  p.fold_batch_into_m = kernel->dtype == DataType::kFloat32 && b_batch_count == 1 &&
-                        numel(a_batch) == p.batch;
+  p.fold_batch_into_m =
+      kernel->dtype == DataType::kFloat32 && b_batch_count == 1 && numel(a_batch) == p.batch;
   if (!p.fold_batch_into_m) {
     // Matrix offsets of every output batch in A and B (broadcast dims repeat).
     p.a_offset.resize(static_cast<size_t>(p.batch));

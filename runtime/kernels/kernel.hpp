@@ -26,7 +26,7 @@ struct TensorInfo {
 
 // What a kernel knows about one input at plan time.
 struct InputInfo {
-  bool present = false;          // false for an omitted optional input
+  bool present = false;  // false for an omitted optional input
   DataType dtype = DataType::kUndefined;
   Shape shape;
   const Tensor* value = nullptr;  // known value (initializer or folded constant), else nullptr
@@ -61,7 +61,7 @@ class PrepareContext {
   int opset() const { return node.opset; }
 
   // Error helpers: messages name the node and the op.
-  Status invalid(const std::string& message) const;     // INVALID_MODEL
+  Status invalid(const std::string& message) const;           // INVALID_MODEL
   Status unsupported_case(const std::string& message) const;  // UNSUPPORTED
   // The value of input i when it is known at plan time; otherwise records it in
   // missing_values and returns nullptr (the factory then returns require_value_status()).
@@ -81,7 +81,10 @@ struct TensorView {
   const Shape* shape = nullptr;
   int64_t numel = 0;
 
-  template <typename T> T* as() const { return static_cast<T*>(data); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data);
+  }
   int64_t dim(size_t i) const { return (*shape)[i]; }
   int64_t rank() const { return static_cast<int64_t>(shape->size()); }
 };

@@ -5,8 +5,6 @@
 // output element, so results do not depend on the thread count. The reduced axes are merged
 // at plan time: [outer, R] reduces contiguous rows, [outer, R, inner] accumulates rows of
 // `inner` columns in tiles (both vectorizable); other axis patterns use a generic walk.
-#include <xsimd/xsimd.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -14,6 +12,7 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+#include <xsimd/xsimd.hpp>
 
 #include "exec/parallel.hpp"
 #include "kernels/elementwise_util.hpp"
@@ -522,7 +521,8 @@ Result<std::unique_ptr<Kernel>> make_reduce(PrepareContext& ctx) {
 
   std::vector<int64_t> axes;
   if (axes_input) {
-    if (ctx.node.has_attribute("axes")) return ctx.invalid("'axes' is an input since this opset, not an attribute");
+    if (ctx.node.has_attribute("axes"))
+      return ctx.invalid("'axes' is an input since this opset, not an attribute");
     if (ctx.has_input(1)) {
       KEEL_RETURN_IF_ERROR(ctx.check_input(1, {DataType::kInt64}, 1, 1));
       const Tensor* v = ctx.require_value(1);
@@ -562,8 +562,8 @@ Result<std::unique_ptr<Kernel>> make_reduce(PrepareContext& ctx) {
     }
   }
   ctx.set_output(0, t, out);
-  if (noop_identity && (K == Red::kSum || K == Red::kMean || K == Red::kMax ||
-                        K == Red::kMin || K == Red::kProd)) {
+  if (noop_identity &&
+      (K == Red::kSum || K == Red::kMean || K == Red::kMax || K == Red::kMin || K == Red::kProd)) {
     ctx.alias_of[0] = 0;
     return std::unique_ptr<Kernel>(std::make_unique<NoOpKernel>());
   }
@@ -596,8 +596,8 @@ class ArgKernel final : public Kernel {
         for (int64_t j = 1; j < n_; ++j) {
           const T v = p[j * inner_];
           if (bv != bv) break;  // the first NaN wins, like numpy
-          const bool better = v != v || (kMax ? (last_ ? v >= bv : v > bv)
-                                              : (last_ ? v <= bv : v < bv));
+          const bool better =
+              v != v || (kMax ? (last_ ? v >= bv : v > bv) : (last_ ? v <= bv : v < bv));
           if (better) {
             best = j;
             bv = v;
@@ -643,7 +643,8 @@ Result<std::unique_ptr<Kernel>> make_arg(PrepareContext& ctx) {
     kernel = std::make_unique<ArgKernel<T, kMax>>(outer, s[*axis], inner, last != 0);
   });
   if (!kernel) {
-    return ctx.unsupported_case("input type " + dtype_name(ctx.input(0).dtype) + " is not supported");
+    return ctx.unsupported_case("input type " + dtype_name(ctx.input(0).dtype) +
+                                " is not supported");
   }
   ctx.set_output(0, DataType::kInt64, out);
   return kernel;

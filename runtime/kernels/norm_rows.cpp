@@ -242,29 +242,28 @@ void scale_shift_apply(const NormUkernels* uk, NormLayout layout, const float* x
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t p0 = t * tile;
         const int64_t np = std::min(tile, pixels - p0);
-        uk->scale_shift_channels(x + p0 * channels, y + p0 * channels, np, channels, a, b,
-                                 nullptr, nullptr, &act);
+        uk->scale_shift_channels(x + p0 * channels, y + p0 * channels, np, channels, a, b, nullptr,
+                                 nullptr, &act);
       }
     });
     return;
   }
   // NCHW: a scalar pair per plane, planes cut into tiles.
   const int64_t blocks = (spatial + kTileElems - 1) / kTileElems;
-  parallel_for(batch * channels * blocks, 2 * std::min(spatial, kTileElems),
-               [&](int64_t i0, int64_t i1) {
-                 for (int64_t i = i0; i < i1; ++i) {
-                   const int64_t plane = i / blocks;
-                   const int64_t s0 = (i % blocks) * kTileElems;
-                   const int64_t off = plane * spatial + s0;
-                   const int64_t c = plane % channels;
-                   uk->scale_shift(x + off, y + off, std::min(kTileElems, spatial - s0), a[c],
-                                   b[c], &act);
-                 }
-               });
+  parallel_for(
+      batch * channels * blocks, 2 * std::min(spatial, kTileElems), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t plane = i / blocks;
+          const int64_t s0 = (i % blocks) * kTileElems;
+          const int64_t off = plane * spatial + s0;
+          const int64_t c = plane % channels;
+          uk->scale_shift(x + off, y + off, std::min(kTileElems, spatial - s0), a[c], b[c], &act);
+        }
+      });
 }
 
-size_t group_norm_scratch_bytes(NormLayout layout, int64_t batch, int64_t channels,
-                                int64_t spatial, int64_t groups) {
+size_t group_norm_scratch_bytes(NormLayout layout, int64_t batch, int64_t channels, int64_t spatial,
+                                int64_t groups) {
   if (groups <= 0) return 0;
   const size_t rows = normalize_rows_scratch_bytes(batch * groups, (channels / groups) * spatial);
   if (layout == NormLayout::kNchw) return rows;
@@ -317,8 +316,8 @@ void group_norm_apply(const NormUkernels* uk, NormLayout layout, const float* x,
     parallel_for(cblocks, spatial * kStatChannels, [&](int64_t b0, int64_t b1) {
       for (int64_t bk = b0; bk < b1; ++bk) {
         const int64_t c0 = bk * kStatChannels;
-        uk->col_moments(xi + c0, spatial, channels, std::min(kStatChannels, channels - c0),
-                        nullptr, s1 + c0, nullptr);
+        uk->col_moments(xi + c0, spatial, channels, std::min(kStatChannels, channels - c0), nullptr,
+                        s1 + c0, nullptr);
       }
     });
     for (int64_t g = 0; g < groups; ++g) {

@@ -106,8 +106,8 @@ void scale_shift_apply(const NormUkernels* uk, NormLayout layout, const float* x
 // then y = (x - mean) * inv * gamma + beta with gamma/beta per channel (per_channel, opset 21
 // and InstanceNorm) or per group (opset 18). y may equal x. `scratch` holds
 // group_norm_scratch_bytes(...) bytes, 8-byte aligned.
-size_t group_norm_scratch_bytes(NormLayout layout, int64_t batch, int64_t channels,
-                                int64_t spatial, int64_t groups);
+size_t group_norm_scratch_bytes(NormLayout layout, int64_t batch, int64_t channels, int64_t spatial,
+                                int64_t groups);
 void group_norm_apply(const NormUkernels* uk, NormLayout layout, const float* x, float* y,
                       int64_t batch, int64_t channels, int64_t spatial, int64_t groups,
                       const float* gamma, const float* beta, bool per_channel, double epsilon,

@@ -536,11 +536,16 @@ Result<BnEpilogue> read_bn_epilogue(const PrepareContext& ctx) {
   KEEL_ASSIGN_OR_RETURN(e.lo, ctx.node.attr_float("_keel_min", 0.0f));
   KEEL_ASSIGN_OR_RETURN(e.hi, ctx.node.attr_float("_keel_max", 0.0f));
   KEEL_ASSIGN_OR_RETURN(e.alpha, ctx.node.attr_float("_keel_alpha", 0.0f));
-  if (kind == "Relu") e.kind = NormAct::kRelu;
-  else if (kind == "Clip") e.kind = NormAct::kClip;
-  else if (kind == "LeakyRelu") e.kind = NormAct::kLeakyRelu;
-  else if (kind == "HardSwish") e.kind = NormAct::kHardSwish;
-  else return ctx.invalid("unknown fused activation '" + kind + "'");
+  if (kind == "Relu")
+    e.kind = NormAct::kRelu;
+  else if (kind == "Clip")
+    e.kind = NormAct::kClip;
+  else if (kind == "LeakyRelu")
+    e.kind = NormAct::kLeakyRelu;
+  else if (kind == "HardSwish")
+    e.kind = NormAct::kHardSwish;
+  else
+    return ctx.invalid("unknown fused activation '" + kind + "'");
   return e;
 }
 

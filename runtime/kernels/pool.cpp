@@ -19,8 +19,8 @@ namespace {
 constexpr size_t kMaxSpatial = 3;
 
 struct PoolGeometry {
-  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1},
-      pb{0, 0, 0}, pe{0, 0, 0};
+  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0},
+      pe{0, 0, 0};
   int64_t planes = 0;  // N * C
   int64_t in_size() const { return in[0] * in[1] * in[2]; }
   int64_t out_size() const { return out[0] * out[1] * out[2]; }
@@ -213,7 +213,8 @@ class AveragePoolKernel final : public Kernel {
         const int64_t c_dh = counts_[0][od] * counts_[1][oh];
         for (int64_t ow = 0; ow < g.out[2]; ++ow) {
           const int64_t c = c_dh * counts_[2][ow];
-          row[ow] = c > 0 ? row[ow] / static_cast<float>(c) : std::numeric_limits<float>::quiet_NaN();
+          row[ow] =
+              c > 0 ? row[ow] / static_cast<float>(c) : std::numeric_limits<float>::quiet_NaN();
         }
       }
     }
@@ -272,10 +273,15 @@ Result<std::unique_ptr<Kernel>> make_max_pool(PrepareContext& ctx) {
   if (with_indices) ctx.set_output(1, DataType::kInt64, ctx.outputs[0].shape);
   const bool cm = storage_order == 1;
   switch (t) {
-    case DataType::kFloat64: return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel<double>>(pg, with_indices, cm));
-    case DataType::kInt8: return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel<int8_t>>(pg, with_indices, cm));
-    case DataType::kUint8: return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel<uint8_t>>(pg, with_indices, cm));
-    default: return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel<float>>(pg, with_indices, cm));
+    case DataType::kFloat64:
+      return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel<double>>(pg, with_indices, cm));
+    case DataType::kInt8:
+      return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel<int8_t>>(pg, with_indices, cm));
+    case DataType::kUint8:
+      return std::unique_ptr<Kernel>(
+          std::make_unique<MaxPoolKernel<uint8_t>>(pg, with_indices, cm));
+    default:
+      return std::unique_ptr<Kernel>(std::make_unique<MaxPoolKernel<float>>(pg, with_indices, cm));
   }
 }
 
@@ -329,7 +335,8 @@ Result<std::unique_ptr<Kernel>> make_global_pool(PrepareContext& ctx, bool is_ma
   const int64_t planes = x[0] * x[1];
   const int64_t size = planes > 0 ? *n / planes : 0;
   if (size == 0 && planes > 0) {
-    return ctx.unsupported_case("global pooling over an empty spatial extent " + shape_to_string(x));
+    return ctx.unsupported_case("global pooling over an empty spatial extent " +
+                                shape_to_string(x));
   }
   ctx.set_output(0, DataType::kFloat32, out);
   return std::unique_ptr<Kernel>(std::make_unique<GlobalPoolKernel>(planes, size, is_max));

@@ -11,7 +11,7 @@ namespace keel {
 struct OpRegistration {
   std::string domain;  // "" = default ONNX domain
   std::string op_type;
-  int min_opset = 1;   // the registration covers opsets [min_opset, max_opset]
+  int min_opset = 1;  // the registration covers opsets [min_opset, max_opset]
   int max_opset = 1000;
   KernelFactory factory = nullptr;
 };
@@ -23,7 +23,8 @@ class KernelRegistry {
 
   void add(std::string op_type, KernelFactory factory, int min_opset = 1, int max_opset = 1000,
            std::string domain = "");
-  const OpRegistration* find(const std::string& domain, const std::string& op_type, int opset) const;
+  const OpRegistration* find(const std::string& domain, const std::string& op_type,
+                             int opset) const;
   const std::vector<OpRegistration>& all() const { return ops_; }
 
  private:

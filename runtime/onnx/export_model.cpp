@@ -7,13 +7,13 @@
 #include <onnx/shape_inference/implementation.h>
 #include <unistd.h>
 
-#include <map>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <unordered_set>
 #include <vector>
 
@@ -103,8 +103,7 @@ Status write_attribute(const Node& node, const std::string& name, const Attribut
       for (const std::string& v : attr.strings) proto->add_strings(v);
       return Status::ok();
     case AttributeKind::kGraph:
-    case AttributeKind::kOther:
-      break;
+    case AttributeKind::kOther: break;
   }
   return unsupported(node.describe() + ": attribute '" + name + "' of kind " +
                      attribute_kind_name(attr.kind) + " cannot be written back to ONNX");
@@ -294,8 +293,9 @@ Status fill_inline(const PendingTensor& p) {
 
 Status serialize(const onnx::ModelProto& model, std::string* out) {
   if (model.ByteSizeLong() > kProtobufLimit) {
-    return unsupported("the serialized model would exceed protobuf's 2 GB limit; write it with "
-                       "export_model_file and a lower external_data_threshold");
+    return unsupported(
+        "the serialized model would exceed protobuf's 2 GB limit; write it with "
+        "export_model_file and a lower external_data_threshold");
   }
   if (!model.SerializeToString(out)) return internal_error("serializing the ONNX model failed");
   return Status::ok();
@@ -386,9 +386,9 @@ Status set_external(const PendingTensor& p, const std::string& location, size_t 
   p.proto->set_data_type(static_cast<int32_t>(t.dtype()));
   for (int64_t d : t.shape()) p.proto->add_dims(d);
   p.proto->set_data_location(onnx::TensorProto_DataLocation_EXTERNAL);
-  const std::pair<const char*, std::string> fields[] = {
-      {"location", location}, {"offset", std::to_string(offset)},
-      {"length", std::to_string(t.nbytes())}};
+  const std::pair<const char*, std::string> fields[] = {{"location", location},
+                                                        {"offset", std::to_string(offset)},
+                                                        {"length", std::to_string(t.nbytes())}};
   for (const auto& [key, value] : fields) {
     auto* entry = p.proto->add_external_data();
     entry->set_key(key);
@@ -452,8 +452,9 @@ Result<std::string> export_model_bytes(const Graph& graph) {
   Exporter exporter(graph);
   KEEL_RETURN_IF_ERROR(exporter.build());
   if (total_tensor_bytes(exporter.tensors()) > kProtobufLimit) {
-    return unsupported("the model's constants exceed protobuf's 2 GB limit; write it with "
-                       "export_model_file, which puts them in an external data file");
+    return unsupported(
+        "the model's constants exceed protobuf's 2 GB limit; write it with "
+        "export_model_file, which puts them in an external data file");
   }
   for (const PendingTensor& p : exporter.tensors()) KEEL_RETURN_IF_ERROR(fill_inline(p));
   std::string bytes;

@@ -50,7 +50,8 @@ class Importer {
     graph_->producer_name = model_.producer_name();
     graph_->producer_version = model_.producer_version();
     graph_->doc_string = model_.doc_string();
-    for (const auto& kv : model_.metadata_props()) graph_->metadata.emplace_back(kv.key(), kv.value());
+    for (const auto& kv : model_.metadata_props())
+      graph_->metadata.emplace_back(kv.key(), kv.value());
     if (g.sparse_initializer_size() > 0) {
       return unsupported("the model has sparse initializers, which keel does not support");
     }
@@ -58,7 +59,8 @@ class Importer {
     KEEL_RETURN_IF_ERROR(import_inputs(g));
     for (const auto& vi : g.value_info()) {
       if (Value* v = graph_->find_value(vi.name())) {
-        if (!v->type.dims && v->type.dtype == DataType::kUndefined) v->type = convert_type(vi.type());
+        if (!v->type.dims && v->type.dtype == DataType::kUndefined)
+          v->type = convert_type(vi.type());
       } else {
         graph_->get_or_create_value(vi.name())->type = convert_type(vi.type());
       }
@@ -74,7 +76,8 @@ class Importer {
     graph_->ir_version = model_.ir_version();
     if (model_.ir_version() > kMaxIrVersion) {
       return unsupported("IR version " + std::to_string(model_.ir_version()) +
-                         " is newer than the newest keel reads (" + std::to_string(kMaxIrVersion) + ")");
+                         " is newer than the newest keel reads (" + std::to_string(kMaxIrVersion) +
+                         ")");
     }
     if (!model_.has_graph()) return invalid_model("the model has no graph");
     for (const auto& op : model_.opset_import()) {
@@ -142,19 +145,36 @@ class Importer {
     auto type = a.type();
     if (type == AP::UNDEFINED) {
       // Old exporters leave the type unset: infer it from the populated field.
-      if (a.has_f()) type = AP::FLOAT;
-      else if (a.has_i()) type = AP::INT;
-      else if (a.has_s()) type = AP::STRING;
-      else if (a.has_t()) type = AP::TENSOR;
-      else if (a.has_g()) type = AP::GRAPH;
-      else if (a.floats_size()) type = AP::FLOATS;
-      else if (a.ints_size()) type = AP::INTS;
-      else if (a.strings_size()) type = AP::STRINGS;
+      if (a.has_f())
+        type = AP::FLOAT;
+      else if (a.has_i())
+        type = AP::INT;
+      else if (a.has_s())
+        type = AP::STRING;
+      else if (a.has_t())
+        type = AP::TENSOR;
+      else if (a.has_g())
+        type = AP::GRAPH;
+      else if (a.floats_size())
+        type = AP::FLOATS;
+      else if (a.ints_size())
+        type = AP::INTS;
+      else if (a.strings_size())
+        type = AP::STRINGS;
     }
     switch (type) {
-      case AP::FLOAT: out.kind = AttributeKind::kFloat; out.f = a.f(); break;
-      case AP::INT: out.kind = AttributeKind::kInt; out.i = a.i(); break;
-      case AP::STRING: out.kind = AttributeKind::kString; out.s = a.s(); break;
+      case AP::FLOAT:
+        out.kind = AttributeKind::kFloat;
+        out.f = a.f();
+        break;
+      case AP::INT:
+        out.kind = AttributeKind::kInt;
+        out.i = a.i();
+        break;
+      case AP::STRING:
+        out.kind = AttributeKind::kString;
+        out.s = a.s();
+        break;
       case AP::FLOATS:
         out.kind = AttributeKind::kFloats;
         out.floats.assign(a.floats().begin(), a.floats().end());
@@ -331,7 +351,8 @@ Result<std::unique_ptr<Graph>> import_model_bytes(const void* data, size_t size,
 
 Result<std::unique_ptr<Graph>> import_model_file(const std::string& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return invalid_argument("'" + path + "' is not a readable file");
+  if (!fs::is_regular_file(path, ec))
+    return invalid_argument("'" + path + "' is not a readable file");
   std::ifstream f(path, std::ios::binary);
   if (!f) return invalid_argument("cannot open '" + path + "'");
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

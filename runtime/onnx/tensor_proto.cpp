@@ -48,9 +48,12 @@ Status read_external(const onnx::TensorProto& proto, const std::string& model_di
   int64_t offset = 0, length = -1;
   for (const auto& kv : proto.external_data()) {
     try {
-      if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoll(kv.value());
-      else if (kv.key() == "length") length = std::stoll(kv.value());
+      if (kv.key() == "location")
+        location = kv.value();
+      else if (kv.key() == "offset")
+        offset = std::stoll(kv.value());
+      else if (kv.key() == "length")
+        length = std::stoll(kv.value());
     } catch (const std::exception&) {
       return invalid_model(what + ": external data field '" + kv.key() + "' is not a number");
     }
@@ -170,8 +173,7 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::stri
       for (int64_t i = 0; i < n; ++i) out.data_as<uint8_t>()[i] = f.Get(static_cast<int>(i)) != 0;
       break;
     }
-    default:
-      return unsupported(what + ": element type " + dtype_name(dtype) + " is not supported");
+    default: return unsupported(what + ": element type " + dtype_name(dtype) + " is not supported");
   }
   return out;
 }

@@ -16,14 +16,15 @@ struct Fold {
 // Output channels of a Conv: W is [C_out, C_in/group, k...].
 bool fold_into_conv(Graph& g, Node* conv, Node* bn, PassContext& ctx, std::string* why) {
   std::string w_why;
-  const Tensor* w = foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx,
-                                      "weight", &w_why);
+  const Tensor* w =
+      foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx, "weight", &w_why);
   if (!w) {
     *why = "constant weights: " + w_why;
     return false;
   }
   if (w->dtype() != DataType::kFloat32 || w->rank() < 3) {
-    *why = "weights: expected float32 of rank >= 3, found " + dtype_name(w->dtype()) + shape_to_string(w->shape());
+    *why = "weights: expected float32 of rank >= 3, found " + dtype_name(w->dtype()) +
+           shape_to_string(w->shape());
     return false;
   }
   const int64_t cout = w->shape()[0];
@@ -116,7 +117,8 @@ bool fold_into_conv_transpose(Graph& g, Node* convt, Node* bn, PassContext& ctx,
   }
   std::vector<double> b_new(static_cast<size_t>(cout));
   for (int64_t o = 0; o < cout; ++o) {
-    b_new[o] = (b ? static_cast<double>(b->data_as<float>()[o]) : 0.0) * affine->scale[o] + affine->shift[o];
+    b_new[o] = (b ? static_cast<double>(b->data_as<float>()[o]) : 0.0) * affine->scale[o] +
+               affine->shift[o];
   }
   const Shape w_shape = w->shape();
   const bool had_bias = b != nullptr;
@@ -136,14 +138,16 @@ bool fold_into_conv_transpose(Graph& g, Node* convt, Node* bn, PassContext& ctx,
 // B' columns by s, and the new C = beta * C * s + shift with beta = 1.
 bool fold_into_gemm(Graph& g, Node* gemm, Node* bn, PassContext& ctx, std::string* why) {
   std::string w_why;
-  const Tensor* b = foldable_constant(gemm->inputs.size() > 1 ? gemm->inputs[1] : nullptr, ctx, "B", &w_why);
+  const Tensor* b =
+      foldable_constant(gemm->inputs.size() > 1 ? gemm->inputs[1] : nullptr, ctx, "B", &w_why);
   if (!b) {
     *why = "constant weights: " + w_why;
     return false;
   }
   auto trans_b = gemm->attr_int("transB", 0);
   auto beta_attr = gemm->attr_float("beta", 1.0f);
-  if (!trans_b.is_ok() || !beta_attr.is_ok() || b->dtype() != DataType::kFloat32 || b->rank() != 2) {
+  if (!trans_b.is_ok() || !beta_attr.is_ok() || b->dtype() != DataType::kFloat32 ||
+      b->rank() != 2) {
     *why = "weights: expected float32 B of rank 2 and valid transB/beta";
     return false;
   }
@@ -218,8 +222,9 @@ bool fold_into_matmul(Graph& g, Node* mm, Node* bn, PassContext& ctx, std::strin
   const int64_t rank_a = declared_rank(mm->inputs[0]);
   const int64_t rank_y = std::max(declared_rank(mm->outputs[0]), declared_rank(bn->outputs[0]));
   if (rank_a != 2 && rank_y != 2) {
-    *why = "rank: the MatMul output is not known to be rank 2, so its last axis may not be the "
-           "BatchNorm channel axis";
+    *why =
+        "rank: the MatMul output is not known to be rank 2, so its last axis may not be the "
+        "BatchNorm channel axis";
     return false;
   }
   const int64_t k = b->shape()[0], n = b->shape()[1];
@@ -227,7 +232,8 @@ bool fold_into_matmul(Graph& g, Node* mm, Node* bn, PassContext& ctx, std::strin
   if (!affine) return false;
   std::vector<double> b_new(static_cast<size_t>(b->numel()));
   for (int64_t i = 0; i < k; ++i) {
-    for (int64_t j = 0; j < n; ++j) b_new[i * n + j] = static_cast<double>(b->data_as<float>()[i * n + j]) * affine->scale[j];
+    for (int64_t j = 0; j < n; ++j)
+      b_new[i * n + j] = static_cast<double>(b->data_as<float>()[i * n + j]) * affine->scale[j];
   }
   const Shape b_shape = b->shape();
   set_float_constant(own_constant(g, mm, 1), b_shape, b_new);
@@ -267,7 +273,8 @@ bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx) {
       why = "producer: the input is a graph input or constant, not a linear operator";
     } else if (p->op_type != "Conv" && p->op_type != "ConvTranspose" && p->op_type != "Gemm" &&
                p->op_type != "MatMul") {
-      why = "producer: follows " + p->op_type + " '" + p->name + "', not a Conv, ConvTranspose, Gemm or MatMul";
+      why = "producer: follows " + p->op_type + " '" + p->name +
+            "', not a Conv, ConvTranspose, Gemm or MatMul";
     } else if (!p->domain.empty()) {
       why = "producer: not in the default ONNX domain";
     } else if (p->outputs.empty() || p->outputs[0] != x || !single_use(x)) {
@@ -276,10 +283,14 @@ bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx) {
     } else {
       bool ok = false;
       const std::string producer_name = p->name;
-      if (p->op_type == "Conv") ok = fold_into_conv(graph, p, bn, ctx, &why);
-      else if (p->op_type == "ConvTranspose") ok = fold_into_conv_transpose(graph, p, bn, ctx, &why);
-      else if (p->op_type == "Gemm") ok = fold_into_gemm(graph, p, bn, ctx, &why);
-      else ok = fold_into_matmul(graph, p, bn, ctx, &why);
+      if (p->op_type == "Conv")
+        ok = fold_into_conv(graph, p, bn, ctx, &why);
+      else if (p->op_type == "ConvTranspose")
+        ok = fold_into_conv_transpose(graph, p, bn, ctx, &why);
+      else if (p->op_type == "Gemm")
+        ok = fold_into_gemm(graph, p, bn, ctx, &why);
+      else
+        ok = fold_into_matmul(graph, p, bn, ctx, &why);
       if (ok) {
         const std::string bn_name = bn->name;
         if (p->op_type != "MatMul") absorb_output(graph, p, bn);

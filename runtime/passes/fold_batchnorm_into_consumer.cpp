@@ -1,7 +1,7 @@
 // fold_batchnorm_into_consumer: a BatchNormalization whose only consumer is a Conv folds into
-// that conv's input channels: conv(W, b)(x * s + t) = conv(W * s_in, b + sum_{c,k} W[o,c,k] t[c])(x).
-// Exact only when the conv pads nothing (a padded border would see t where the original saw
-// zeros), or when every shift t is zero.
+// that conv's input channels: conv(W, b)(x * s + t) = conv(W * s_in, b + sum_{c,k} W[o,c,k]
+// t[c])(x). Exact only when the conv pads nothing (a padded border would see t where the original
+// saw zeros), or when every shift t is zero.
 #include "passes/pass_util.hpp"
 
 namespace keel {
@@ -28,8 +28,8 @@ bool conv_has_padding(const Node& conv, std::string* why) {
 
 bool fold_into_conv_input(Graph& g, Node* bn, Node* conv, PassContext& ctx, std::string* why) {
   std::string w_why;
-  const Tensor* w = foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx,
-                                      "weight", &w_why);
+  const Tensor* w =
+      foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx, "weight", &w_why);
   if (!w) {
     *why = "constant weights of the following Conv: " + w_why;
     return false;
@@ -117,19 +117,22 @@ bool fold_batchnorm_into_consumer(Graph& graph, PassContext& ctx) {
     if (!bn->has_input(0) || !bn->has_output(0)) continue;
     Value* y = bn->outputs[0];
     if (!single_use(y)) {
-      ctx.bn_skip_reason[bn->name] += "; consumer: the output has several consumers or is a graph output";
+      ctx.bn_skip_reason[bn->name] +=
+          "; consumer: the output has several consumers or is a graph output";
       continue;
     }
     Node* c = y->consumers[0];
     if (c->op_type != "Conv" || !c->domain.empty() || c->inputs.empty() || c->inputs[0] != y) {
-      ctx.bn_skip_reason[bn->name] += "; consumer: followed by " + c->op_type + ", not a Conv input";
+      ctx.bn_skip_reason[bn->name] +=
+          "; consumer: followed by " + c->op_type + ", not a Conv input";
       continue;
     }
     std::string why;
     const std::string bn_name = bn->name;
     if (fold_into_conv_input(graph, bn, c, ctx, &why)) {
-      ctx.events.push_back({true, "fold_batchnorm_into_consumer", c->name, bn_name,
-                            "BatchNormalization folded into the input channels of the following Conv"});
+      ctx.events.push_back(
+          {true, "fold_batchnorm_into_consumer", c->name, bn_name,
+           "BatchNormalization folded into the input channels of the following Conv"});
       ctx.bn_skip_reason.erase(bn_name);
       changed = true;
     } else {

@@ -69,13 +69,15 @@ std::optional<std::vector<double>> per_channel(const Tensor& t, const Shape& sha
 bool fold_conv_mul_add(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* op : graph.nodes()) {
-    if (op->erased || (op->op_type != "Mul" && op->op_type != "Add") || !op->domain.empty()) continue;
+    if (op->erased || (op->op_type != "Mul" && op->op_type != "Add") || !op->domain.empty())
+      continue;
     if (op->inputs.size() != 2 || !op->inputs[0] || !op->inputs[1] || !op->has_output(0)) continue;
     // The conv output on one side, the constant on the other.
     int conv_side = -1;
     for (int s = 0; s < 2; ++s) {
       const Node* p = op->inputs[s]->producer;
-      if (p && p->op_type == "Conv" && p->domain.empty() && op->inputs[1 - s]->is_constant()) conv_side = s;
+      if (p && p->op_type == "Conv" && p->domain.empty() && op->inputs[1 - s]->is_constant())
+        conv_side = s;
     }
     if (conv_side < 0) continue;
     Value* y = op->inputs[conv_side];
@@ -84,12 +86,14 @@ bool fold_conv_mul_add(Graph& graph, PassContext& ctx) {
     const Tensor* w = nullptr;
     if (!single_use(y)) {
       why = "single consumer: the Conv output is also used elsewhere or is a graph output";
-    } else if (!(w = foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx, "weight", &why))) {
+    } else if (!(w = foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx,
+                                       "weight", &why))) {
     } else if (w->dtype() != DataType::kFloat32 || w->rank() < 3) {
       why = "weights: expected float32 of rank >= 3";
       w = nullptr;
     }
-    const Tensor* c = w ? foldable_constant(op->inputs[1 - conv_side], ctx, "constant", &why) : nullptr;
+    const Tensor* c =
+        w ? foldable_constant(op->inputs[1 - conv_side], ctx, "constant", &why) : nullptr;
     const Tensor* b = nullptr;
     if (c && conv->has_input(2)) {
       b = foldable_constant(conv->inputs[2], ctx, "bias", &why);
@@ -102,11 +106,11 @@ bool fold_conv_mul_add(Graph& graph, PassContext& ctx) {
     }
     std::optional<std::vector<double>> v;
     if (c) {
-    const size_t slot = static_cast<size_t>(1 - conv_side);
-    if (auto shape = aligned_shape(*op, slot, *c, w->rank(), &why)) {
-      v = per_channel(*c, *shape, w->rank(), w->shape()[0], &why);
+      const size_t slot = static_cast<size_t>(1 - conv_side);
+      if (auto shape = aligned_shape(*op, slot, *c, w->rank(), &why)) {
+        v = per_channel(*c, *shape, w->rank(), w->shape()[0], &why);
+      }
     }
-  }
     if (v) {
       // The conv output's dtype must stay float32 (a float64 constant would change it).
       if (c->dtype() != DataType::kFloat32) {
@@ -127,7 +131,8 @@ bool fold_conv_mul_add(Graph& graph, PassContext& ctx) {
     if (op->op_type == "Mul") {
       std::vector<double> w_new(static_cast<size_t>(w->numel()));
       for (int64_t o = 0; o < cout; ++o) {
-        for (int64_t i = 0; i < per; ++i) w_new[o * per + i] = static_cast<double>(w->data_as<float>()[o * per + i]) * (*v)[o];
+        for (int64_t i = 0; i < per; ++i)
+          w_new[o * per + i] = static_cast<double>(w->data_as<float>()[o * per + i]) * (*v)[o];
       }
       const Shape w_shape = w->shape();
       set_float_constant(own_constant(graph, conv, 1), w_shape, w_new);

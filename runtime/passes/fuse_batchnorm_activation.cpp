@@ -39,7 +39,8 @@ bool clip_bounds(const Node& clip, float* lo, float* hi) {
   for (size_t i = 1; i < 3 && i < clip.inputs.size(); ++i) {
     const Value* v = clip.inputs[i];
     if (!v) continue;
-    if (!v->is_fixed_constant() || v->constant->dtype() != DataType::kFloat32 || v->constant->numel() != 1) {
+    if (!v->is_fixed_constant() || v->constant->dtype() != DataType::kFloat32 ||
+        v->constant->numel() != 1) {
       return false;
     }
     (i == 1 ? *lo : *hi) = v->constant->data_as<float>()[0];
@@ -53,7 +54,8 @@ bool fuse_batchnorm_activation(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* bn : graph.nodes()) {
     if (bn->erased || bn->op_type != "BatchNormalization" || !bn->domain.empty()) continue;
-    if (bn->has_attribute("_keel_activation") || !bn->has_output(0) || extra_outputs_used(*bn)) continue;
+    if (bn->has_attribute("_keel_activation") || !bn->has_output(0) || extra_outputs_used(*bn))
+      continue;
     Value* y = bn->outputs[0];
     if (!single_use(y)) continue;
     Node* act = y->consumers[0];
@@ -80,8 +82,9 @@ bool fuse_batchnorm_activation(Graph& graph, PassContext& ctx) {
     bn->attributes["_keel_alpha"] = float_attr(alpha);
     const std::string act_name = act->name;
     absorb_output(graph, bn, act);
-    ctx.events.push_back({true, "fuse_batchnorm_activation", bn->name, act_name,
-                          kind + " fused into the scale-shift kernel of the remaining BatchNormalization"});
+    ctx.events.push_back(
+        {true, "fuse_batchnorm_activation", bn->name, act_name,
+         kind + " fused into the scale-shift kernel of the remaining BatchNormalization"});
     changed = true;
   }
   return changed;

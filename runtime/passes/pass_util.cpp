@@ -10,9 +10,12 @@ namespace {
 double half_to_double(uint16_t h) {
   const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
   double v;
-  if (exp == 0) v = std::ldexp(static_cast<double>(frac), -24);
-  else if (exp == 31) v = frac ? NAN : INFINITY;
-  else v = std::ldexp(static_cast<double>(frac | 0x400), static_cast<int>(exp) - 25);
+  if (exp == 0)
+    v = std::ldexp(static_cast<double>(frac), -24);
+  else if (exp == 31)
+    v = frac ? NAN : INFINITY;
+  else
+    v = std::ldexp(static_cast<double>(frac | 0x400), static_cast<int>(exp) - 25);
   return sign ? -v : v;
 }
 
@@ -45,8 +48,7 @@ std::optional<std::vector<double>> to_doubles(const Tensor& t) {
     case DataType::kFloat16:
       for (size_t i = 0; i < out.size(); ++i) out[i] = half_to_double(t.data_as<uint16_t>()[i]);
       return out;
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
 }
 
@@ -113,7 +115,8 @@ std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels
   const char* roles[] = {"", "scale", "B", "mean", "var"};
   std::vector<double> p[5];
   for (size_t i = 1; i < 5; ++i) {
-    const Tensor* t = foldable_constant(bn.inputs[i], ctx, std::string("parameter '") + roles[i] + "'", why);
+    const Tensor* t =
+        foldable_constant(bn.inputs[i], ctx, std::string("parameter '") + roles[i] + "'", why);
     if (!t) {
       *why = "constant parameters: " + *why;
       return std::nullopt;
@@ -137,13 +140,15 @@ std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels
   for (size_t c = 0; c < a.scale.size(); ++c) {
     const double denom = p[4][c] + eps;
     if (!(denom > 0)) {
-      *why = "var + eps > 0: channel " + std::to_string(c) + " has var + eps = " + std::to_string(denom);
+      *why = "var + eps > 0: channel " + std::to_string(c) +
+             " has var + eps = " + std::to_string(denom);
       return std::nullopt;
     }
     a.scale[c] = p[1][c] / std::sqrt(denom);
     a.shift[c] = p[2][c] - p[3][c] * a.scale[c];
     if (!std::isfinite(a.scale[c]) || !std::isfinite(a.shift[c])) {
-      *why = "finite values: channel " + std::to_string(c) + " folds to a non-finite scale or shift";
+      *why =
+          "finite values: channel " + std::to_string(c) + " folds to a non-finite scale or shift";
       return std::nullopt;
     }
   }

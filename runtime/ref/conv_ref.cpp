@@ -100,7 +100,8 @@ void conv_transpose(const ConvRefParams& p, const float* x, const float* w, cons
           ++iflat;
         } while (next_index(i, in));
       }
-      for (int64_t o = 0; o < osize; ++o) y[(n * cout + m) * osize + o] = static_cast<float>(acc[o]);
+      for (int64_t o = 0; o < osize; ++o)
+        y[(n * cout + m) * osize + o] = static_cast<float>(acc[o]);
     }
   }
 }

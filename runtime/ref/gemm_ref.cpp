@@ -2,9 +2,8 @@
 
 namespace keel::ref {
 
-void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          bool trans_a, const float* b, int64_t ldb, bool trans_b, float beta, float* c,
-          int64_t ldc) {
+void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, bool trans_a,
+          const float* b, int64_t ldb, bool trans_b, float beta, float* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       double acc = 0.0;

@@ -43,8 +43,8 @@ struct NormUkernels {
 
   // y[i] = t * s [* gamma[i]] [+ beta[i]], t = (x[i] - mean_hi) - mean_lo when center, else
   // x[i] (RMS). gamma, beta may be null. y may equal x.
-  void (*row_normalize)(const float* x, float* y, int64_t n, float mean_hi, float mean_lo,
-                        float s, const float* gamma, const float* beta, bool center);
+  void (*row_normalize)(const float* x, float* y, int64_t n, float mean_hi, float mean_lo, float s,
+                        const float* gamma, const float* beta, bool center);
   // y[i] = ((x[i] - mean_hi) - mean_lo) * a + b.
   void (*row_sub_scale_shift)(const float* x, float* y, int64_t n, float mean_hi, float mean_lo,
                               float a, float b);
@@ -56,8 +56,14 @@ struct NormUkernels {
                       double* s1, double* s2);
 };
 
-namespace ukernels_sse2 { extern const NormUkernels kNorm; }
-namespace ukernels_avx2 { extern const NormUkernels kNorm; }
-namespace ukernels_avx512 { extern const NormUkernels kNorm; }
+namespace ukernels_sse2 {
+extern const NormUkernels kNorm;
+}
+namespace ukernels_avx2 {
+extern const NormUkernels kNorm;
+}
+namespace ukernels_avx512 {
+extern const NormUkernels kNorm;
+}
 
 }  // namespace keel

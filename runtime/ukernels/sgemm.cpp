@@ -196,8 +196,8 @@ const SgemmUkernels* sgemm_ukernels_active() { return sgemm_ukernels(active_isa(
 const char* sgemm_ukernel_name(const SgemmUkernels* uk) { return uk->name; }
 
 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool trans_a,
-           const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc,
-           const GemmEpilogue& ep, const SgemmUkernels* uk) {
+           const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc, const GemmEpilogue& ep,
+           const SgemmUkernels* uk) {
   Operands op;
   op.a = strided(a, lda, trans_a);
   op.b = strided(b, ldb, trans_b);

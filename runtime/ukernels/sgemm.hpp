@@ -40,8 +40,8 @@ const char* sgemm_ukernel_name(const SgemmUkernels* uk);
 
 // A (trans_a ? [K,M] : [M,K]) with leading dimension lda; B likewise.
 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool trans_a,
-           const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc,
-           const GemmEpilogue& ep, const SgemmUkernels* uk = nullptr);
+           const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc, const GemmEpilogue& ep,
+           const SgemmUkernels* uk = nullptr);
 
 // A packed once (e.g. convolution weights [Cout, Cin*k*k]) for a fixed ukernel table.
 class SgemmPackedA {

@@ -19,8 +19,8 @@ struct SgemmBlock {
   const float* b = nullptr;  // ceil(nc/NR) panels of kc*NR floats
   float* c = nullptr;
   int64_t ldc = 0;
-  bool load_c = false;       // add the current C (accumulate over K blocks)
-  float alpha = 1.0f;        // applied to this block's product
+  bool load_c = false;  // add the current C (accumulate over K blocks)
+  float alpha = 1.0f;   // applied to this block's product
   bool apply_alpha = false;
   const float* bias_row = nullptr;  // mc values, or nullptr
   const float* bias_col = nullptr;  // nc values, or nullptr
@@ -35,8 +35,14 @@ struct SgemmUkernels {
   void (*block)(const SgemmBlock& blk);
 };
 
-namespace ukernels_sse2 { extern const SgemmUkernels kSgemm; }
-namespace ukernels_avx2 { extern const SgemmUkernels kSgemm; }
-namespace ukernels_avx512 { extern const SgemmUkernels kSgemm; }
+namespace ukernels_sse2 {
+extern const SgemmUkernels kSgemm;
+}
+namespace ukernels_avx2 {
+extern const SgemmUkernels kSgemm;
+}
+namespace ukernels_avx512 {
+extern const SgemmUkernels kSgemm;
+}
 
 }  // namespace keel

@@ -14,34 +14,34 @@
 
 static int g_failures = 0;
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                          \
-    }                                                                        \
+      ++g_failures;                                                            \
+    }                                                                          \
   } while (0)
 
-#define CHECK_OK(expr)                                                                     \
-  do {                                                                                     \
-    keel_status_t st_ = (expr);                                                            \
-    if (st_ != KEEL_STATUS_OK) {                                                           \
-      fprintf(stderr, "%s:%d: %s returned %s: %s\n", __FILE__, __LINE__, #expr,            \
-              keel_status_name(st_), keel_last_error_message());                           \
-      ++g_failures;                                                                        \
-    }                                                                                      \
+#define CHECK_OK(expr)                                                          \
+  do {                                                                          \
+    keel_status_t st_ = (expr);                                                 \
+    if (st_ != KEEL_STATUS_OK) {                                                \
+      fprintf(stderr, "%s:%d: %s returned %s: %s\n", __FILE__, __LINE__, #expr, \
+              keel_status_name(st_), keel_last_error_message());                \
+      ++g_failures;                                                             \
+    }                                                                           \
   } while (0)
 
 /* Expects `expr` to fail with `code` and a message containing `needle`. */
-#define CHECK_FAILS(expr, code, needle)                                                    \
-  do {                                                                                     \
-    keel_status_t st_ = (expr);                                                            \
-    if (st_ != (code) || strstr(keel_last_error_message(), (needle)) == NULL) {            \
-      fprintf(stderr, "%s:%d: %s returned %s (%s), expected %s with '%s'\n", __FILE__,     \
-              __LINE__, #expr, keel_status_name(st_), keel_last_error_message(),           \
-              keel_status_name(code), (needle));                                           \
-      ++g_failures;                                                                        \
-    }                                                                                      \
+#define CHECK_FAILS(expr, code, needle)                                                          \
+  do {                                                                                           \
+    keel_status_t st_ = (expr);                                                                  \
+    if (st_ != (code) || strstr(keel_last_error_message(), (needle)) == NULL) {                  \
+      fprintf(stderr, "%s:%d: %s returned %s (%s), expected %s with '%s'\n", __FILE__, __LINE__, \
+              #expr, keel_status_name(st_), keel_last_error_message(), keel_status_name(code),   \
+              (needle));                                                                         \
+      ++g_failures;                                                                              \
+    }                                                                                            \
   } while (0)
 
 /* A little-endian C-order .npy file: dtype code ('f' 4/8 bytes), shape, data. */
@@ -270,10 +270,10 @@ int main(int argc, char** argv) {
   const keel_tensor_t* small_feeds[] = {small};
   CHECK_FAILS(keel_session_run(session, names, small_feeds, 1, outputs2, 1),
               KEEL_STATUS_INVALID_ARGUMENT, "shape [1,3,32,32]");
-  CHECK_FAILS(keel_session_run(session, names, feeds, 1, outputs2, 2),
-              KEEL_STATUS_INVALID_ARGUMENT, "output_count");
-  CHECK_FAILS(keel_session_run(session, names, feeds, 0, outputs2, 1),
-              KEEL_STATUS_INVALID_ARGUMENT, "missing");
+  CHECK_FAILS(keel_session_run(session, names, feeds, 1, outputs2, 2), KEEL_STATUS_INVALID_ARGUMENT,
+              "output_count");
+  CHECK_FAILS(keel_session_run(session, names, feeds, 0, outputs2, 1), KEEL_STATUS_INVALID_ARGUMENT,
+              "missing");
   keel_tensor_t* wrong_out = NULL;
   CHECK_OK(keel_tensor_create(KEEL_DTYPE_FLOAT32, out_shape, 1, &wrong_out));
   keel_tensor_t* wrong_into[] = {wrong_out};
@@ -281,8 +281,8 @@ int main(int argc, char** argv) {
               KEEL_STATUS_INVALID_ARGUMENT, "output buffer 0");
   keel_tensor_t* t = NULL;
   const int64_t negative[] = {-1, 2};
-  CHECK_FAILS(keel_tensor_create(KEEL_DTYPE_FLOAT32, negative, 2, &t),
-              KEEL_STATUS_INVALID_ARGUMENT, "negative");
+  CHECK_FAILS(keel_tensor_create(KEEL_DTYPE_FLOAT32, negative, 2, &t), KEEL_STATUS_INVALID_ARGUMENT,
+              "negative");
   CHECK_FAILS(keel_tensor_create_view(KEEL_DTYPE_FLOAT32, out_shape, 2, out_buf, 12, &t),
               KEEL_STATUS_INVALID_ARGUMENT, "size_bytes");
   CHECK(t == NULL);

@@ -61,15 +61,17 @@ template <typename T>
       ++bad;
     }
   }
-  if (bad) return ::testing::AssertionFailure() << bad << " of " << want.numel() << " differ:" << first.str();
+  if (bad)
+    return ::testing::AssertionFailure()
+           << bad << " of " << want.numel() << " differ:" << first.str();
   return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult compare(const keel::Tensor& got, const keel::Tensor& want) {
   using keel::DataType;
   if (got.dtype() != want.dtype()) {
-    return ::testing::AssertionFailure() << "dtype " << keel::dtype_name(got.dtype()) << ", expected "
-                                         << keel::dtype_name(want.dtype());
+    return ::testing::AssertionFailure() << "dtype " << keel::dtype_name(got.dtype())
+                                         << ", expected " << keel::dtype_name(want.dtype());
   }
   if (got.shape() != want.shape()) {
     return ::testing::AssertionFailure() << "shape " << keel::shape_to_string(got.shape())
@@ -89,13 +91,15 @@ template <typename T>
     case DataType::kBFloat16: return compare_values<uint16_t>(got, want);
     case DataType::kUint8:
     case DataType::kBool: return compare_values<uint8_t>(got, want);
-    default: return ::testing::AssertionFailure() << "cannot compare " << keel::dtype_name(want.dtype());
+    default:
+      return ::testing::AssertionFailure() << "cannot compare " << keel::dtype_name(want.dtype());
   }
 }
 
 class NodeTest : public ::testing::Test {
  public:
-  NodeTest(fs::path dir, std::string excluded) : dir_(std::move(dir)), excluded_(std::move(excluded)) {}
+  NodeTest(fs::path dir, std::string excluded)
+      : dir_(std::move(dir)), excluded_(std::move(excluded)) {}
 
   void TestBody() override {
     if (!excluded_.empty()) GTEST_SKIP() << "excluded: " << excluded_;
@@ -126,7 +130,8 @@ class NodeTest : public ::testing::Test {
       ASSERT_LT(k, outputs->size()) << "keel returned fewer outputs";
       auto want = keel::read_tensor_pb_file(p.string());
       ASSERT_TRUE(want.is_ok()) << want.status().to_string();
-      EXPECT_TRUE(compare((*outputs)[k], *want)) << "output " << k << " ('" << (*model)->outputs()[k].name << "')";
+      EXPECT_TRUE(compare((*outputs)[k], *want))
+          << "output " << k << " ('" << (*model)->outputs()[k].name << "')";
     }
     EXPECT_EQ(outputs->size(), expected_count);
   }
@@ -145,9 +150,12 @@ class Summary : public ::testing::EmptyTestEventListener {
       for (int j = 0; j < s->total_test_count(); ++j) {
         const auto* r = s->GetTestInfo(j)->result();
         if (!s->GetTestInfo(j)->should_run()) continue;
-        if (r->Skipped()) ++skipped;
-        else if (r->Failed()) ++failed;
-        else ++passed;
+        if (r->Skipped())
+          ++skipped;
+        else if (r->Failed())
+          ++failed;
+        else
+          ++passed;
       }
     }
     std::printf("conformance: %d passed, %d failed, %d excluded (ONNX node tests in %s)\n", passed,
@@ -161,8 +169,10 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   const fs::path root = data_dir();
   if (!fs::is_directory(root)) {
-    std::printf("SKIPPED: ONNX node test data not found at '%s'. Set KEEL_ONNX_NODE_TESTS or the CMake "
-                "option KEEL_ONNX_NODE_TESTS to the onnx-node-tests folder.\n", root.c_str());
+    std::printf(
+        "SKIPPED: ONNX node test data not found at '%s'. Set KEEL_ONNX_NODE_TESTS or the CMake "
+        "option KEEL_ONNX_NODE_TESTS to the onnx-node-tests folder.\n",
+        root.c_str());
     return 77;  // ctest SKIP_RETURN_CODE
   }
   const auto exclusions = read_exclusions();

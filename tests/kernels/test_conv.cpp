@@ -40,8 +40,8 @@ std::vector<Isa> host_tiers() {
 
 struct ConvCase {
   std::string name;
-  Shape x;        // [N, C, spatial...]
-  int64_t m;      // output channels
+  Shape x;    // [N, C, spatial...]
+  int64_t m;  // output channels
   Shape kernel;
   std::vector<int64_t> strides = {}, dilations = {}, pads = {};  // empty = defaults
   int64_t group = 1;
@@ -178,8 +178,8 @@ TEST(Conv, SameLowerPutsTheOddPadFirst) {
   EXPECT_EQ(std::vector<float>(y, y + 4), (std::vector<float>{1, 3, 4, 10}));
 }
 
-Status conv_status(Shape x, Shape w, std::map<std::string, Attribute> attrs,
-                   Shape b = {}, DataType dt = DataType::kFloat32) {
+Status conv_status(Shape x, Shape w, std::map<std::string, Attribute> attrs, Shape b = {},
+                   DataType dt = DataType::kFloat32) {
   OpCall call;
   call.op_type = "Conv";
   call.attributes = std::move(attrs);
@@ -192,7 +192,7 @@ Status conv_status(Shape x, Shape w, std::map<std::string, Attribute> attrs,
 
 TEST(Conv, RejectsMalformedNodes) {
   const Shape x = {1, 4, 8, 8};
-  EXPECT_EQ(conv_status(x, {2, 4, 3}, {}).code(), StatusCode::kInvalidModel);  // rank
+  EXPECT_EQ(conv_status(x, {2, 4, 3}, {}).code(), StatusCode::kInvalidModel);     // rank
   EXPECT_EQ(conv_status(x, {2, 3, 3, 3}, {}).code(), StatusCode::kInvalidModel);  // channels
   EXPECT_EQ(conv_status(x, {3, 2, 3, 3}, {{"group", attr_int(2)}}).code(),
             StatusCode::kInvalidModel);  // M not divisible by group
@@ -209,7 +209,7 @@ TEST(Conv, RejectsMalformedNodes) {
   EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"auto_pad", attr_string("SAME")}}).code(),
             StatusCode::kInvalidModel);
   EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {{"strides", attr_string("2")}}).is_ok(), false);
-  EXPECT_EQ(conv_status(x, {2, 4, 9, 9}, {}).code(), StatusCode::kInvalidModel);  // too big
+  EXPECT_EQ(conv_status(x, {2, 4, 9, 9}, {}).code(), StatusCode::kInvalidModel);       // too big
   EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {}, {3}).code(), StatusCode::kInvalidModel);  // bias
   EXPECT_EQ(conv_status(x, {2, 4, 3, 3}, {}, {}, DataType::kInt32).code(),
             StatusCode::kUnsupported);
@@ -247,8 +247,7 @@ void run_conv_transpose_case(const ConvTransposeCase& c, Isa isa, uint32_t seed)
   p.y_shape = {c.x[0], c.m};
   for (size_t i = 0; i < nsp; ++i) {
     const int64_t dk = (c.kernel[i] - 1) * p.dilations[i] + 1;
-    p.y_shape.push_back(p.strides[i] * (c.x[i + 2] - 1) + opad[i] + dk - pads[i] -
-                        pads[i + nsp]);
+    p.y_shape.push_back(p.strides[i] * (c.x[i + 2] - 1) + opad[i] + dk - pads[i] - pads[i + nsp]);
   }
   Tensor x = random_tensor(c.x, seed), w = random_tensor(w_shape, seed + 1);
   Tensor b = random_tensor({c.m}, seed + 2);

@@ -59,10 +59,17 @@ std::vector<UnaryCase> unary_cases() {
   return {
       {"Relu", [](double x) { return x < 0 ? 0.0 : x; }},
       {"LeakyRelu", [](double x) { return x < 0 ? double{0.01f} * x : x; }},
-      {"LeakyRelu", [](double x) { return x < 0 ? double{0.3f} * x : x; }, -5, 5, {{"alpha", attr_float(0.3f)}}},
+      {"LeakyRelu",
+       [](double x) { return x < 0 ? double{0.3f} * x : x; },
+       -5,
+       5,
+       {{"alpha", attr_float(0.3f)}}},
       {"Sigmoid", [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, -30, 30},
       {"HardSigmoid", [](double x) { return std::clamp(double{0.2f} * x + 0.5, 0.0, 1.0); }},
-      {"HardSigmoid", [](double x) { return std::clamp(0.5 * x + double{0.6f}, 0.0, 1.0); }, -5, 5,
+      {"HardSigmoid",
+       [](double x) { return std::clamp(0.5 * x + double{0.6f}, 0.0, 1.0); },
+       -5,
+       5,
        {{"alpha", attr_float(0.5f)}, {"beta", attr_float(0.6f)}}},
       {"HardSwish", [](double x) { return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0); }, -8, 8},
       {"Tanh", [](double x) { return std::tanh(x); }},
@@ -75,13 +82,23 @@ std::vector<UnaryCase> unary_cases() {
       {"Neg", [](double x) { return -x; }},
       {"Abs", [](double x) { return std::fabs(x); }},
       {"Elu", [](double x) { return x < 0 ? std::expm1(x) : x; }},
-      {"Elu", [](double x) { return x < 0 ? 2.0 * std::expm1(x) : x; }, -5, 5, {{"alpha", attr_float(2.0f)}}},
-      {"Selu", [=](double x) { return x > 0 ? selu_g * x : selu_g * (selu_a * std::exp(x) - selu_a); }},
+      {"Elu",
+       [](double x) { return x < 0 ? 2.0 * std::expm1(x) : x; },
+       -5,
+       5,
+       {{"alpha", attr_float(2.0f)}}},
+      {"Selu",
+       [=](double x) { return x > 0 ? selu_g * x : selu_g * (selu_a * std::exp(x) - selu_a); }},
       {"Softplus", [](double x) { return std::log1p(std::exp(x)); }, -20, 20},
       {"Softsign", [](double x) { return x / (1.0 + std::fabs(x)); }},
       {"Mish", [](double x) { return x * std::tanh(std::log1p(std::exp(x))); }, -10, 10},
       {"ThresholdedRelu", [](double x) { return x > 1.0 ? x : 0.0; }},
-      {"Celu", [](double x) { return std::max(0.0, x) + std::min(0.0, std::expm1(x)); }, -5, 5, {}, 12},
+      {"Celu",
+       [](double x) { return std::max(0.0, x) + std::min(0.0, std::expm1(x)); },
+       -5,
+       5,
+       {},
+       12},
       {"Log", [](double x) { return std::log(x); }, 0.01f, 100},
       {"Floor", [](double x) { return std::floor(x); }},
       {"Ceil", [](double x) { return std::ceil(x); }},
@@ -108,7 +125,8 @@ TEST_P(UnaryFloat, MatchesReferenceAtOddSizesAndThreadCounts) {
         << c.op << " n=" << n << " seed=" << seed;
     call.threads = 2;
     Tensor y2 = run_one(call);
-    EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.nbytes()), 0) << c.op << " differs with 2 threads";
+    EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.nbytes()), 0)
+        << c.op << " differs with 2 threads";
   }
 }
 
@@ -129,7 +147,8 @@ INSTANTIATE_TEST_SUITE_P(AllOps, UnaryFloat, ::testing::Range<size_t>(0, unary_c
                          });
 
 TEST(Unary, SigmoidSaturatesWithoutNaN) {
-  Tensor y = run_one({"Sigmoid", 13, {}, {{Tensor::from_vector<float>({4}, {-1000.f, -88.f, 88.f, 1000.f})}}});
+  Tensor y = run_one(
+      {"Sigmoid", 13, {}, {{Tensor::from_vector<float>({4}, {-1000.f, -88.f, 88.f, 1000.f})}}});
   const float* p = y.data_as<float>();
   EXPECT_EQ(p[0], 0.0f);
   EXPECT_LT(p[1], 1e-30f);
@@ -161,7 +180,9 @@ TEST(Unary, IntegerReluNegAbsSign) {
 }
 
 TEST(Clip, Opset6ReadsAttributes) {
-  Tensor y = run_one({"Clip", 6, {{"min", attr_float(-1.0f)}, {"max", attr_float(2.0f)}},
+  Tensor y = run_one({"Clip",
+                      6,
+                      {{"min", attr_float(-1.0f)}, {"max", attr_float(2.0f)}},
                       {{Tensor::from_vector<float>({4}, {-3.f, 0.5f, 2.5f, 1.f})}}});
   const float* p = y.data_as<float>();
   EXPECT_EQ(p[0], -1.0f);
@@ -180,14 +201,18 @@ TEST(Clip, Opset13ReadsOptionalInputsAtRunTime) {
   y = run_one({"Clip", 13, {}, {{x}, {Tensor()}, {Tensor::scalar<float>(1.5f)}}});
   for (int i = 0; i < 131; ++i) EXPECT_EQ(y.data_as<float>()[i], std::min(xs[i], 1.5f));
   // min > max gives max everywhere.
-  y = run_one({"Clip", 13, {}, {{x}, {Tensor::scalar<float>(3.0f)}, {Tensor::scalar<float>(1.0f)}}});
+  y = run_one(
+      {"Clip", 13, {}, {{x}, {Tensor::scalar<float>(3.0f)}, {Tensor::scalar<float>(1.0f)}}});
   for (int i = 0; i < 131; ++i) EXPECT_EQ(y.data_as<float>()[i], 1.0f);
 }
 
 TEST(Clip, IntegerTypes) {
-  Tensor y = run_one({"Clip", 13, {}, {{Tensor::from_vector<int8_t>({4}, {-100, -5, 5, 100})},
-                                       {Tensor::scalar<int8_t>(-10)},
-                                       {Tensor::scalar<int8_t>(10)}}});
+  Tensor y = run_one({"Clip",
+                      13,
+                      {},
+                      {{Tensor::from_vector<int8_t>({4}, {-100, -5, 5, 100})},
+                       {Tensor::scalar<int8_t>(-10)},
+                       {Tensor::scalar<int8_t>(10)}}});
   EXPECT_EQ(std::vector<int8_t>(y.data_as<int8_t>(), y.data_as<int8_t>() + 4),
             (std::vector<int8_t>{-10, -5, 5, 10}));
   y = run_one({"Clip", 12, {}, {{Tensor::from_vector<uint64_t>({2}, {0, ~uint64_t{0}})}}});
@@ -218,13 +243,17 @@ TEST(UnaryErrors, UnsupportedTypeIsRejected) {
 }
 
 TEST(UnaryErrors, BadAttributesAreRejected) {
-  auto r = run_op({"Gelu", 20, {{"approximate", attr_string("fast")}},
+  auto r = run_op({"Gelu",
+                   20,
+                   {{"approximate", attr_string("fast")}},
                    {{Tensor::from_vector<float>({1}, {1.f})}}});
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidModel);
-  r = run_op({"LeakyRelu", 16, {{"alpha", attr_string("x")}}, {{Tensor::from_vector<float>({1}, {1.f})}}});
+  r = run_op(
+      {"LeakyRelu", 16, {{"alpha", attr_string("x")}}, {{Tensor::from_vector<float>({1}, {1.f})}}});
   EXPECT_FALSE(r.is_ok());
-  r = run_op({"Celu", 12, {{"alpha", attr_float(0.0f)}}, {{Tensor::from_vector<float>({1}, {1.f})}}});
+  r = run_op(
+      {"Celu", 12, {{"alpha", attr_float(0.0f)}}, {{Tensor::from_vector<float>({1}, {1.f})}}});
   EXPECT_FALSE(r.is_ok());
 }
 

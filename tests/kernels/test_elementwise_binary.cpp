@@ -101,19 +101,20 @@ TEST_P(BinaryBroadcast, Float32MatchesReference) {
   const bool prelu = std::string(op.op) == "PRelu";
   if (prelu && c.out != c.a) GTEST_SKIP() << "PRelu broadcasts the slope only";
   const bool pow = std::string(op.op) == "Pow";
-  const uint32_t seed = static_cast<uint32_t>(std::get<0>(GetParam()) * 100 + std::get<1>(GetParam()));
+  const uint32_t seed =
+      static_cast<uint32_t>(std::get<0>(GetParam()) * 100 + std::get<1>(GetParam()));
   const std::vector<float> a = random_values<float>(numel(c.a), pow ? 0.1 : -4, 4, seed);
   std::vector<float> b = random_values<float>(numel(c.b), pow ? -2 : 0.5, 3, seed + 1);
   if (!pow) {
     // Mixed signs for b too, but away from 0 (Div).
     for (size_t i = 0; i < b.size(); i += 2) b[i] = -b[i];
   }
-  OpCall call{op.op, 14, {}, {{Tensor::from_vector<float>(c.a, a)}, {Tensor::from_vector<float>(c.b, b)}}};
+  OpCall call{
+      op.op, 14, {}, {{Tensor::from_vector<float>(c.a, a)}, {Tensor::from_vector<float>(c.b, b)}}};
   Tensor y1 = run_one(call);
   ASSERT_EQ(y1.shape(), c.out);
-  const std::vector<double> ref = ref::broadcast_binary(to_double(a.data(), numel(c.a)), c.a,
-                                                        to_double(b.data(), numel(c.b)), c.b,
-                                                        c.out, op.ref);
+  const std::vector<double> ref = ref::broadcast_binary(
+      to_double(a.data(), numel(c.a)), c.a, to_double(b.data(), numel(c.b)), c.b, c.out, op.ref);
   EXPECT_TRUE(all_close(y1.data_as<float>(), ref.data(), y1.numel(), 1e-6, 1e-5, true))
       << op.op << " " << c.label << " seed=" << seed;
   call.threads = 2;
@@ -121,14 +122,13 @@ TEST_P(BinaryBroadcast, Float32MatchesReference) {
   EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.nbytes()), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    OpsTimesShapes, BinaryBroadcast,
-    ::testing::Combine(::testing::Range<size_t>(0, float_ops().size()),
-                       ::testing::Range<size_t>(0, broadcast_cases().size())),
-    [](const ::testing::TestParamInfo<std::tuple<size_t, size_t>>& info) {
-      return std::string(float_ops()[std::get<0>(info.param)].op) + "_" +
-             broadcast_cases()[std::get<1>(info.param)].label;
-    });
+INSTANTIATE_TEST_SUITE_P(OpsTimesShapes, BinaryBroadcast,
+                         ::testing::Combine(::testing::Range<size_t>(0, float_ops().size()),
+                                            ::testing::Range<size_t>(0, broadcast_cases().size())),
+                         [](const ::testing::TestParamInfo<std::tuple<size_t, size_t>>& info) {
+                           return std::string(float_ops()[std::get<0>(info.param)].op) + "_" +
+                                  broadcast_cases()[std::get<1>(info.param)].label;
+                         });
 
 template <typename T>
 void check_int_arithmetic() {
@@ -136,15 +136,20 @@ void check_int_arithmetic() {
   std::vector<T> a = random_values<T>(60, 0, 100, 1);
   std::vector<T> b = random_values<T>(60, 1, 20, 2);
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) {
-    Tensor y = run_one({op, 14, {}, {{Tensor::from_vector<T>(s, a)}, {Tensor::from_vector<T>(s, b)}}});
+    Tensor y =
+        run_one({op, 14, {}, {{Tensor::from_vector<T>(s, a)}, {Tensor::from_vector<T>(s, b)}}});
     ASSERT_EQ(y.dtype(), dtype_of<T>());
     for (int i = 0; i < 60; ++i) {
       T expect;
       const std::string o = op;
-      if (o == "Add") expect = static_cast<T>(a[i] + b[i]);
-      else if (o == "Sub") expect = static_cast<T>(a[i] - b[i]);
-      else if (o == "Mul") expect = static_cast<T>(a[i] * b[i]);
-      else expect = static_cast<T>(a[i] / b[i]);
+      if (o == "Add")
+        expect = static_cast<T>(a[i] + b[i]);
+      else if (o == "Sub")
+        expect = static_cast<T>(a[i] - b[i]);
+      else if (o == "Mul")
+        expect = static_cast<T>(a[i] * b[i]);
+      else
+        expect = static_cast<T>(a[i] / b[i]);
       ASSERT_EQ(y.data_as<T>()[i], expect) << op << " " << dtype_name(dtype_of<T>()) << " at " << i;
     }
   }
@@ -175,23 +180,35 @@ TEST(BinaryInt, DivTruncatesTowardZeroAndNeverTraps) {
 }
 
 TEST(BinaryInt, AddWrapsOnOverflow) {
-  Tensor y = run_one({"Add", 14, {}, {{Tensor::from_vector<int64_t>({1}, {INT64_MAX})},
-                                      {Tensor::scalar<int64_t>(1)}}});
+  Tensor y =
+      run_one({"Add",
+               14,
+               {},
+               {{Tensor::from_vector<int64_t>({1}, {INT64_MAX})}, {Tensor::scalar<int64_t>(1)}}});
   EXPECT_EQ(y.data_as<int64_t>()[0], INT64_MIN);
 }
 
 TEST(Pow, MixedTypes) {
-  Tensor y = run_one({"Pow", 15, {}, {{Tensor::from_vector<float>({3}, {1.f, 2.f, 3.f})},
-                                      {Tensor::from_vector<int64_t>({3}, {4, 5, 6})}}});
+  Tensor y = run_one({"Pow",
+                      15,
+                      {},
+                      {{Tensor::from_vector<float>({3}, {1.f, 2.f, 3.f})},
+                       {Tensor::from_vector<int64_t>({3}, {4, 5, 6})}}});
   ASSERT_EQ(y.dtype(), DataType::kFloat32);
   EXPECT_EQ(y.data_as<float>()[2], 729.0f);
-  y = run_one({"Pow", 15, {}, {{Tensor::from_vector<int32_t>({3}, {1, 2, 3})},
-                               {Tensor::from_vector<float>({3}, {4.f, 5.f, 0.5f})}}});
+  y = run_one({"Pow",
+               15,
+               {},
+               {{Tensor::from_vector<int32_t>({3}, {1, 2, 3})},
+                {Tensor::from_vector<float>({3}, {4.f, 5.f, 0.5f})}}});
   ASSERT_EQ(y.dtype(), DataType::kInt32);
   EXPECT_EQ(y.data_as<int32_t>()[1], 32);
   EXPECT_EQ(y.data_as<int32_t>()[2], 1);  // 1.73 truncates
-  y = run_one({"Pow", 15, {}, {{Tensor::from_vector<int64_t>({4}, {2, 3, -2, 5})},
-                               {Tensor::from_vector<int64_t>({4}, {10, 3, 3, -1})}}});
+  y = run_one({"Pow",
+               15,
+               {},
+               {{Tensor::from_vector<int64_t>({4}, {2, 3, -2, 5})},
+                {Tensor::from_vector<int64_t>({4}, {10, 3, 3, -1})}}});
   const int64_t* p = y.data_as<int64_t>();
   EXPECT_EQ(p[0], 1024);
   EXPECT_EQ(p[1], 27);
@@ -202,7 +219,8 @@ TEST(Pow, MixedTypes) {
 TEST(Pow, SquareAndSqrtFastPathsMatch) {
   const std::vector<float> a = random_values<float>(131, 0.1, 10, 5);
   for (float e : {2.0f, 0.5f, 3.0f}) {
-    Tensor y = run_one({"Pow", 15, {}, {{Tensor::from_vector<float>({131}, a)}, {Tensor::scalar<float>(e)}}});
+    Tensor y = run_one(
+        {"Pow", 15, {}, {{Tensor::from_vector<float>({131}, a)}, {Tensor::scalar<float>(e)}}});
     for (int i = 0; i < 131; ++i) {
       EXPECT_NEAR(y.data_as<float>()[i], std::pow(a[i], e), 1e-5 * std::pow(a[i], e));
     }
@@ -223,8 +241,11 @@ TEST(Compare, ProducesBoolWithBroadcast) {
     ASSERT_EQ(y.shape(), (Shape{2, 3}));
     EXPECT_EQ(std::vector<uint8_t>(y.data_as<uint8_t>(), y.data_as<uint8_t>() + 6), want) << op;
   }
-  Tensor y = run_one({"Equal", 13, {}, {{Tensor::from_vector<int64_t>({3}, {1, 5, 9})},
-                                        {Tensor::scalar<int64_t>(5)}}});
+  Tensor y =
+      run_one({"Equal",
+               13,
+               {},
+               {{Tensor::from_vector<int64_t>({3}, {1, 5, 9})}, {Tensor::scalar<int64_t>(5)}}});
   EXPECT_EQ(y.data_as<uint8_t>()[1], 1);
   y = run_one({"Equal", 13, {}, {{bool_tensor({2}, {1, 0})}, {bool_tensor({2}, {1, 1})}}});
   EXPECT_EQ(y.data_as<uint8_t>()[0], 1);
@@ -246,8 +267,12 @@ TEST(Where, ThreeWayBroadcast) {
   const Shape sc{2, 1, 4}, sx{3, 1}, sy{1};
   std::vector<uint8_t> c = {1, 0, 1, 0, 0, 0, 1, 1};
   const std::vector<float> x = {10, 20, 30};
-  Tensor y = run_one({"Where", 16, {}, {{bool_tensor(sc, c)}, {Tensor::from_vector<float>(sx, x)},
-                                        {Tensor::scalar<float>(-1.0f)}}});
+  Tensor y = run_one({"Where",
+                      16,
+                      {},
+                      {{bool_tensor(sc, c)},
+                       {Tensor::from_vector<float>(sx, x)},
+                       {Tensor::scalar<float>(-1.0f)}}});
   ASSERT_EQ(y.shape(), (Shape{2, 3, 4}));
   for (int64_t n = 0; n < 2; ++n) {
     for (int64_t i = 0; i < 3; ++i) {
@@ -257,9 +282,12 @@ TEST(Where, ThreeWayBroadcast) {
       }
     }
   }
-  Tensor yi = run_one({"Where", 16, {}, {{bool_tensor({2}, {1, 0})},
-                                         {Tensor::from_vector<int64_t>({2}, {1, 2})},
-                                         {Tensor::from_vector<int64_t>({2}, {3, 4})}}});
+  Tensor yi = run_one({"Where",
+                       16,
+                       {},
+                       {{bool_tensor({2}, {1, 0})},
+                        {Tensor::from_vector<int64_t>({2}, {1, 2})},
+                        {Tensor::from_vector<int64_t>({2}, {3, 4})}}});
   EXPECT_EQ(yi.data_as<int64_t>()[0], 1);
   EXPECT_EQ(yi.data_as<int64_t>()[1], 4);
 }
@@ -269,19 +297,26 @@ TEST(Variadic, MaxMinSumMeanOfThreeBroadcastInputs) {
   const std::vector<float> a = {1, 5, 3, -2, 0, 9}, b = {4, 4, 4}, c = {2, -7};
   auto at = [&](int i, int j) { return std::array<float, 3>{a[i * 3 + j], b[j], c[i]}; };
   for (const char* op : {"Max", "Min", "Sum", "Mean"}) {
-    Tensor y = run_one({op, 13, {}, {{Tensor::from_vector<float>(s0, a)},
-                                     {Tensor::from_vector<float>(s1, b)},
-                                     {Tensor::from_vector<float>(s2, c)}}});
+    Tensor y = run_one({op,
+                        13,
+                        {},
+                        {{Tensor::from_vector<float>(s0, a)},
+                         {Tensor::from_vector<float>(s1, b)},
+                         {Tensor::from_vector<float>(s2, c)}}});
     ASSERT_EQ(y.shape(), (Shape{2, 3}));
     for (int i = 0; i < 2; ++i) {
       for (int j = 0; j < 3; ++j) {
         const auto v = at(i, j);
         float want;
         const std::string o = op;
-        if (o == "Max") want = std::max({v[0], v[1], v[2]});
-        else if (o == "Min") want = std::min({v[0], v[1], v[2]});
-        else if (o == "Sum") want = v[0] + v[1] + v[2];
-        else want = (v[0] + v[1] + v[2]) / 3.0f;
+        if (o == "Max")
+          want = std::max({v[0], v[1], v[2]});
+        else if (o == "Min")
+          want = std::min({v[0], v[1], v[2]});
+        else if (o == "Sum")
+          want = v[0] + v[1] + v[2];
+        else
+          want = (v[0] + v[1] + v[2]) / 3.0f;
         EXPECT_FLOAT_EQ(y.data_as<float>()[i * 3 + j], want) << op;
       }
     }
@@ -293,15 +328,20 @@ TEST(Variadic, MaxMinSumMeanOfThreeBroadcastInputs) {
 TEST(Legacy, Opset6BroadcastAlongAxis) {
   // B [3] broadcast onto A [2,3,4] at axis 1.
   std::vector<float> a(24, 1.0f);
-  Tensor y = run_one({"Add", 6, {{"broadcast", attr_int(1)}, {"axis", attr_int(1)}},
+  Tensor y = run_one({"Add",
+                      6,
+                      {{"broadcast", attr_int(1)}, {"axis", attr_int(1)}},
                       {{Tensor::from_vector<float>({2, 3, 4}, a)},
                        {Tensor::from_vector<float>({3}, {10, 20, 30})}}});
   ASSERT_EQ(y.shape(), (Shape{2, 3, 4}));
   EXPECT_EQ(y.data_as<float>()[4], 21.0f);  // [0,1,0]
   EXPECT_EQ(y.data_as<float>()[23], 31.0f);
   // Without broadcast=1 the shapes must match.
-  auto r = run_op({"Add", 6, {}, {{Tensor::from_vector<float>({2, 3, 4}, a)},
-                                  {Tensor::from_vector<float>({3}, {1, 2, 3})}}});
+  auto r = run_op(
+      {"Add",
+       6,
+       {},
+       {{Tensor::from_vector<float>({2, 3, 4}, a)}, {Tensor::from_vector<float>({3}, {1, 2, 3})}}});
   EXPECT_FALSE(r.is_ok());
 }
 

@@ -47,7 +47,7 @@ TEST(Float16, KnownValuesAndRounding) {
   EXPECT_EQ(half_bits_from_float(65520.0f), 0x7C00);  // rounds up to infinity
   EXPECT_EQ(half_bits_from_float(65519.0f), 0x7BFF);
   EXPECT_EQ(half_bits_from_float(std::numeric_limits<float>::infinity()), 0x7C00);
-  EXPECT_EQ(half_bits_from_float(5.960464477539063e-08f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(half_bits_from_float(5.960464477539063e-08f), 0x0001);   // smallest subnormal
   EXPECT_EQ(half_bits_from_float(2.9802322387695312e-08f), 0x0000);  // half of it: ties to even
   EXPECT_EQ(half_bits_from_float(4.5e-08f), 0x0001);
   // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: even mantissa (1) wins.
@@ -101,7 +101,8 @@ TEST(Cast, FloatToIntTruncatesAndSaturates) {
   EXPECT_EQ(y8.data_as<int8_t>()[5], 127);
   Tensor yu = cast(x, DataType::kUint8);
   EXPECT_EQ(yu.data_as<uint8_t>()[6], 0);
-  Tensor y64 = cast(Tensor::from_vector<double>({2}, {9.007199254740993e15, -3.5}), DataType::kInt64);
+  Tensor y64 =
+      cast(Tensor::from_vector<double>({2}, {9.007199254740993e15, -3.5}), DataType::kInt64);
   EXPECT_EQ(y64.data_as<int64_t>()[0], 9007199254740992);
   EXPECT_EQ(y64.data_as<int64_t>()[1], -3);
 }
@@ -137,13 +138,18 @@ TEST(Cast, SameTypeIsAnAlias) {
 }
 
 TEST(Cast, LegacyStringTargetAndCastLike) {
-  auto r = run_op({"Cast", 1, {{"to", attr_string("INT32")}},
+  auto r = run_op({"Cast",
+                   1,
+                   {{"to", attr_string("INT32")}},
                    {{Tensor::from_vector<float>({2}, {1.9f, -1.9f})}}});
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r.value()[0].dtype(), DataType::kInt32);
   EXPECT_EQ(r.value()[0].data_as<int32_t>()[1], -1);
-  r = run_op({"CastLike", 15, {}, {{Tensor::from_vector<int32_t>({2}, {3, 4})},
-                                   {Tensor::from_vector<double>({1}, {0.0})}}});
+  r = run_op(
+      {"CastLike",
+       15,
+       {},
+       {{Tensor::from_vector<int32_t>({2}, {3, 4})}, {Tensor::from_vector<double>({1}, {0.0})}}});
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r.value()[0].dtype(), DataType::kFloat64);
   EXPECT_EQ(r.value()[0].data_as<double>()[1], 4.0);

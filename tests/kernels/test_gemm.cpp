@@ -45,9 +45,9 @@ struct GemmCase {
 };
 
 void run_gemm_case(const GemmCase& g, Isa isa, uint32_t seed) {
-  SCOPED_TRACE("m" + std::to_string(g.m) + "_n" + std::to_string(g.n) + "_k" +
-               std::to_string(g.k) + (g.ta ? "_ta" : "") + (g.tb ? "_tb" : "") + "_c" +
-               shape_to_string(g.c) + "_" + isa_name(isa) + " seed " + std::to_string(seed));
+  SCOPED_TRACE("m" + std::to_string(g.m) + "_n" + std::to_string(g.n) + "_k" + std::to_string(g.k) +
+               (g.ta ? "_ta" : "") + (g.tb ? "_tb" : "") + "_c" + shape_to_string(g.c) + "_" +
+               isa_name(isa) + " seed " + std::to_string(seed));
   Tensor a = random_tensor(g.ta ? Shape{g.k, g.m} : Shape{g.m, g.k}, seed);
   Tensor b = random_tensor(g.tb ? Shape{g.n, g.k} : Shape{g.k, g.n}, seed + 1);
   Tensor c = random_tensor(g.c, seed + 2);
@@ -75,8 +75,8 @@ void run_gemm_case(const GemmCase& g, Isa isa, uint32_t seed) {
       }
     }
   }
-  ref::gemm(g.m, g.n, g.k, g.alpha, a.data_as<float>(), g.ta ? g.m : g.k, g.ta,
-            b.data_as<float>(), g.tb ? g.k : g.n, g.tb, g.has_c ? g.beta : 0.0f, want.data(), g.n);
+  ref::gemm(g.m, g.n, g.k, g.alpha, a.data_as<float>(), g.ta ? g.m : g.k, g.ta, b.data_as<float>(),
+            g.tb ? g.k : g.n, g.tb, g.has_c ? g.beta : 0.0f, want.data(), g.n);
   EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), want.data(), g.m * g.n, 1e-5,
                                  1e-5 * (1 + std::sqrt(static_cast<double>(g.k)))));
 }
@@ -122,8 +122,9 @@ TEST(Gemm, RejectsMalformedNodes) {
   EXPECT_EQ(gemm_status({2, 3}, {3, 5}, {}, 9).code(), StatusCode::kInvalidModel);  // C needed
   EXPECT_EQ(gemm_status({2, 3}, {3, 5}, {{5}}, 6).code(), StatusCode::kInvalidModel);
   EXPECT_TRUE(gemm_status({2, 3}, {3, 5}, {{5}}, 6, {{"broadcast", attr_int(1)}}).is_ok());
-  EXPECT_TRUE(gemm_status({3, 2}, {5, 3}, {{2, 1}}, 13,
-                          {{"transA", attr_int(1)}, {"transB", attr_int(1)}}).is_ok());
+  EXPECT_TRUE(
+      gemm_status({3, 2}, {5, 3}, {{2, 1}}, 13, {{"transA", attr_int(1)}, {"transB", attr_int(1)}})
+          .is_ok());
 }
 
 // -------------------------------------------------------------------------------- MatMul

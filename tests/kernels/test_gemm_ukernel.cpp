@@ -41,9 +41,8 @@ struct Case {
 
 void check_case(Isa isa, const Case& cs, uint32_t seed) {
   SCOPED_TRACE("isa " + std::string(isa_name(isa)) + " m" + std::to_string(cs.m) + " n" +
-               std::to_string(cs.n) + " k" + std::to_string(cs.k) + " ta" +
-               std::to_string(cs.ta) + " tb" + std::to_string(cs.tb) + " seed " +
-               std::to_string(seed));
+               std::to_string(cs.n) + " k" + std::to_string(cs.k) + " ta" + std::to_string(cs.ta) +
+               " tb" + std::to_string(cs.tb) + " seed " + std::to_string(seed));
   const SgemmUkernels* uk = sgemm_ukernels(isa);
   const int64_t lda = (cs.ta ? cs.m : cs.k) + 3, ldb = (cs.tb ? cs.k : cs.n) + 1;
   const int64_t ldc = cs.n + 2;
@@ -56,8 +55,8 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   // Plain product.
   std::vector<float> got(c0), want(c0);
   sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, got.data(), ldc, {}, uk);
-  ref::gemm(cs.m, cs.n, cs.k, 1.0f, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, 0.0f,
-            want.data(), ldc);
+  ref::gemm(cs.m, cs.n, cs.k, 1.0f, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, 0.0f, want.data(),
+            ldc);
   EXPECT_TRUE(testing::all_close(got.data(), want.data(), cs.m * ldc, atol, rtol));
 
   // alpha, accumulate, per-row bias, clamp.
@@ -72,8 +71,8 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   got = c0;
   want = c0;
   sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, got.data(), ldc, ep, uk);
-  ref::gemm(cs.m, cs.n, cs.k, 0.5f, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, 1.0f,
-            want.data(), ldc);
+  ref::gemm(cs.m, cs.n, cs.k, 0.5f, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, 1.0f, want.data(),
+            ldc);
   for (int64_t i = 0; i < cs.m; ++i) {
     for (int64_t j = 0; j < cs.n; ++j) {
       float& w = want[i * ldc + j];
@@ -89,8 +88,7 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   relu.clamp = true;
   relu.clamp_min = 0.0f;
   std::vector<float> plain(c0), packed_a(c0), packed_b(c0);
-  sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, plain.data(), ldc, relu,
-        uk);
+  sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, plain.data(), ldc, relu, uk);
   SgemmPackedA pa;
   ASSERT_TRUE(pa.pack(cs.m, cs.k, a.data(), lda, cs.ta, uk));
   sgemm_packed_a(pa, cs.n, b.data(), ldb, cs.tb, packed_a.data(), ldc, relu);

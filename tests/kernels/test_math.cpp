@@ -55,7 +55,9 @@ TEST_P(Softmax, MatchesReference) {
   const int64_t axis = c.axis < 0 ? c.axis + rank : c.axis;
   const std::vector<double> ref =
       ref::softmax(std::vector<double>(x.begin(), x.end()), c.shape, axis, log, c.opset < 13);
-  OpCall call{log ? "LogSoftmax" : "Softmax", c.opset, {{"axis", attr_int(c.axis)}},
+  OpCall call{log ? "LogSoftmax" : "Softmax",
+              c.opset,
+              {{"axis", attr_int(c.axis)}},
               {{Tensor::from_vector<float>(c.shape, x)}}};
   Tensor y1 = run_one(call);
   ASSERT_EQ(y1.shape(), c.shape);
@@ -67,17 +69,16 @@ TEST_P(Softmax, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, Softmax,
-    ::testing::Combine(
-        ::testing::Values(SoftmaxCase{"last_axis_3x1", {3, 1}, -1, 13},
-                          SoftmaxCase{"last_axis_13x127", {13, 127}, -1, 13},
-                          SoftmaxCase{"axis0_3x4x5", {3, 4, 5}, 0, 13},
-                          SoftmaxCase{"axis1_3x4x5", {3, 4, 5}, 1, 13},
-                          SoftmaxCase{"axis1_wide_inner", {2, 7, 300}, 1, 13},
-                          SoftmaxCase{"rows_4000x100", {4000, 100}, 1, 13},
-                          SoftmaxCase{"opset11_coerced_axis1", {3, 4, 5}, 1, 11},
-                          SoftmaxCase{"opset11_coerced_axis0", {3, 4, 5}, 0, 11},
-                          SoftmaxCase{"opset1_coerced_axis2", {2, 3, 4}, 2, 1}),
-        ::testing::Bool()),
+    ::testing::Combine(::testing::Values(SoftmaxCase{"last_axis_3x1", {3, 1}, -1, 13},
+                                         SoftmaxCase{"last_axis_13x127", {13, 127}, -1, 13},
+                                         SoftmaxCase{"axis0_3x4x5", {3, 4, 5}, 0, 13},
+                                         SoftmaxCase{"axis1_3x4x5", {3, 4, 5}, 1, 13},
+                                         SoftmaxCase{"axis1_wide_inner", {2, 7, 300}, 1, 13},
+                                         SoftmaxCase{"rows_4000x100", {4000, 100}, 1, 13},
+                                         SoftmaxCase{"opset11_coerced_axis1", {3, 4, 5}, 1, 11},
+                                         SoftmaxCase{"opset11_coerced_axis0", {3, 4, 5}, 0, 11},
+                                         SoftmaxCase{"opset1_coerced_axis2", {2, 3, 4}, 2, 1}),
+                       ::testing::Bool()),
     [](const auto& info) {
       return std::string(std::get<0>(info.param).label) +
              (std::get<1>(info.param) ? "_log" : "_softmax");
@@ -129,10 +130,11 @@ const std::vector<ReduceCase>& reduce_cases() {
 
 const std::vector<std::pair<const char*, const char*>>& reduce_ops() {
   static const std::vector<std::pair<const char*, const char*>> ops = {
-      {"ReduceSum", "sum"},         {"ReduceMean", "mean"},   {"ReduceMax", "max"},
-      {"ReduceMin", "min"},         {"ReduceProd", "prod"},   {"ReduceL1", "l1"},
-      {"ReduceL2", "l2"},           {"ReduceSumSquare", "sum_square"},
-      {"ReduceLogSum", "log_sum"},  {"ReduceLogSumExp", "log_sum_exp"},
+      {"ReduceSum", "sum"},        {"ReduceMean", "mean"},
+      {"ReduceMax", "max"},        {"ReduceMin", "min"},
+      {"ReduceProd", "prod"},      {"ReduceL1", "l1"},
+      {"ReduceL2", "l2"},          {"ReduceSumSquare", "sum_square"},
+      {"ReduceLogSum", "log_sum"}, {"ReduceLogSumExp", "log_sum_exp"},
   };
   return ops;
 }
@@ -152,11 +154,14 @@ TEST_P(Reduce, MatchesReferenceWithAxesAsAttributeAndAsInput) {
   const auto rank = static_cast<int64_t>(c.shape.size());
   std::vector<bool> reduced(c.shape.size(), c.axes.empty());
   for (int64_t a : c.axes) reduced[a < 0 ? a + rank : a] = true;
-  const std::vector<double> ref = ref::reduce(std::vector<double>(x.begin(), x.end()), c.shape, reduced, k);
+  const std::vector<double> ref =
+      ref::reduce(std::vector<double>(x.begin(), x.end()), c.shape, reduced, k);
   Shape want;
   for (size_t d = 0; d < c.shape.size(); ++d) {
-    if (!reduced[d]) want.push_back(c.shape[d]);
-    else if (keepdims) want.push_back(1);
+    if (!reduced[d])
+      want.push_back(c.shape[d]);
+    else if (keepdims)
+      want.push_back(1);
   }
   const Tensor xt = Tensor::from_vector<float>(c.shape, x);
   // Opset 13 (attribute, except ReduceSum) and opset 18 (input).
@@ -169,7 +174,8 @@ TEST_P(Reduce, MatchesReferenceWithAxesAsAttributeAndAsInput) {
   calls.push_back(legacy);
   OpCall modern{op, 18, {{"keepdims", attr_int(keepdims)}}, {{xt}}};
   if (!c.axes.empty()) {
-    modern.inputs.push_back({Tensor::from_vector<int64_t>({static_cast<int64_t>(c.axes.size())}, c.axes), true});
+    modern.inputs.push_back(
+        {Tensor::from_vector<int64_t>({static_cast<int64_t>(c.axes.size())}, c.axes), true});
   }
   calls.push_back(modern);
   for (OpCall& call : calls) {
@@ -183,20 +189,21 @@ TEST_P(Reduce, MatchesReferenceWithAxesAsAttributeAndAsInput) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    OpsTimesShapes, Reduce,
-    ::testing::Combine(::testing::Range<size_t>(0, reduce_ops().size()),
-                       ::testing::Range<size_t>(0, reduce_cases().size()), ::testing::Bool()),
-    [](const auto& info) {
-      return std::string(reduce_ops()[std::get<0>(info.param)].first) + "_" +
-             reduce_cases()[std::get<1>(info.param)].label +
-             (std::get<2>(info.param) ? "_keepdims" : "_dropdims");
-    });
+INSTANTIATE_TEST_SUITE_P(OpsTimesShapes, Reduce,
+                         ::testing::Combine(::testing::Range<size_t>(0, reduce_ops().size()),
+                                            ::testing::Range<size_t>(0, reduce_cases().size()),
+                                            ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(reduce_ops()[std::get<0>(info.param)].first) + "_" +
+                                  reduce_cases()[std::get<1>(info.param)].label +
+                                  (std::get<2>(info.param) ? "_keepdims" : "_dropdims");
+                         });
 
 TEST(ReduceEdge, EmptyAxesInputWithNoopIsIdentity) {
   Tensor x = Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4});
   Tensor empty_axes = Tensor::from_vector<int64_t>({0}, {});
-  Tensor y = run_one({"ReduceSum", 13, {{"noop_with_empty_axes", attr_int(1)}}, {{x}, {empty_axes, true}}});
+  Tensor y = run_one(
+      {"ReduceSum", 13, {{"noop_with_empty_axes", attr_int(1)}}, {{x}, {empty_axes, true}}});
   ASSERT_EQ(y.shape(), (Shape{2, 2}));
   EXPECT_EQ(y.data_as<float>()[3], 4.0f);
   y = run_one({"ReduceSum", 13, {}, {{x}, {empty_axes, true}}});
@@ -211,8 +218,8 @@ TEST(ReduceEdge, EmptyReductionGivesIdentityValues) {
   Tensor x = Tensor::from_vector<float>({2, 0, 4}, {});
   Tensor axes = Tensor::from_vector<int64_t>({1}, {1});
   const std::map<std::string, float> want = {
-      {"ReduceSum", 0.0f}, {"ReduceProd", 1.0f}, {"ReduceMax", -INFINITY},
-      {"ReduceMin", INFINITY}, {"ReduceL2", 0.0f}, {"ReduceLogSumExp", -INFINITY}};
+      {"ReduceSum", 0.0f},     {"ReduceProd", 1.0f}, {"ReduceMax", -INFINITY},
+      {"ReduceMin", INFINITY}, {"ReduceL2", 0.0f},   {"ReduceLogSumExp", -INFINITY}};
   for (const auto& [op, v] : want) {
     Tensor y = run_one({op, 18, {}, {{x}, {axes, true}}});
     ASSERT_EQ(y.shape(), (Shape{2, 1, 4})) << op;
@@ -227,7 +234,10 @@ TEST(ReduceEdge, EmptyReductionGivesIdentityValues) {
 
 TEST(ReduceEdge, IntegerTypes) {
   Tensor x = Tensor::from_vector<int64_t>({2, 3}, {1, -2, 3, 4, 5, -6});
-  Tensor y = run_one({"ReduceSum", 13, {{"keepdims", attr_int(0)}}, {{x}, {Tensor::from_vector<int64_t>({1}, {1}), true}}});
+  Tensor y = run_one({"ReduceSum",
+                      13,
+                      {{"keepdims", attr_int(0)}},
+                      {{x}, {Tensor::from_vector<int64_t>({1}, {1}), true}}});
   EXPECT_EQ(y.data_as<int64_t>()[0], 2);
   EXPECT_EQ(y.data_as<int64_t>()[1], 3);
   y = run_one({"ReduceMax", 13, {{"axes", attr_ints({0})}}, {{x}}});
@@ -279,7 +289,11 @@ TEST(ArgMax, AxisKeepdimsAndSelectLastIndex) {
   ASSERT_EQ(y.shape(), (Shape{2, 1}));
   EXPECT_EQ(y.data_as<int64_t>()[0], 1);
   EXPECT_EQ(y.data_as<int64_t>()[1], 0);
-  y = run_one({"ArgMax", 13, {{"axis", attr_int(1)}, {"select_last_index", attr_int(1)}, {"keepdims", attr_int(0)}}, {{x}}});
+  y = run_one(
+      {"ArgMax",
+       13,
+       {{"axis", attr_int(1)}, {"select_last_index", attr_int(1)}, {"keepdims", attr_int(0)}},
+       {{x}}});
   ASSERT_EQ(y.shape(), (Shape{2}));
   EXPECT_EQ(y.data_as<int64_t>()[0], 2);
   EXPECT_EQ(y.data_as<int64_t>()[1], 2);

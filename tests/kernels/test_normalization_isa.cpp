@@ -86,9 +86,9 @@ std::vector<T> nhwc_to_nchw(const std::vector<T>& x, int64_t n, int64_t c, int64
 const char* layout_name(NormLayout l) { return l == NormLayout::kNchw ? "nchw" : "nhwc"; }
 
 std::string case_name(NormLayout l, int64_t n, int64_t c, int64_t s, Isa isa, bool inplace) {
-  return std::string(layout_name(l)) + "_n" + std::to_string(n) + "_c" + std::to_string(c) +
-         "_s" + std::to_string(s) + "_" + isa_name(isa) + (inplace ? "_inplace" : "") +
-         " seed " + std::to_string(kSeed);
+  return std::string(layout_name(l)) + "_n" + std::to_string(n) + "_c" + std::to_string(c) + "_s" +
+         std::to_string(s) + "_" + isa_name(isa) + (inplace ? "_inplace" : "") + " seed " +
+         std::to_string(kSeed);
 }
 
 // Runs a kernel on NCHW data `x` in `layout` (transposing in and out), in place or not.
@@ -175,8 +175,8 @@ TEST(NormIsa, ScaleShiftEveryActivationLayoutAndSize) {
                 for (size_t i = 0; i < bn.size(); ++i) want[i] = apply_act(bn[i], act);
                 const std::vector<float> got =
                     run_layout(layout, x, n, c, s, inplace, [&](const float* xi, float* yo) {
-                      norm::scale_shift_apply(uk, layout, xi, yo, n, c, s, p.a.data(),
-                                              p.b.data(), act);
+                      norm::scale_shift_apply(uk, layout, xi, yo, n, c, s, p.a.data(), p.b.data(),
+                                              act);
                     });
                 EXPECT_TRUE(all_close(got.data(), want.data(), static_cast<int64_t>(got.size()),
                                       1e-5, 1e-5, /*allow_zeros=*/true));
@@ -208,15 +208,14 @@ TEST(NormIsa, RowsLayerNormAndRms) {
               const bool g = affine & 1, b = (affine & 2) && !rms;
               for (bool inplace : {false, true}) {
                 SCOPED_TRACE(std::string(rms ? "rms" : "layernorm") + "_n" + std::to_string(n) +
-                             "_c" + std::to_string(c) + "_len" + std::to_string(len) +
-                             "_gamma" + std::to_string(g) + "_beta" + std::to_string(b) + "_" +
-                             isa_name(isa) + (inplace ? "_inplace" : ""));
+                             "_c" + std::to_string(c) + "_len" + std::to_string(len) + "_gamma" +
+                             std::to_string(g) + "_beta" + std::to_string(b) + "_" + isa_name(isa) +
+                             (inplace ? "_inplace" : ""));
                 const std::vector<double> want =
                     rms ? ref::rmsnorm(x.data(), {n, c, len}, 2, g ? gamma.data() : ones.data(),
                                        1e-5)
-                        : ref::layernorm(x.data(), {n, c, len}, 2,
-                                         g ? gamma.data() : ones.data(), b ? beta.data() : nullptr,
-                                         1e-5);
+                        : ref::layernorm(x.data(), {n, c, len}, 2, g ? gamma.data() : ones.data(),
+                                         b ? beta.data() : nullptr, 1e-5);
                 norm::RowNormParams p;
                 p.rows = n * c;
                 p.len = len;
@@ -281,8 +280,7 @@ TEST(NormIsa, InstanceAndGroupNormBothLayouts) {
             for (auto [c, g] : {std::pair<int64_t, int64_t>{12, 4}, {96, 32}, {130, 13}}) {
               const std::vector<float> x = random_vec(n * c * s, kSeed + 14);
               for (bool per_channel : {false, true}) {
-                check_group_norm(isa, uk, layout, n, c, s, g, per_channel, inplace, x, 2e-5,
-                                 false);
+                check_group_norm(isa, uk, layout, n, c, s, g, per_channel, inplace, x, 2e-5, false);
               }
             }
           }
@@ -300,9 +298,9 @@ TEST(NormIsa, LargeOffsetAndConstantRows) {
       for (bool constant : {false, true}) {
         SCOPED_TRACE(std::string(constant ? "constant" : "offset") + "_len" + std::to_string(len) +
                      "_" + isa_name(isa));
-        const std::vector<float> x =
-            constant ? std::vector<float>(static_cast<size_t>(2 * len), 1234.0f)
-                     : offset_vec(2 * len, kSeed + 15, 1234.0f, 0.01f);
+        const std::vector<float> x = constant
+                                         ? std::vector<float>(static_cast<size_t>(2 * len), 1234.0f)
+                                         : offset_vec(2 * len, kSeed + 15, 1234.0f, 0.01f);
         const std::vector<float> gamma = random_vec(len, kSeed + 16, 0.5f, 1.5f);
         const std::vector<float> beta = random_vec(len, kSeed + 17);
         const std::vector<double> want =
@@ -345,8 +343,8 @@ TEST(NormIsa, ThreadCountInvariance) {
           const std::vector<float> x = random_vec(n * c * s, kSeed + 21);
           const BnParams p = bn_params(c, kSeed);
           std::vector<float> y(x.size());
-          norm::scale_shift_apply(uk, layout, x.data(), y.data(), n, c, s, p.a.data(),
-                                  p.b.data(), NormActParams{});
+          norm::scale_shift_apply(uk, layout, x.data(), y.data(), n, c, s, p.a.data(), p.b.data(),
+                                  NormActParams{});
           outs.push_back(y);
           for (int64_t g : {c, int64_t{32}}) {
             std::vector<std::byte> scratch(norm::group_norm_scratch_bytes(layout, n, c, s, g));
@@ -366,8 +364,7 @@ TEST(NormIsa, ThreadCountInvariance) {
           a.gamma = gamma.data();
           std::vector<float> y(x.size());
           std::vector<std::byte> scratch(norm::normalize_rows_scratch_bytes(rows, len) + 8);
-          norm::normalize_rows(x.data(), y.data(), p, a, nullptr, nullptr, scratch.data(),
-                               threads);
+          norm::normalize_rows(x.data(), y.data(), p, a, nullptr, nullptr, scratch.data(), threads);
           outs.push_back(y);
         }
       });

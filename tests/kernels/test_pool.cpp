@@ -60,7 +60,8 @@ ref::PoolRefParams ref_params(const PoolCase& c) {
   for (size_t i = 0; i < n; ++i) {
     const int64_t dk = (c.kernel[i] - 1) * p.dilations[i] + 1;
     const int64_t span = c.x[i + 2] + pads[i] + pads[i + n] - dk;
-    int64_t out = (c.ceil_mode ? (span + p.strides[i] - 1) / p.strides[i] : span / p.strides[i]) + 1;
+    int64_t out =
+        (c.ceil_mode ? (span + p.strides[i] - 1) / p.strides[i] : span / p.strides[i]) + 1;
     if (c.ceil_mode && (out - 1) * p.strides[i] >= c.x[i + 2] + pads[i]) --out;
     p.y_shape.push_back(out);
   }
@@ -85,13 +86,27 @@ const std::vector<PoolCase>& pool_cases() {
   static const std::vector<PoolCase> cases = {
       {"k3_s2_pad1_c13_h17_w17", {2, 13, 17, 17}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}},
       {"k2_s2_c3_h7_w7_ceil", {1, 3, 7, 7}, {2, 2}, {2, 2}, {}, {}, true},
-      {"k3_s2_asym_pads_ceil_count_pad", {1, 2, 8, 9}, {3, 3}, {2, 2}, {}, {0, 1, 2, 1}, true, true},
+      {"k3_s2_asym_pads_ceil_count_pad",
+       {1, 2, 8, 9},
+       {3, 3},
+       {2, 2},
+       {},
+       {0, 1, 2, 1},
+       true,
+       true},
       {"k3_dil2_s1", {1, 2, 9, 9}, {3, 3}, {}, {2, 2}},
       {"k5_s3_dil2_ceil_count_pad", {1, 1, 13, 14}, {5, 5}, {3, 3}, {2, 2}, {}, true, true},
       {"k7_global_like", {1, 4, 7, 7}, {7, 7}},
       {"pool1d_k3_s2_pad1", {2, 3, 15}, {3}, {2}, {}, {1, 1}},
       {"pool3d_k2_s2_ceil", {1, 2, 5, 6, 7}, {2, 2, 2}, {2, 2, 2}, {}, {}, true},
-      {"pool3d_k3_pad1_count_pad", {1, 1, 4, 5, 6}, {3, 3, 3}, {1, 1, 1}, {}, {1, 1, 1, 1, 1, 1}, false, true},
+      {"pool3d_k3_pad1_count_pad",
+       {1, 1, 4, 5, 6},
+       {3, 3, 3},
+       {1, 1, 1},
+       {},
+       {1, 1, 1, 1, 1, 1},
+       false,
+       true},
   };
   return cases;
 }
@@ -218,7 +233,8 @@ TEST(GlobalPool, AverageAndMax) {
     }
     Shape out = s;
     for (size_t i = 2; i < out.size(); ++i) out[i] = 1;
-    for (auto [op, want] : {std::pair{"GlobalAveragePool", &avg}, std::pair{"GlobalMaxPool", &mx}}) {
+    for (auto [op, want] :
+         {std::pair{"GlobalAveragePool", &avg}, std::pair{"GlobalMaxPool", &mx}}) {
       OpCall call;
       call.op_type = op;
       call.inputs = {{x, false}};
@@ -262,8 +278,9 @@ TEST(Pool, RejectsMalformedNodes) {
     EXPECT_EQ(pool_status(op, x, {{"kernel_shape", k2}}), StatusCode::kOk);
   }
   // Dilations are AveragePool-19 only; int8 MaxPool needs opset 12.
-  EXPECT_EQ(pool_status("AveragePool", x, {{"kernel_shape", k2}, {"dilations", attr_ints({2, 2})}}, 11),
-            StatusCode::kInvalidModel);
+  EXPECT_EQ(
+      pool_status("AveragePool", x, {{"kernel_shape", k2}, {"dilations", attr_ints({2, 2})}}, 11),
+      StatusCode::kInvalidModel);
   EXPECT_EQ(pool_status("MaxPool", x, {{"kernel_shape", k2}}, 11, DataType::kInt8),
             StatusCode::kInvalidModel);
   EXPECT_EQ(pool_status("AveragePool", x, {{"kernel_shape", k2}}, 19, DataType::kInt32),

@@ -26,11 +26,13 @@ Result<ModelCase> load_model_case(const std::string& dir, const Model& model) {
   c.dir = dir;
   c.name = fs::path(dir).filename().string();
   for (const IoInfo& in : model.inputs()) {
-    KEEL_ASSIGN_OR_RETURN(Tensor t, read_npy((fs::path(dir) / "inputs" / (in.name + ".npy")).string()));
+    KEEL_ASSIGN_OR_RETURN(Tensor t,
+                          read_npy((fs::path(dir) / "inputs" / (in.name + ".npy")).string()));
     c.inputs.push_back({in.name, std::move(t)});
   }
   for (const IoInfo& out : model.outputs()) {
-    KEEL_ASSIGN_OR_RETURN(Tensor t, read_npy((fs::path(dir) / "outputs_f64" / (out.name + ".npy")).string()));
+    KEEL_ASSIGN_OR_RETURN(Tensor t,
+                          read_npy((fs::path(dir) / "outputs_f64" / (out.name + ".npy")).string()));
     c.references.push_back(std::move(t));
   }
   return c;

@@ -127,10 +127,11 @@ TEST_P(CommittedModel, NewBatchSizeReplansAndMatches) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, CommittedModel, ::testing::ValuesIn(model_folders(KEEL_MODELS_DIR)),
-                         [](const auto& info) {
+INSTANTIATE_TEST_SUITE_P(Models, CommittedModel,
+                         ::testing::ValuesIn(model_folders(KEEL_MODELS_DIR)), [](const auto& info) {
                            std::string n = info.param.substr(info.param.find_last_of('/') + 1);
-                           for (char& c : n) if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           for (char& c : n)
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
                          });
 

@@ -11,12 +11,15 @@
 namespace keel::testing {
 namespace {
 
-const std::vector<std::string> kZoo = {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "densenet121",
-                            "efficientnet_b0", "convnext_tiny", "shufflenet_v2_x1_0", "regnet_y_400mf"};
+const std::vector<std::string> kZoo = {
+    "resnet18",        "resnet50",      "mobilenet_v2",       "mobilenet_v3_small", "densenet121",
+    "efficientnet_b0", "convnext_tiny", "shufflenet_v2_x1_0", "regnet_y_400mf"};
 
 // BatchNormalization nodes that must remain after folding: the ones with no foldable
 // neighbour (DenseNet's pre-activation BNs after a Concat, followed by Relu).
-int expected_remaining_batchnorms(const std::string& name) { return name == "densenet121" ? 62 : 0; }
+int expected_remaining_batchnorms(const std::string& name) {
+  return name == "densenet121" ? 62 : 0;
+}
 
 int count_op(const Graph& g, const std::string& op) {
   int n = 0;
@@ -28,7 +31,8 @@ class ZooModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ZooModel, FoldsEveryBatchNormWithAFoldableNeighbour) {
   const std::string dir = std::string(KEEL_MODELS_DIR) + "/zoo/" + GetParam();
-  if (!std::ifstream(dir + "/model.onnx")) GTEST_SKIP() << "zoo model '" << GetParam() << "' not generated";
+  if (!std::ifstream(dir + "/model.onnx"))
+    GTEST_SKIP() << "zoo model '" << GetParam() << "' not generated";
   ModelOptions off;
   off.fold = false;
   auto unfolded = Model::load_file(dir + "/model.onnx", off);
@@ -37,7 +41,8 @@ TEST_P(ZooModel, FoldsEveryBatchNormWithAFoldableNeighbour) {
   const int before = count_op((*unfolded)->graph(), "BatchNormalization");
   const int after = count_op((*folded)->graph(), "BatchNormalization");
   int folds = 0;
-  for (const FoldEvent& e : (*folded)->fold_events()) folds += e.folded && e.pass.rfind("fold_batchnorm", 0) == 0;
+  for (const FoldEvent& e : (*folded)->fold_events())
+    folds += e.folded && e.pass.rfind("fold_batchnorm", 0) == 0;
   std::printf("zoo %s: BatchNormalization %d -> %d\n", GetParam().c_str(), before, after);
   EXPECT_EQ(after, expected_remaining_batchnorms(GetParam()));
   EXPECT_EQ(before - after, folds);
@@ -59,7 +64,8 @@ TEST_P(ZooModel, FoldsEveryBatchNormWithAFoldableNeighbour) {
 TEST_P(ZooModel, MatchesFloat64Reference) {
   const std::string dir = std::string(KEEL_MODELS_DIR) + "/zoo/" + GetParam();
   if (!std::ifstream(dir + "/model.onnx")) {
-    GTEST_SKIP() << "zoo model '" << GetParam() << "' not generated: run /usr/bin/python3 models/generate_zoo.py";
+    GTEST_SKIP() << "zoo model '" << GetParam()
+                 << "' not generated: run /usr/bin/python3 models/generate_zoo.py";
   }
   auto model = Model::load_file(dir + "/model.onnx");
   ASSERT_TRUE(model.is_ok()) << model.status().to_string();
@@ -69,12 +75,14 @@ TEST_P(ZooModel, MatchesFloat64Reference) {
   ASSERT_TRUE(session.is_ok()) << session.status().to_string();
   const auto t0 = std::chrono::steady_clock::now();
   auto out = (*session)->run(c->inputs);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   ASSERT_EQ(out->size(), c->references.size());
   for (size_t i = 0; i < out->size(); ++i) {
     const double err = relative_error((*out)[i], c->references[i]);
-    std::printf("zoo %s: max|keel - f64| / max|f64| = %.3g (first run %.1f ms)\n", GetParam().c_str(), err, ms);
+    std::printf("zoo %s: max|keel - f64| / max|f64| = %.3g (first run %.1f ms)\n",
+                GetParam().c_str(), err, ms);
     EXPECT_LE(err, 1e-5);
   }
 }

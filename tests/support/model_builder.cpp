@@ -11,7 +11,8 @@ ModelBuilder::ModelBuilder(int opset, int ir_version) {
   model_.mutable_graph()->set_name("test");
 }
 
-ModelBuilder& ModelBuilder::input(const std::string& name, std::vector<int64_t> dims, int elem_type) {
+ModelBuilder& ModelBuilder::input(const std::string& name, std::vector<int64_t> dims,
+                                  int elem_type) {
   auto* in = model_.mutable_graph()->add_input();
   in->set_name(name);
   auto* tt = in->mutable_type()->mutable_tensor_type();
@@ -19,8 +20,10 @@ ModelBuilder& ModelBuilder::input(const std::string& name, std::vector<int64_t> 
   auto* shape = tt->mutable_shape();
   for (int64_t d : dims) {
     auto* dim = shape->add_dim();
-    if (d >= 0) dim->set_dim_value(d);
-    else dim->set_dim_param("N");
+    if (d >= 0)
+      dim->set_dim_value(d);
+    else
+      dim->set_dim_param("N");
   }
   return *this;
 }

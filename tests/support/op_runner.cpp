@@ -39,7 +39,8 @@ Attribute attr_floats(std::vector<float> v) {
 
 Result<std::vector<Tensor>> run_op(const OpCall& call) {
   const OpRegistration* reg = KernelRegistry::global().find("", call.op_type, call.opset);
-  if (!reg) return unsupported("no kernel for " + call.op_type + " at opset " + std::to_string(call.opset));
+  if (!reg)
+    return unsupported("no kernel for " + call.op_type + " at opset " + std::to_string(call.opset));
 
   Graph g;
   auto node = std::make_unique<Node>();

@@ -22,11 +22,14 @@ template <typename Got, typename Ref>
     if (r == 0.0) ++zeros;
     const bool both_nan = std::isnan(g) && std::isnan(r);
     if (!both_nan && !(std::fabs(g - r) <= atol + rtol * std::fabs(r))) {
-      if (bad < 5) first += " [" + std::to_string(i) + "] got " + std::to_string(g) + " ref " + std::to_string(r) + ";";
+      if (bad < 5)
+        first += " [" + std::to_string(i) + "] got " + std::to_string(g) + " ref " +
+                 std::to_string(r) + ";";
       ++bad;
     }
   }
-  if (bad) return ::testing::AssertionFailure() << bad << " of " << n << " elements differ:" << first;
+  if (bad)
+    return ::testing::AssertionFailure() << bad << " of " << n << " elements differ:" << first;
   if (!allow_zeros && n >= 8 && zeros * 2 > n) {
     return ::testing::AssertionFailure() << zeros << " of " << n << " reference values are zero";
   }

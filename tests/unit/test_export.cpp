@@ -425,10 +425,10 @@ TEST(Checker, RejectsABrokenModel) {
 
 // tensor_to_proto writes raw_data that tensor_from_proto reads back to the same bytes.
 TEST(TensorToProto, EveryStoredDtypeRoundTrips) {
-  const DataType dtypes[] = {DataType::kFloat32, DataType::kUint8,   DataType::kInt8,
-                             DataType::kUint16,  DataType::kInt16,   DataType::kInt32,
-                             DataType::kInt64,   DataType::kBool,    DataType::kFloat16,
-                             DataType::kFloat64, DataType::kUint32,  DataType::kUint64,
+  const DataType dtypes[] = {DataType::kFloat32, DataType::kUint8,  DataType::kInt8,
+                             DataType::kUint16,  DataType::kInt16,  DataType::kInt32,
+                             DataType::kInt64,   DataType::kBool,   DataType::kFloat16,
+                             DataType::kFloat64, DataType::kUint32, DataType::kUint64,
                              DataType::kBFloat16};
   for (DataType dtype : dtypes) {
     Tensor t = Tensor::allocate(dtype, {2, 3}).value();

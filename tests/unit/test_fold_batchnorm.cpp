@@ -95,9 +95,9 @@ onnx::NodeProto& add_bn(ModelBuilder& b, Rng& rng, const std::string& name, cons
 }
 
 // Conv `name` (x -> y) with a random weight name_w [dims] and, when `bias`, name_b.
-onnx::NodeProto& add_conv(ModelBuilder& b, Rng& rng, const std::string& name,
-                          const std::string& x, const std::string& y, std::vector<int64_t> w_dims,
-                          bool bias, const std::string& op = "Conv", int64_t bias_len = -1) {
+onnx::NodeProto& add_conv(ModelBuilder& b, Rng& rng, const std::string& name, const std::string& x,
+                          const std::string& y, std::vector<int64_t> w_dims, bool bias,
+                          const std::string& op = "Conv", int64_t bias_len = -1) {
   const int64_t cout = bias_len > 0 ? bias_len : w_dims[0];
   rand_init(b, rng, name + "_w", w_dims);
   std::vector<std::string> inputs = {x, name + "_w"};
@@ -140,7 +140,7 @@ std::vector<NamedTensor> random_feeds(const Model& m, uint32_t seed = 1234) {
 }
 
 Result<std::vector<Tensor>> run(const std::shared_ptr<const Model>& m,
-                                 const std::vector<NamedTensor>& feeds) {
+                                const std::vector<NamedTensor>& feeds) {
   KEEL_ASSIGN_OR_RETURN(auto session, Session::create(m, {}));
   return session->run(feeds);
 }
@@ -293,8 +293,7 @@ void expect_bn_kept(const ModelBuilder& b, const std::string& bn, const std::str
 
 // x [x_dims] -> Conv(name "conv", weight [w_dims]) -> "c" -> BN "bn" -> "y".
 ModelBuilder conv_bn(uint32_t seed, std::vector<int64_t> x_dims, std::vector<int64_t> w_dims,
-                     bool bias, int64_t group = 1, const std::string& op = "Conv",
-                     int opset = 17) {
+                     bool bias, int64_t group = 1, const std::string& op = "Conv", int opset = 17) {
   Rng rng(seed);
   ModelBuilder b(opset);
   b.input("x", x_dims);
@@ -392,8 +391,8 @@ TEST(FoldConvTransposeBn, Group2WithBias) {
 // ---------------------------------------------------------------------------------------------
 // fold_batchnorm: Gemm -> BN
 
-ModelBuilder gemm_bn(uint32_t seed, bool trans_b, const std::vector<int64_t>& c_dims,
-                     float alpha, float beta) {
+ModelBuilder gemm_bn(uint32_t seed, bool trans_b, const std::vector<int64_t>& c_dims, float alpha,
+                     float beta) {
   Rng rng(seed);
   ModelBuilder b;
   b.input("a", {3, 5});
@@ -415,9 +414,8 @@ ModelBuilder gemm_bn(uint32_t seed, bool trans_b, const std::vector<int64_t>& c_
 TEST(FoldGemmBn, TransposesAlphaBetaAndBias) {
   uint32_t seed = 20;
   for (bool trans_b : {false, true}) {
-    for (const auto& c_dims :
-         {std::vector<int64_t>{}, std::vector<int64_t>{4}, std::vector<int64_t>{1, 4},
-          std::vector<int64_t>{1}}) {
+    for (const auto& c_dims : {std::vector<int64_t>{}, std::vector<int64_t>{4},
+                               std::vector<int64_t>{1, 4}, std::vector<int64_t>{1}}) {
       for (auto [alpha, beta] : {std::pair{1.0f, 1.0f}, std::pair{1.7f, 0.6f}}) {
         SCOPED_TRACE("transB=" + std::to_string(trans_b) + " C rank " +
                      std::to_string(c_dims.size()) + (c_dims.empty() ? " (none)" : "") +
@@ -817,7 +815,9 @@ TEST(FoldPrecondition, VarPlusEpsPositive) {
   // Positive side: var 0 with a positive epsilon folds.
   {
     ModelBuilder b = conv_bn(80, {1, 3, 6, 6}, {4, 3, 3, 3}, true);
-    b.proto().mutable_graph()->mutable_initializer(b.proto().graph().initializer_size() - 1)
+    b.proto()
+        .mutable_graph()
+        ->mutable_initializer(b.proto().graph().initializer_size() - 1)
         ->set_float_data(2, 0.0f);
     expect_bn_folded(b, folded_into("conv", "y"));
   }
@@ -828,7 +828,9 @@ TEST(FoldPrecondition, VarPlusEpsPositive) {
   add_conv(b, rng, "conv", "x", "c", {4, 3, 3, 3}, true);
   add_bn(b, rng, "bn", "c", "y", 4, 0.0f);
   b.output("y");
-  b.proto().mutable_graph()->mutable_initializer(b.proto().graph().initializer_size() - 1)
+  b.proto()
+      .mutable_graph()
+      ->mutable_initializer(b.proto().graph().initializer_size() - 1)
       ->set_float_data(1, 0.0f);
   expect_bn_kept(b, "bn", "var + eps > 0", Runs::kNo);
 }
@@ -991,8 +993,8 @@ TEST(FoldPrecondition, Float64ParametersWithFloat32Conv) {
   const int64_t plane = x.numel() / c;
   for (int64_t i = 0; i < x.numel(); ++i) {
     const size_t ch = static_cast<size_t>(i / plane);
-    const double v = (x.data_as<float>()[i] - mean[ch]) / std::sqrt(var[ch] + eps) * gamma[ch] +
-                     beta[ch];
+    const double v =
+        (x.data_as<float>()[i] - mean[ch]) / std::sqrt(var[ch] + eps) * gamma[ch] + beta[ch];
     want.data_as<float>()[i] = static_cast<float>(v);
   }
   EXPECT_LE(rel_error(want, (*got)[0]), kRtol);
@@ -1093,8 +1095,8 @@ int count_bn(const Graph& g) {
 TEST(FoldCommittedModels, FoldedExportLoadsAndMatches) {
   const auto names = committed_models();
   ASSERT_FALSE(names.empty());
-  const fs::path tmp = fs::temp_directory_path() /
-                       ("keel_fold_test_" + std::to_string(static_cast<long>(getpid())));
+  const fs::path tmp =
+      fs::temp_directory_path() / ("keel_fold_test_" + std::to_string(static_cast<long>(getpid())));
   fs::create_directories(tmp);
   for (const std::string& name : names) {
     SCOPED_TRACE(name);

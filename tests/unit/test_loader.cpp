@@ -1,10 +1,10 @@
 // Loader, validation and planning on hand-built and deliberately broken models: every bad
 // model gives a clear error with the right code, none crashes.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "graph/graph.hpp"
 #include "keel/keel.hpp"
@@ -62,7 +62,8 @@ TEST(Loader, GarbageBytesAreRejected) {
 }
 
 TEST(Loader, TruncatedCommittedModelIsRejected) {
-  std::ifstream f(std::string(KEEL_SOURCE_DIR) + "/models/resnet_tiny/model.onnx", std::ios::binary);
+  std::ifstream f(std::string(KEEL_SOURCE_DIR) + "/models/resnet_tiny/model.onnx",
+                  std::ios::binary);
   ASSERT_TRUE(f.good());
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   for (size_t cut : {bytes.size() / 2, bytes.size() - 7, size_t{100}}) {
@@ -86,7 +87,8 @@ TEST(Loader, MissingInitializerIsNamed) {
   auto m = load(b);
   ASSERT_FALSE(m.is_ok());
   EXPECT_EQ(m.status().code(), StatusCode::kInvalidModel);
-  EXPECT_NE(m.status().message().find("missing_weight"), std::string::npos) << m.status().to_string();
+  EXPECT_NE(m.status().message().find("missing_weight"), std::string::npos)
+      << m.status().to_string();
   EXPECT_NE(m.status().message().find("conv0"), std::string::npos);
 }
 
@@ -209,7 +211,8 @@ class ExternalData : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("keel_ext_" + std::to_string(::getpid()));
     fs::create_directories(dir_ / "model");
-    std::ofstream(dir_ / "model" / "weights.bin", std::ios::binary).write("\0\0\x80\x3f\0\0\0\x40", 8);
+    std::ofstream(dir_ / "model" / "weights.bin", std::ios::binary)
+        .write("\0\0\x80\x3f\0\0\0\x40", 8);
     std::ofstream(dir_ / "outside.bin", std::ios::binary).write("\0\0\x80\x3f\0\0\0\x40", 8);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -324,10 +327,12 @@ TEST(Planner, ReshapeWithShapeFromAGraphInputSpecialisesOnItsValue) {
   ASSERT_TRUE(m.is_ok()) << m.status().to_string();
   auto s = Session::create(*m, {});
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
-  auto out = (*s)->run({{"x", filled({2, 6}, 0)}, {"shape", Tensor::from_vector<int64_t>({2}, {3, 4})}});
+  auto out =
+      (*s)->run({{"x", filled({2, 6}, 0)}, {"shape", Tensor::from_vector<int64_t>({2}, {3, 4})}});
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   EXPECT_EQ((*out)[0].shape(), (Shape{3, 4}));
-  out = (*s)->run({{"x", filled({2, 6}, 0)}, {"shape", Tensor::from_vector<int64_t>({2}, {6, -1})}});
+  out =
+      (*s)->run({{"x", filled({2, 6}, 0)}, {"shape", Tensor::from_vector<int64_t>({2}, {6, -1})}});
   ASSERT_TRUE(out.is_ok()) << out.status().to_string();
   EXPECT_EQ((*out)[0].shape(), (Shape{6, 2}));
 }

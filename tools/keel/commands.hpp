@@ -2,7 +2,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 
@@ -11,11 +10,11 @@
 namespace keel::tools {
 
 struct RunArgs {
-  std::string model;                // a .onnx file, or a model folder (model.onnx, inputs/, outputs_f64/)
+  std::string model;  // a .onnx file, or a model folder (model.onnx, inputs/, outputs_f64/)
   std::vector<std::string> inputs;  // NAME=FILE.npy
   std::vector<std::string> shapes;  // NAME=1,3,224,224 for dynamic inputs
   std::string output_dir;
-  std::string reference_dir;        // folder of <output>.npy references to compare with
+  std::string reference_dir;  // folder of <output>.npy references to compare with
   int threads = 0;
   int iterations = 10;
   uint64_t seed = 1;
@@ -37,10 +36,10 @@ struct BenchArgs {
   std::vector<std::string> inputs;  // NAME=FILE.npy
   std::vector<std::string> shapes;  // NAME=1,3,224,224
   int threads = 0;
-  int64_t batch = 0;                // 0: not given
+  int64_t batch = 0;  // 0: not given
   uint64_t seed = 1;
-  int64_t iterations = 0;           // 0: run for time_s seconds instead
-  double time_s = 0;                // 0: 5 seconds unless iterations is given
+  int64_t iterations = 0;  // 0: run for time_s seconds instead
+  double time_s = 0;       // 0: 5 seconds unless iterations is given
   int warmup = 2;
   int concurrency = 1;
   std::string layout = "nchw";
@@ -71,7 +70,8 @@ struct ModelPaths {
 };
 ModelPaths resolve_model_paths(const std::string& model);
 // Builds the feeds: -i files, then the folder's inputs/, then seeded random data.
-Result<std::vector<NamedTensor>> make_feeds(const Model& model, const std::vector<std::string>& files,
+Result<std::vector<NamedTensor>> make_feeds(const Model& model,
+                                            const std::vector<std::string>& files,
                                             const std::vector<std::string>& shapes,
                                             const std::string& inputs_dir, uint64_t seed);
 

@@ -14,7 +14,8 @@ ModelPaths resolve_model_paths(const std::string& model) {
   std::error_code ec;
   if (fs::is_directory(model, ec)) {
     p.onnx = (fs::path(model) / "model.onnx").string();
-    if (fs::is_directory(fs::path(model) / "inputs", ec)) p.inputs_dir = (fs::path(model) / "inputs").string();
+    if (fs::is_directory(fs::path(model) / "inputs", ec))
+      p.inputs_dir = (fs::path(model) / "inputs").string();
     if (fs::is_directory(fs::path(model) / "outputs_f64", ec)) {
       p.references_dir = (fs::path(model) / "outputs_f64").string();
     }
@@ -26,7 +27,8 @@ ModelPaths resolve_model_paths(const std::string& model) {
 
 namespace {
 
-Result<std::pair<std::string, std::string>> split_assignment(const std::string& s, const char* what) {
+Result<std::pair<std::string, std::string>> split_assignment(const std::string& s,
+                                                             const char* what) {
   const size_t eq = s.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) {
     return invalid_argument(std::string(what) + " '" + s + "' must look like NAME=VALUE");
@@ -45,14 +47,17 @@ Result<Tensor> random_tensor(DataType dtype, const Shape& shape, std::mt19937_64
       for (int64_t i = 0; i < t.numel(); ++i) t.data_as<double>()[i] = normal(rng);
       break;
     case DataType::kInt64:
-      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<int64_t>()[i] = static_cast<int64_t>(rng() % 4);
+      for (int64_t i = 0; i < t.numel(); ++i)
+        t.data_as<int64_t>()[i] = static_cast<int64_t>(rng() % 4);
       break;
     case DataType::kInt32:
-      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<int32_t>()[i] = static_cast<int32_t>(rng() % 4);
+      for (int64_t i = 0; i < t.numel(); ++i)
+        t.data_as<int32_t>()[i] = static_cast<int32_t>(rng() % 4);
       break;
     case DataType::kBool:
     case DataType::kUint8:
-      for (int64_t i = 0; i < t.numel(); ++i) t.data_as<uint8_t>()[i] = static_cast<uint8_t>(rng() % 2);
+      for (int64_t i = 0; i < t.numel(); ++i)
+        t.data_as<uint8_t>()[i] = static_cast<uint8_t>(rng() % 2);
       break;
     default:
       return unsupported("cannot make random data of type " + dtype_name(dtype) +
@@ -63,7 +68,8 @@ Result<Tensor> random_tensor(DataType dtype, const Shape& shape, std::mt19937_64
 
 }  // namespace
 
-Result<std::vector<NamedTensor>> make_feeds(const Model& model, const std::vector<std::string>& files,
+Result<std::vector<NamedTensor>> make_feeds(const Model& model,
+                                            const std::vector<std::string>& files,
                                             const std::vector<std::string>& shapes,
                                             const std::string& inputs_dir, uint64_t seed) {
   std::map<std::string, std::string> given;
@@ -89,7 +95,9 @@ Result<std::vector<NamedTensor>> make_feeds(const Model& model, const std::vecto
   for (const auto& [name, path] : given) {
     bool known = false;
     for (const IoInfo& in : model.inputs()) known = known || in.name == name;
-    if (!known) return invalid_argument("-i " + name + "=" + path + ": the model has no input '" + name + "'");
+    if (!known)
+      return invalid_argument("-i " + name + "=" + path + ": the model has no input '" + name +
+                              "'");
   }
   std::mt19937_64 rng(seed);
   std::vector<NamedTensor> feeds;
@@ -110,7 +118,8 @@ Result<std::vector<NamedTensor>> make_feeds(const Model& model, const std::vecto
       shape = shape_overrides[in.name];
     } else {
       if (!in.rank_known) {
-        return invalid_argument("input '" + in.name + "' has unknown rank: give --shape " + in.name + "=...");
+        return invalid_argument("input '" + in.name + "' has unknown rank: give --shape " +
+                                in.name + "=...");
       }
       for (int64_t d : in.shape) shape.push_back(d < 0 ? 1 : d);  // dynamic dims default to 1
     }

@@ -25,7 +25,8 @@ void add_fold_options(CLI::App& app, FoldArgs& args) {
                "run the original and the folded model with keel and compare the outputs");
   app.add_flag("--fold-overridable", args.fold_overridable,
                "also fold initializers that are listed as graph inputs");
-  app.add_option("-i,--input-data", args.inputs, "NAME=FILE.npy for --check (random seeded data otherwise)");
+  app.add_option("-i,--input-data", args.inputs,
+                 "NAME=FILE.npy for --check (random seeded data otherwise)");
   app.add_option("--shape", args.shapes, "NAME=1,3,224,224 for dynamic inputs in --check");
   app.add_option("--rtol", args.rtol, "--check tolerance, relative to each output's scale")
       ->check(CLI::PositiveNumber);
@@ -36,7 +37,8 @@ namespace {
 
 std::map<std::string, int> op_counts(const Graph& g) {
   std::map<std::string, int> counts;
-  for (const Node* n : g.nodes()) counts[(n->domain.empty() ? "" : n->domain + "::") + n->op_type]++;
+  for (const Node* n : g.nodes())
+    counts[(n->domain.empty() ? "" : n->domain + "::") + n->op_type]++;
   return counts;
 }
 
@@ -58,7 +60,8 @@ Result<std::vector<OutputCheck>> check_outputs(const FoldArgs& args) {
   KEEL_ASSIGN_OR_RETURN(auto s2, Session::create(folded, {}));
   KEEL_ASSIGN_OR_RETURN(auto want, s1->run(feeds));
   KEEL_ASSIGN_OR_RETURN(auto got, s2->run(feeds));
-  if (want.size() != got.size()) return internal_error("the folded model has a different number of outputs");
+  if (want.size() != got.size())
+    return internal_error("the folded model has a different number of outputs");
   std::vector<OutputCheck> checks;
   for (size_t o = 0; o < want.size(); ++o) {
     OutputCheck c;
@@ -110,21 +113,24 @@ Status fold_command(const FoldArgs& args) {
   passes.options.runtime_fusions = false;  // the output must be standard ONNX
   KEEL_RETURN_IF_ERROR(run_load_passes(*graph, passes).with_context("'" + args.input + "'"));
   const auto after = op_counts(*graph);
-  KEEL_RETURN_IF_ERROR(export_model_file(*graph, args.output).with_context("writing '" + args.output + "'"));
+  KEEL_RETURN_IF_ERROR(
+      export_model_file(*graph, args.output).with_context("writing '" + args.output + "'"));
 
   nlohmann::json report;
   report["input"] = args.input;
   report["output"] = args.output;
   int folded = 0, skipped = 0;
   for (const FoldEvent& e : passes.events) {
-    nlohmann::json j = {{"pass", e.pass}, {"target", e.target}, {"source", e.source}, {"reason", e.reason}};
+    nlohmann::json j = {
+        {"pass", e.pass}, {"target", e.target}, {"source", e.source}, {"reason", e.reason}};
     if (e.folded) {
       ++folded;
       std::printf("fold %s <- %s\n", e.target.c_str(), e.source.c_str());
       report["folds"].push_back(j);
     } else {
       ++skipped;
-      std::printf("skip %s: %s\n", (e.source.empty() ? e.target : e.source).c_str(), e.reason.c_str());
+      std::printf("skip %s: %s\n", (e.source.empty() ? e.target : e.source).c_str(),
+                  e.reason.c_str());
       report["skips"].push_back(j);
     }
   }
@@ -153,8 +159,9 @@ Status fold_command(const FoldArgs& args) {
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   Status checked = check_with_onnx_checker(bytes);
   const std::string checker = checked.is_ok() ? "passed"
-                              : checked.code() == StatusCode::kUnsupported ? "not run (" + checked.message() + ")"
-                                                                           : "FAILED: " + checked.message();
+                              : checked.code() == StatusCode::kUnsupported
+                                  ? "not run (" + checked.message() + ")"
+                                  : "FAILED: " + checked.message();
   std::printf("onnx checker: %s\n", checker.c_str());
   report["onnx_checker"] = checker;
   if (!checked.is_ok() && checked.code() != StatusCode::kUnsupported) {
@@ -168,8 +175,12 @@ Status fold_command(const FoldArgs& args) {
       std::printf("check %s: max_abs=%.3g max_rel=%.3g (of scale %.3g) at %s %s\n", c.name.c_str(),
                   c.max_abs, c.max_rel, c.scale, index_string(c.shape, c.worst_index).c_str(),
                   c.pass ? "PASS" : "FAIL");
-      report["check"].push_back({{"output", c.name}, {"max_abs", c.max_abs}, {"max_rel", c.max_rel},
-                                 {"scale", c.scale}, {"worst_index", index_string(c.shape, c.worst_index)}, {"pass", c.pass}});
+      report["check"].push_back({{"output", c.name},
+                                 {"max_abs", c.max_abs},
+                                 {"max_rel", c.max_rel},
+                                 {"scale", c.scale},
+                                 {"worst_index", index_string(c.shape, c.worst_index)},
+                                 {"pass", c.pass}});
       check_failed = check_failed || !c.pass;
     }
   }

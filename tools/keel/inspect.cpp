@@ -20,7 +20,8 @@ std::string describe_type(const ValueType& t) {
   s += "[";
   for (size_t i = 0; i < t.dims->size(); ++i) {
     const Dim& d = (*t.dims)[i];
-    s += (i ? "," : "") + (d.known() ? std::to_string(d.value) : (d.symbol.empty() ? "?" : d.symbol));
+    s += (i ? "," : "") +
+         (d.known() ? std::to_string(d.value) : (d.symbol.empty() ? "?" : d.symbol));
   }
   return s + "]";
 }
@@ -34,10 +35,13 @@ Status inspect_command(const InspectArgs& args) {
   std::printf("model: %s\n", paths.onnx.c_str());
   std::printf("ir_version: %lld\n", static_cast<long long>(graph->ir_version));
   for (const auto& [domain, version] : graph->opset_imports) {
-    std::printf("opset: %s %lld\n", domain.empty() ? "ai.onnx" : domain.c_str(), static_cast<long long>(version));
+    std::printf("opset: %s %lld\n", domain.empty() ? "ai.onnx" : domain.c_str(),
+                static_cast<long long>(version));
   }
-  for (const Value* v : graph->inputs) std::printf("input %s: %s\n", v->name.c_str(), describe_type(v->type).c_str());
-  for (const Value* v : graph->outputs) std::printf("output %s: %s\n", v->name.c_str(), describe_type(v->type).c_str());
+  for (const Value* v : graph->inputs)
+    std::printf("input %s: %s\n", v->name.c_str(), describe_type(v->type).c_str());
+  for (const Value* v : graph->outputs)
+    std::printf("output %s: %s\n", v->name.c_str(), describe_type(v->type).c_str());
   int64_t params = 0, tensors = 0;
   for (const auto& v : graph->values()) {
     if (v->is_constant()) {
@@ -48,7 +52,8 @@ Status inspect_command(const InspectArgs& args) {
   std::printf("parameters: %lld in %lld constant tensors\n", static_cast<long long>(params),
               static_cast<long long>(tensors));
   std::map<std::string, int> histogram;
-  for (const Node* n : graph->nodes()) histogram[(n->domain.empty() ? "" : n->domain + "::") + n->op_type]++;
+  for (const Node* n : graph->nodes())
+    histogram[(n->domain.empty() ? "" : n->domain + "::") + n->op_type]++;
   std::printf("nodes: %zu\n", graph->nodes().size());
   for (const auto& [op, count] : histogram) std::printf("  %-28s %d\n", op.c_str(), count);
   Status support = check_operators_supported(*graph);

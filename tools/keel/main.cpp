@@ -1,7 +1,6 @@
 // keel: one command-line tool with subcommands (run, fold, inspect, bench). Thin: everything it
 // does goes through the public API.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 

@@ -13,22 +13,27 @@ namespace keel::tools {
 namespace fs = std::filesystem;
 
 void add_run_options(CLI::App& app, RunArgs& args) {
-  app.add_option("model", args.model, "model.onnx, or a model folder (model.onnx, inputs/, outputs_f64/)")
+  app.add_option("model", args.model,
+                 "model.onnx, or a model folder (model.onnx, inputs/, outputs_f64/)")
       ->required();
-  app.add_option("-i,--input", args.inputs, "NAME=FILE.npy (repeatable); random seeded data otherwise");
+  app.add_option("-i,--input", args.inputs,
+                 "NAME=FILE.npy (repeatable); random seeded data otherwise");
   app.add_option("--shape", args.shapes, "NAME=1,3,224,224 for inputs with dynamic dims");
   app.add_option("-o,--output-dir", args.output_dir, "write each output as DIR/<name>.npy");
   app.add_option("--reference", args.reference_dir,
                  "folder of <output>.npy references (a model folder's outputs_f64/ by default)");
-  app.add_option("--threads", args.threads, "threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--iterations", args.iterations, "timed runs after the first")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", args.threads, "threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--iterations", args.iterations, "timed runs after the first")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", args.seed, "seed for random inputs");
   app.add_flag("--no-fold", args.no_fold, "keep BatchNorm and friends as separate nodes");
 }
 
 namespace {
 
-double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+double ms_between(std::chrono::steady_clock::time_point a,
+                  std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
@@ -54,15 +59,17 @@ void print_summary(const std::string& name, const Tensor& t) {
     hi = std::max(hi, v);
     sum += v;
   }
-  std::printf("output %s: %s%s min=%.6g max=%.6g mean=%.6g\n", name.c_str(), dtype_name(t.dtype()).c_str(),
-              shape_to_string(t.shape()).c_str(), lo, hi, t.numel() ? sum / t.numel() : 0.0);
+  std::printf("output %s: %s%s min=%.6g max=%.6g mean=%.6g\n", name.c_str(),
+              dtype_name(t.dtype()).c_str(), shape_to_string(t.shape()).c_str(), lo, hi,
+              t.numel() ? sum / t.numel() : 0.0);
 }
 
 }  // namespace
 
 Status run_command(const RunArgs& args) {
   const ModelPaths paths = resolve_model_paths(args.model);
-  const std::string reference_dir = args.reference_dir.empty() ? paths.references_dir : args.reference_dir;
+  const std::string reference_dir =
+      args.reference_dir.empty() ? paths.references_dir : args.reference_dir;
   ModelOptions mopts;
   mopts.fold = !args.no_fold;
   mopts.runtime_fusions = !args.no_fold;  // --no-fold runs the graph as written
@@ -94,10 +101,12 @@ Status run_command(const RunArgs& args) {
       std::printf("fold %s <- %s\n", e.target.c_str(), e.source.c_str());
     } else {
       ++kept;
-      std::printf("skip %s: %s\n", (e.source.empty() ? e.target : e.source).c_str(), e.reason.c_str());
+      std::printf("skip %s: %s\n", (e.source.empty() ? e.target : e.source).c_str(),
+                  e.reason.c_str());
     }
   }
-  std::printf("folding: %s, %d folded, %d kept\n", args.no_fold ? "off (--no-fold)" : "on", folded, kept);
+  std::printf("folding: %s, %d folded, %d kept\n", args.no_fold ? "off (--no-fold)" : "on", folded,
+              kept);
   for (const NamedTensor& f : feeds) {
     std::printf("input %s: %s%s\n", f.name.c_str(), dtype_name(f.tensor.dtype()).c_str(),
                 shape_to_string(f.tensor.shape()).c_str());
@@ -117,7 +126,8 @@ Status run_command(const RunArgs& args) {
     std::error_code ec;
     fs::create_directories(args.output_dir, ec);
     for (size_t o = 0; o < outputs.size(); ++o) {
-      const std::string path = (fs::path(args.output_dir) / (model->outputs()[o].name + ".npy")).string();
+      const std::string path =
+          (fs::path(args.output_dir) / (model->outputs()[o].name + ".npy")).string();
       KEEL_RETURN_IF_ERROR(write_npy(path, outputs[o]));
     }
     std::printf("outputs written to %s\n", args.output_dir.c_str());
@@ -145,7 +155,9 @@ Status run_command(const RunArgs& args) {
       std::printf("check %s vs %s: max_abs=%.3g rel_to_scale=%.3g %s\n", name.c_str(), path.c_str(),
                   max_abs, rel, pass ? "PASS" : "FAIL");
     }
-    if (!all_pass) return invalid_argument("outputs differ from the references by more than 1e-5 of their scale");
+    if (!all_pass)
+      return invalid_argument(
+          "outputs differ from the references by more than 1e-5 of their scale");
   }
   return Status::ok();
 }
