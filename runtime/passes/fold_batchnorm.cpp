@@ -59,14 +59,7 @@ bool fold_into_conv(Graph& g, Node* conv, Node* bn, PassContext& ctx, std::strin
   }
   const Shape w_shape = w->shape();
   set_float_constant(own_constant(g, conv, 1), w_shape, w_new);
-  if (has_bias) {
-    set_float_constant(own_constant(g, conv, 2), {cout}, b_new);
-  } else {
-    Value* bias = g.create_unique_value(conv->name + "_bias");
-    set_float_constant(bias, {cout}, b_new);
-    conv->inputs.resize(3, nullptr);
-    g.replace_input(conv, 2, bias);
-  }
+  set_bias(g, conv, 2, b_new);
   return true;
 }
 
@@ -121,16 +114,8 @@ bool fold_into_conv_transpose(Graph& g, Node* convt, Node* bn, PassContext& ctx,
                affine->shift[o];
   }
   const Shape w_shape = w->shape();
-  const bool had_bias = b != nullptr;
   set_float_constant(own_constant(g, convt, 1), w_shape, w_new);
-  if (had_bias) {
-    set_float_constant(own_constant(g, convt, 2), {cout}, b_new);
-  } else {
-    Value* bias = g.create_unique_value(convt->name + "_bias");
-    set_float_constant(bias, {cout}, b_new);
-    convt->inputs.resize(3, nullptr);
-    g.replace_input(convt, 2, bias);
-  }
+  set_bias(g, convt, 2, b_new);
   return true;
 }
 

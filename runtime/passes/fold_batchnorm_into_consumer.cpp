@@ -91,16 +91,8 @@ bool fold_into_conv_input(Graph& g, Node* bn, Node* conv, PassContext& ctx, std:
     b_new[o] = acc;
   }
   const Shape w_shape = w->shape();
-  const bool had_bias = b != nullptr;
   set_float_constant(own_constant(g, conv, 1), w_shape, w_new);
-  if (had_bias) {
-    set_float_constant(own_constant(g, conv, 2), {cout}, b_new);
-  } else {
-    Value* bias = g.create_unique_value(conv->name + "_bias");
-    set_float_constant(bias, {cout}, b_new);
-    conv->inputs.resize(3, nullptr);
-    g.replace_input(conv, 2, bias);
-  }
+  set_bias(g, conv, 2, b_new);
   // The conv now reads the BN's input directly.
   Value* x = bn->inputs[0];
   g.replace_input(conv, 0, x);

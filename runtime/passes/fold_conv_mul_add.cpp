@@ -137,14 +137,7 @@ bool fold_conv_mul_add(Graph& graph, PassContext& ctx) {
       const Shape w_shape = w->shape();
       set_float_constant(own_constant(graph, conv, 1), w_shape, w_new);
     }
-    if (b) {
-      set_float_constant(own_constant(graph, conv, 2), {cout}, b_new);
-    } else {
-      Value* bias = graph.create_unique_value(conv->name + "_bias");
-      set_float_constant(bias, {cout}, b_new);
-      conv->inputs.resize(3, nullptr);
-      graph.replace_input(conv, 2, bias);
-    }
+    set_bias(graph, conv, 2, b_new);
     const std::string op_name = op->name, op_type = op->op_type;
     absorb_output(graph, conv, op);
     ctx.events.push_back({true, "fold_conv_mul_add", conv->name, op_name,

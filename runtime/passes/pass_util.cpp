@@ -82,6 +82,18 @@ void set_float_constant(Value* v, const Shape& shape, const std::vector<double>&
   v->type.dims = dims;
 }
 
+void set_bias(Graph& graph, Node* node, size_t slot, const std::vector<double>& values) {
+  const Shape shape = {static_cast<int64_t>(values.size())};
+  if (node->has_input(slot)) {
+    set_float_constant(own_constant(graph, node, slot), shape, values);
+    return;
+  }
+  Value* bias = graph.create_unique_value(node->name + "_bias");
+  set_float_constant(bias, shape, values);
+  if (node->inputs.size() <= slot) node->inputs.resize(slot + 1, nullptr);
+  graph.replace_input(node, slot, bias);
+}
+
 std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels,
                                                 const PassContext& ctx, std::string* why) {
   if (bn.inputs.size() != 5) {

@@ -22,6 +22,9 @@ std::optional<std::vector<double>> to_doubles(const Tensor& t);
 Value* own_constant(Graph& graph, Node* node, size_t slot);
 // Replaces the constant of `v` with float32 `values` (rounded once) of `shape`.
 void set_float_constant(Value* v, const Shape& shape, const std::vector<double>& values);
+// Sets input `slot` of `node` (a bias) to float32 `values`: the node's own copy of an existing
+// constant is overwritten, or a new constant is created and wired in when the input is absent.
+void set_bias(Graph& graph, Node* node, size_t slot, const std::vector<double>& values);
 // True when `v` feeds exactly one node input and is not a graph output.
 bool single_use(const Value* v);
 // True when any of the node's optional outputs from index 1 on is used.
