@@ -41,5 +41,8 @@ bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_consumer(Graph& graph, PassContext& ctx);
 bool fold_conv_mul_add(Graph& graph, PassContext& ctx);
 bool fuse_batchnorm_activation(Graph& graph, PassContext& ctx);
+// Decomposed LayerNorm / RMSNorm subgraphs -> LayerNormalization (opset >= 17) or
+// RMSNormalization (opset >= 23) of the model's opset (standard ONNX: runs with folding).
+bool fuse_layernorm_pattern(Graph& graph, PassContext& ctx);
 
 }  // namespace keel

@@ -14,6 +14,9 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
       changed = fold_conv_mul_add(graph, ctx) || changed;
       if (!changed) break;
     }
+    // The fused node is a standard ONNX op of the model's own opset and LayerNormalization-17
+    // passes the ONNX checker, so `keel fold` writes this rewrite too (see the pass file).
+    fuse_layernorm_pattern(graph, ctx);
     // One skip line per BatchNormalization that stays, with its last reason.
     for (const Node* n : graph.nodes()) {
       if (n->op_type != "BatchNormalization" || !n->domain.empty()) continue;
