@@ -71,6 +71,12 @@ class Model {
 
 struct SessionOptions {
   int threads = 0;  // threads of this session's arena; 0 = all cores
+  // An application's own arena: a `tbb::task_arena*` (oneTBB), type-erased so that keel.hpp
+  // does not include TBB. When set, every run (and planning) executes in that arena instead of
+  // one the session creates, `threads` must be 0 or equal its max_concurrency(), and
+  // Session::threads() reports its max_concurrency(). The caller owns the arena and keeps it
+  // alive, and its concurrency unchanged, for the session's lifetime; sessions may share it.
+  void* tbb_task_arena = nullptr;
 };
 
 struct NamedTensor {
@@ -106,7 +112,8 @@ class Session {
   // Runs the model; outputs in the model's output order. Thread-safe.
   Result<std::vector<Tensor>> run(const std::vector<NamedTensor>& feeds) const;
   // Same, writing output i into *outputs[i] (e.g. a Tensor::view over the caller's memory),
-  // whose dtype and shape must equal the output's: no output allocation. Thread-safe.
+  // whose dtype and shape must equal the output's (checked before running: a rejected call
+  // writes none of them): no output allocation. Thread-safe.
   Status run_into(const std::vector<NamedTensor>& feeds, const std::vector<Tensor*>& outputs) const;
   // Plans for these input shapes now (otherwise the first run with them does).
   Status prepare(const std::vector<NamedTensor>& example_feeds) const;

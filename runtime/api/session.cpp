@@ -30,8 +30,11 @@ struct PlanEntry {
 }  // namespace
 
 struct Session::Impl {
-  explicit Impl(int threads) : arena(threads) {}
-  tbb::task_arena arena;
+  // Runs in `external` when given (owned by the application), else in an arena of its own.
+  Impl(int threads, tbb::task_arena* external)
+      : own(external ? 1 : threads), arena(external ? *external : own), threads(threads) {}
+  tbb::task_arena own;  // unused (never initialized, so no threads) when `external` is given
+  tbb::task_arena& arena;
   int threads = 1;
   mutable std::mutex mutex;                                 // guards the maps below
   std::map<std::string, std::shared_ptr<PlanEntry>> plans;  // key: input shapes (+ values)
@@ -117,11 +120,20 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   if (!model) return invalid_argument("Session::create: no model");
   if (options.threads < 0) return invalid_argument("threads must be >= 0");
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = options.threads == 0 ? hw : options.threads;
+  int threads = options.threads == 0 ? hw : options.threads;
+  auto* external = static_cast<tbb::task_arena*>(options.tbb_task_arena);
+  if (external) {
+    const int concurrency = external->max_concurrency();
+    if (options.threads != 0 && options.threads != concurrency) {
+      return invalid_argument("threads is " + std::to_string(options.threads) +
+                              " but the given task arena has max_concurrency " +
+                              std::to_string(concurrency) + " (pass 0 to use the arena's)");
+    }
+    threads = concurrency;
+  }
   std::unique_ptr<Session> s(new Session());
   s->model_ = std::move(model);
-  s->impl_ = std::make_unique<Impl>(threads);
-  s->impl_->threads = threads;
+  s->impl_ = std::make_unique<Impl>(threads, external);
 
   // Every input dim known: plan now, so a bad model fails at load, not at the first run.
   bool all_static = true;
@@ -326,6 +338,16 @@ Status Session::run_into(const std::vector<NamedTensor>& feeds,
   KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
                         find_or_build_plan(*impl_, model_->graph(), inputs, false));
+  // Check every output buffer before running, so a rejected call writes none of them.
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const PlannedTensor& want = entry->plan->tensors[entry->plan->output_tensors[o]];
+    if (outputs[o]->dtype() != want.dtype || outputs[o]->shape() != want.shape) {
+      return invalid_argument("run_into: output buffer " + std::to_string(o) + " has " +
+                              dtype_name(outputs[o]->dtype()) +
+                              shape_to_string(outputs[o]->shape()) + ", expected " +
+                              dtype_name(want.dtype) + shape_to_string(want.shape));
+    }
+  }
   std::unique_ptr<Context> ctx;
   {
     std::lock_guard lock(entry->pool_mutex);
