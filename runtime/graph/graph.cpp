@@ -20,6 +20,14 @@ const char* attribute_kind_name(AttributeKind kind) {
   return "?";
 }
 
+void Value::set_constant(Tensor t) {
+  type.dtype = t.dtype();
+  std::vector<Dim> dims;
+  for (int64_t d : t.shape()) dims.push_back(Dim{d, {}});
+  type.dims = std::move(dims);
+  constant = std::move(t);
+}
+
 const Attribute* Node::find_attribute(const std::string& attr_name) const {
   auto it = attributes.find(attr_name);
   return it == attributes.end() ? nullptr : &it->second;

@@ -40,6 +40,8 @@ struct Value {
   std::vector<Node*> consumers;  // one entry per consuming input slot
 
   bool is_constant() const { return constant.has_value(); }
+  // Makes `t` this value's constant and its declared type (dtype and dims) t's.
+  void set_constant(Tensor t);
   // A constant the user cannot override at run time.
   bool is_fixed_constant() const { return constant.has_value() && !is_graph_input; }
 };

@@ -106,11 +106,7 @@ class Importer {
       KEEL_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, options_.model_dir,
                                                         "initializer '" + init.name() + "'"));
       Value* v = graph_->get_or_create_value(init.name());
-      v->type.dtype = t.dtype();
-      std::vector<Dim> dims;
-      for (int64_t d : t.shape()) dims.push_back(Dim{d, {}});
-      v->type.dims = dims;
-      v->constant = std::move(t);
+      v->set_constant(std::move(t));
     }
     return Status::ok();
   }
@@ -229,11 +225,7 @@ class Importer {
     if (v->producer || v->is_constant() || v->is_graph_input) {
       return invalid_model(where + ": output '" + n.output(0) + "' is already defined");
     }
-    v->type.dtype = t.dtype();
-    std::vector<Dim> dims;
-    for (int64_t d : t.shape()) dims.push_back(Dim{d, {}});
-    v->type.dims = dims;
-    v->constant = std::move(t);
+    v->set_constant(std::move(t));
     return Status::ok();
   }
 

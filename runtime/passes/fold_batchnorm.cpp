@@ -15,33 +15,11 @@ struct Fold {
 
 // Output channels of a Conv: W is [C_out, C_in/group, k...].
 bool fold_into_conv(Graph& g, Node* conv, Node* bn, PassContext& ctx, std::string* why) {
-  std::string w_why;
-  const Tensor* w =
-      foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx, "weight", &w_why);
-  if (!w) {
-    *why = "constant weights: " + w_why;
-    return false;
-  }
-  if (w->dtype() != DataType::kFloat32 || w->rank() < 3) {
-    *why = "weights: expected float32 of rank >= 3, found " + dtype_name(w->dtype()) +
-           shape_to_string(w->shape());
-    return false;
-  }
-  const int64_t cout = w->shape()[0];
-  const bool has_bias = conv->has_input(2);
-  const Tensor* b = nullptr;
-  if (has_bias) {
-    std::string b_why;
-    b = foldable_constant(conv->inputs[2], ctx, "bias", &b_why);
-    if (!b) {
-      *why = "constant bias: " + b_why;
-      return false;
-    }
-    if (b->dtype() != DataType::kFloat32 || b->numel() != cout) {
-      *why = "bias: expected float32[" + std::to_string(cout) + "]";
-      return false;
-    }
-  }
+  auto cc = conv_constants(*conv, ctx, why);
+  if (!cc) return false;
+  const Tensor* w = cc->w;
+  const Tensor* b = cc->b;
+  const int64_t cout = cc->out_channels;
   auto affine = batchnorm_affine(*bn, cout, ctx, why);
   if (!affine) return false;
 
@@ -65,36 +43,12 @@ bool fold_into_conv(Graph& g, Node* conv, Node* bn, PassContext& ctx, std::strin
 
 // ConvTranspose: W is [C_in, C_out/group, k...]; output channel o = grp * (C_out/group) + j.
 bool fold_into_conv_transpose(Graph& g, Node* convt, Node* bn, PassContext& ctx, std::string* why) {
-  std::string w_why;
-  const Tensor* w = foldable_constant(convt->inputs.size() > 1 ? convt->inputs[1] : nullptr, ctx,
-                                      "weight", &w_why);
-  if (!w) {
-    *why = "constant weights: " + w_why;
-    return false;
-  }
-  if (w->dtype() != DataType::kFloat32 || w->rank() < 3) {
-    *why = "weights: expected float32 of rank >= 3";
-    return false;
-  }
-  auto group_attr = convt->attr_int("group", 1);
-  if (!group_attr.is_ok() || *group_attr < 1 || w->shape()[0] % *group_attr != 0) {
-    *why = "group: invalid group attribute";
-    return false;
-  }
-  const int64_t group = *group_attr;
-  const int64_t cin = w->shape()[0], cout_g = w->shape()[1], cout = cout_g * group;
-  const int64_t cin_g = cin / group;
-  int64_t k = 1;
-  for (int64_t d = 2; d < w->rank(); ++d) k *= w->shape()[d];
-  const Tensor* b = nullptr;
-  if (convt->has_input(2)) {
-    std::string b_why;
-    b = foldable_constant(convt->inputs[2], ctx, "bias", &b_why);
-    if (!b || b->dtype() != DataType::kFloat32 || b->numel() != cout) {
-      *why = b ? "bias: expected float32[" + std::to_string(cout) + "]" : "constant bias: " + b_why;
-      return false;
-    }
-  }
+  auto cc = conv_constants(*convt, ctx, why);
+  if (!cc) return false;
+  const Tensor* w = cc->w;
+  const Tensor* b = cc->b;
+  const int64_t cin = cc->in_channels, cout = cc->out_channels, k = cc->taps;
+  const int64_t cout_g = cout / cc->group, cin_g = cin / cc->group;
   auto affine = batchnorm_affine(*bn, cout, ctx, why);
   if (!affine) return false;
   std::vector<double> w_new(static_cast<size_t>(w->numel()));

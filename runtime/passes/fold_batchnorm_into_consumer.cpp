@@ -27,36 +27,12 @@ bool conv_has_padding(const Node& conv, std::string* why) {
 }
 
 bool fold_into_conv_input(Graph& g, Node* bn, Node* conv, PassContext& ctx, std::string* why) {
-  std::string w_why;
-  const Tensor* w =
-      foldable_constant(conv->inputs.size() > 1 ? conv->inputs[1] : nullptr, ctx, "weight", &w_why);
-  if (!w) {
-    *why = "constant weights of the following Conv: " + w_why;
-    return false;
-  }
-  if (w->dtype() != DataType::kFloat32 || w->rank() < 3) {
-    *why = "weights of the following Conv: expected float32 of rank >= 3";
-    return false;
-  }
-  auto group_attr = conv->attr_int("group", 1);
-  if (!group_attr.is_ok() || *group_attr < 1 || w->shape()[0] % *group_attr != 0) {
-    *why = "group: invalid group attribute on the following Conv";
-    return false;
-  }
-  const int64_t group = *group_attr;
-  const int64_t cout = w->shape()[0], cin_g = w->shape()[1], cin = cin_g * group;
-  const int64_t cout_g = cout / group;
-  int64_t k = 1;
-  for (int64_t d = 2; d < w->rank(); ++d) k *= w->shape()[d];
-  const Tensor* b = nullptr;
-  if (conv->has_input(2)) {
-    std::string b_why;
-    b = foldable_constant(conv->inputs[2], ctx, "bias", &b_why);
-    if (!b || b->dtype() != DataType::kFloat32 || b->numel() != cout) {
-      *why = "bias of the following Conv: not a float32 constant of length " + std::to_string(cout);
-      return false;
-    }
-  }
+  auto cc = conv_constants(*conv, ctx, why);
+  if (!cc) return false;
+  const Tensor* w = cc->w;
+  const Tensor* b = cc->b;
+  const int64_t cout = cc->out_channels, cin = cc->in_channels, k = cc->taps;
+  const int64_t cout_g = cout / cc->group, cin_g = cin / cc->group;
   auto affine = batchnorm_affine(*bn, cin, ctx, why);
   if (!affine) return false;
   std::string pad_why;

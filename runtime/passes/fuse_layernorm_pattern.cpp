@@ -256,11 +256,7 @@ Value* stripped_param(Graph& graph, Value* p, const std::string& hint) {
   Tensor t = Tensor::allocate(DataType::kFloat32, stripped).value();
   std::memcpy(t.data_as<float>(), p->constant->data_as<float>(),
               static_cast<size_t>(t.numel()) * sizeof(float));
-  v->constant = std::move(t);
-  v->type.dtype = DataType::kFloat32;
-  std::vector<Dim> dims;
-  for (int64_t d : stripped) dims.push_back(Dim{d, {}});
-  v->type.dims = dims;
+  v->set_constant(std::move(t));
   return v;
 }
 

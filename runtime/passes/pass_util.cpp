@@ -75,11 +75,46 @@ Value* own_constant(Graph& graph, Node* node, size_t slot) {
 void set_float_constant(Value* v, const Shape& shape, const std::vector<double>& values) {
   Tensor t = Tensor::allocate(DataType::kFloat32, shape).value();
   for (size_t i = 0; i < values.size(); ++i) t.data_as<float>()[i] = static_cast<float>(values[i]);
-  v->constant = std::move(t);
-  v->type.dtype = DataType::kFloat32;
-  std::vector<Dim> dims;
-  for (int64_t d : shape) dims.push_back(Dim{d, {}});
-  v->type.dims = dims;
+  v->set_constant(std::move(t));
+}
+
+std::optional<ConvConstants> conv_constants(const Node& node, const PassContext& ctx,
+                                            std::string* why) {
+  std::string sub;
+  ConvConstants c;
+  c.w = foldable_constant(node.inputs.size() > 1 ? node.inputs[1] : nullptr, ctx, "weight", &sub);
+  if (!c.w) {
+    *why = "constant weights: " + sub;
+    return std::nullopt;
+  }
+  if (c.w->dtype() != DataType::kFloat32 || c.w->rank() < 3) {
+    *why = "weights: expected float32 of rank >= 3, found " + dtype_name(c.w->dtype()) +
+           shape_to_string(c.w->shape());
+    return std::nullopt;
+  }
+  auto group = node.attr_int("group", 1);
+  if (!group.is_ok() || *group < 1 || c.w->shape()[0] % *group != 0) {
+    *why = "group: invalid group attribute";
+    return std::nullopt;
+  }
+  c.group = *group;
+  for (int64_t d = 2; d < c.w->rank(); ++d) c.taps *= c.w->shape()[d];
+  const bool transposed = node.op_type == "ConvTranspose";
+  c.out_channels = transposed ? c.w->shape()[1] * c.group : c.w->shape()[0];
+  c.in_channels = transposed ? c.w->shape()[0] : c.w->shape()[1] * c.group;
+  if (node.has_input(2)) {
+    c.b = foldable_constant(node.inputs[2], ctx, "bias", &sub);
+    if (!c.b) {
+      *why = "constant bias: " + sub;
+      return std::nullopt;
+    }
+    if (c.b->dtype() != DataType::kFloat32 || c.b->numel() != c.out_channels) {
+      *why = "bias: expected float32[" + std::to_string(c.out_channels) + "], found " +
+             dtype_name(c.b->dtype()) + shape_to_string(c.b->shape());
+      return std::nullopt;
+    }
+  }
+  return c;
 }
 
 void set_bias(Graph& graph, Node* node, size_t slot, const std::vector<double>& values) {

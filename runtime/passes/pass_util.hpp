@@ -22,6 +22,20 @@ std::optional<std::vector<double>> to_doubles(const Tensor& t);
 Value* own_constant(Graph& graph, Node* node, size_t slot);
 // Replaces the constant of `v` with float32 `values` (rounded once) of `shape`.
 void set_float_constant(Value* v, const Shape& shape, const std::vector<double>& values);
+// The constant weights, group and optional bias of a Conv or ConvTranspose that a fold may
+// rewrite: float32 W of rank >= 3 (Conv [C_out, C_in/group, k...], ConvTranspose
+// [C_in, C_out/group, k...]), a valid group, a float32 bias of C_out values when present.
+// Otherwise nullopt and the failed precondition ("constant weights", "weights", "group",
+// "constant bias", "bias") in `why`.
+struct ConvConstants {
+  const Tensor* w = nullptr;
+  const Tensor* b = nullptr;  // nullptr when the node has no bias
+  int64_t group = 1;
+  int64_t in_channels = 0, out_channels = 0;
+  int64_t taps = 1;  // product of the kernel dims
+};
+std::optional<ConvConstants> conv_constants(const Node& node, const PassContext& ctx,
+                                            std::string* why);
 // Sets input `slot` of `node` (a bias) to float32 `values`: the node's own copy of an existing
 // constant is overwritten, or a new constant is created and wired in when the input is absent.
 void set_bias(Graph& graph, Node* node, size_t slot, const std::vector<double>& values);
