@@ -1,49 +1,27 @@
-// Conv and ConvTranspose, float32, NCHW, 1-D to 3-D spatial.
+// Conv and ConvTranspose, float32, NCHW, 1-D to 3-D spatial (2-D NHWC Conv: conv_nhwc.cpp).
 //
 // Every spatial rank runs as 3-D (missing leading dims have size 1, stride 1, no padding).
 // Conv picks one implementation at plan time:
 //   conv_nchw_1x1      unit kernel, stride 1, no padding: Y_g = W_g x X_g directly (GEMM)
 //   conv_nchw_depthwise one input channel per group: direct loop over output rows
 //   conv_nchw_im2col   anything else: im2col into scratch, then GEMM
+// A fused Relu/Clip (read_conv_activation) is applied in the GEMM epilogue or after the
+// depthwise accumulation.
 // ConvTranspose runs W_g^T x X_g (GEMM) into scratch, then scatters it (col2im).
 // Constant weights are packed for the GEMM once, here.
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "exec/parallel.hpp"
+#include "kernels/conv_nhwc.hpp"
 #include "kernels/conv_params.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/sgemm.hpp"
 
 namespace keel {
 namespace {
-
-constexpr int kMaxSpatial = 3;
-
-// Geometry padded to 3 spatial dims (leading dims of size 1).
-struct Geometry3 {
-  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0};
-  int64_t in_size() const { return in[0] * in[1] * in[2]; }
-  int64_t out_size() const { return out[0] * out[1] * out[2]; }
-  int64_t k_size() const { return k[0] * k[1] * k[2]; }
-};
-
-Geometry3 to_geometry3(const WindowGeometry& g) {
-  Geometry3 r;
-  const size_t off = kMaxSpatial - g.rank();
-  for (size_t i = 0; i < g.rank(); ++i) {
-    r.in[off + i] = g.in[i];
-    r.out[off + i] = g.out[i];
-    r.k[off + i] = g.kernel[i];
-    r.s[off + i] = g.strides[i];
-    r.d[off + i] = g.dilations[i];
-    r.pb[off + i] = g.pads_begin[i];
-  }
-  return r;
-}
 
 // col[(c, kd, kh, kw), (od, oh, ow)] = x[c, od*s - p + kd*d, ...] (0 outside the input).
 void im2col(const float* x, int64_t channels, const Geometry3& g, float* col) {
@@ -118,87 +96,12 @@ void col2im(const float* col, int64_t channels, const Geometry3& g, const float*
   });
 }
 
-// Shared validation of X, W, B, group for Conv and ConvTranspose.
-struct ConvShapes {
-  int64_t batch = 0, cin = 0, cout = 0, group = 1, cin_g = 0, cout_g = 0;
-  std::vector<int64_t> in_spatial, kernel;
-  bool has_bias = false;
-};
-
-Status check_conv_inputs(PrepareContext& ctx, bool transpose, ConvShapes& cs) {
-  if (ctx.num_inputs() < 2 || ctx.num_inputs() > 3) {
-    return ctx.invalid("expected 2 or 3 inputs, got " + std::to_string(ctx.num_inputs()));
-  }
-  KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}, 3, 64));
-  KEEL_RETURN_IF_ERROR(ctx.check_input(1, {DataType::kFloat32}, 3, 64));
-  const Shape& x = ctx.input(0).shape;
-  const Shape& w = ctx.input(1).shape;
-  if (w.size() != x.size()) {
-    return ctx.invalid("W " + shape_to_string(w) + " and X " + shape_to_string(x) +
-                       " must have the same rank");
-  }
-  const size_t nsp = x.size() - 2;
-  if (nsp > kMaxSpatial) {
-    return ctx.unsupported_case(std::to_string(nsp) + "-D convolution (at most 3-D supported)");
-  }
-  KEEL_ASSIGN_OR_RETURN(cs.group, ctx.node.attr_int("group", 1));
-  if (cs.group < 1) return ctx.invalid("group " + std::to_string(cs.group) + " must be >= 1");
-  cs.batch = x[0];
-  cs.cin = x[1];
-  if (cs.cin % cs.group != 0) {
-    return ctx.invalid("X has " + std::to_string(cs.cin) + " channels, not divisible by group " +
-                       std::to_string(cs.group));
-  }
-  cs.cin_g = cs.cin / cs.group;
-  if (!transpose) {
-    if (w[0] % cs.group != 0 || w[1] != cs.cin_g) {
-      return ctx.invalid("W " + shape_to_string(w) + " does not match X " + shape_to_string(x) +
-                         " with group " + std::to_string(cs.group) +
-                         " (expected W[1] = C/group and W[0] divisible by group)");
-    }
-    cs.cout = w[0];
-    cs.cout_g = w[0] / cs.group;
-  } else {
-    if (w[0] != cs.cin) {
-      return ctx.invalid("W " + shape_to_string(w) + " must have X's channel count " +
-                         std::to_string(cs.cin) + " as its first dim");
-    }
-    cs.cout_g = w[1];
-    cs.cout = w[1] * cs.group;
-  }
-  cs.in_spatial.assign(x.begin() + 2, x.end());
-  cs.kernel.assign(w.begin() + 2, w.end());
-  for (int64_t v : cs.in_spatial) {
-    if (v < 1) return ctx.unsupported_case("empty spatial input " + shape_to_string(x));
-  }
-  for (int64_t v : cs.kernel) {
-    if (v < 1) return ctx.invalid("W " + shape_to_string(w) + " has an empty kernel dim");
-  }
-  if (cs.cout < 1 || cs.batch < 0) return ctx.invalid("empty W " + shape_to_string(w));
-  std::vector<int64_t> attr_kernel;
-  bool has_kernel_attr = false;
-  KEEL_RETURN_IF_ERROR(read_kernel_shape(ctx, nsp, false, attr_kernel, has_kernel_attr));
-  if (has_kernel_attr && attr_kernel != cs.kernel) {
-    return ctx.invalid("kernel_shape " + ints_to_string(attr_kernel) +
-                       " does not match W's spatial dims " + ints_to_string(cs.kernel));
-  }
-  cs.has_bias = ctx.has_input(2);
-  if (cs.has_bias) {
-    KEEL_RETURN_IF_ERROR(ctx.check_input(2, {DataType::kFloat32}, 1, 1));
-    if (ctx.input(2).shape[0] != cs.cout) {
-      return ctx.invalid("B " + shape_to_string(ctx.input(2).shape) + " must have " +
-                         std::to_string(cs.cout) + " values (output channels)");
-    }
-  }
-  return Status::ok();
-}
-
 enum class ConvImpl { k1x1, kDepthwise, kIm2col };
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(ConvShapes cs, Geometry3 g, ConvImpl impl)
-      : cs_(std::move(cs)), g_(g), impl_(impl), uk_(sgemm_ukernels_active()) {}
+  ConvKernel(ConvShapes cs, Geometry3 g, ConvImpl impl, ConvActivation act)
+      : cs_(std::move(cs)), g_(g), impl_(impl), act_(act), uk_(sgemm_ukernels_active()) {}
 
   // Packs the constant weights per group; false on allocation failure.
   bool prepack(const float* w) {
@@ -252,6 +155,9 @@ class ConvKernel final : public Kernel {
           ep.bias_kind = GemmBias::kPerRow;
           ep.bias = bias + gi * cs_.cout_g;
         }
+        ep.clamp = act_.clamp;
+        ep.clamp_min = act_.lo;
+        ep.clamp_max = act_.hi;
         if (!packed_.empty()) {
           sgemm_packed_a(packed_[gi], osize, bmat, osize, false, yg, osize, ep);
         } else {
@@ -302,6 +208,11 @@ class ConvKernel final : public Kernel {
                 }
               }
             }
+            if (act_.clamp) {
+              for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+                row[ow] = std::min(std::max(row[ow], act_.lo), act_.hi);
+              }
+            }
           }
         }
       }
@@ -311,30 +222,27 @@ class ConvKernel final : public Kernel {
   ConvShapes cs_;
   Geometry3 g_;
   ConvImpl impl_;
+  ConvActivation act_;
   const SgemmUkernels* uk_;
   std::vector<SgemmPackedA> packed_;
 };
 
-Status check_sizes(const PrepareContext& ctx, const std::vector<Shape>& shapes) {
-  for (const Shape& s : shapes) {
-    if (!checked_numel(s) || *checked_numel(s) > (int64_t{1} << 40)) {
-      return ctx.invalid("tensor of shape " + shape_to_string(s) + " is too large");
-    }
-  }
-  return Status::ok();
-}
-
 Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
+  KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
   ConvShapes cs;
-  KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, false, cs));
+  KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, false, layout, cs));
   WindowGeometry wg;
   KEEL_RETURN_IF_ERROR(read_window(ctx, cs.in_spatial, cs.kernel, true, wg));
   KEEL_RETURN_IF_ERROR(compute_forward_output(ctx, false, wg));
-  Shape out_shape = {cs.batch, cs.cout};
+  KEEL_ASSIGN_OR_RETURN(const ConvActivation act, read_conv_activation(ctx));
+  Shape out_shape = {cs.batch};
+  if (layout == Layout::kNchw) out_shape.push_back(cs.cout);
   out_shape.insert(out_shape.end(), wg.out.begin(), wg.out.end());
+  if (layout == Layout::kNhwc) out_shape.push_back(cs.cout);
   const Geometry3 g = to_geometry3(wg);
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {out_shape, {cs.cin_g, g.k_size(), g.out_size()}}));
   ctx.set_output(0, DataType::kFloat32, out_shape);
+  if (layout == Layout::kNhwc) return make_conv_nhwc(ctx, cs, g, act);
 
   bool unit = true;
   for (size_t i = 0; i < wg.rank(); ++i) {
@@ -347,7 +255,7 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   } else if (unit) {
     impl = ConvImpl::k1x1;
   }
-  auto kernel = std::make_unique<ConvKernel>(cs, g, impl);
+  auto kernel = std::make_unique<ConvKernel>(cs, g, impl, act);
   if (impl != ConvImpl::kDepthwise && ctx.input(1).value != nullptr) {
     if (!kernel->prepack(ctx.input(1).value->data_as<float>())) {
       return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing the weights");
@@ -389,8 +297,10 @@ class ConvTransposeKernel final : public Kernel {
 };
 
 Result<std::unique_ptr<Kernel>> make_conv_transpose(PrepareContext& ctx) {
+  KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
+  if (layout != Layout::kNchw) return ctx.unsupported_case("ConvTranspose in the NHWC layout");
   ConvShapes cs;
-  KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, true, cs));
+  KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, true, layout, cs));
   WindowGeometry wg;
   KEEL_RETURN_IF_ERROR(read_window(ctx, cs.in_spatial, cs.kernel, true, wg));
   const size_t nsp = wg.rank();

@@ -80,10 +80,12 @@ float* thread_buffer(int slot, size_t floats) {
   return reinterpret_cast<float*>(b.bytes.get());
 }
 
-// Either operand may be prepacked (whole matrix, layout: K blocks, then panels).
+// Either operand may be prepacked (whole matrix, layout: K blocks, then panels); A may
+// instead be gathered block by block by a caller's function.
 struct Operands {
   StridedMatrix a{nullptr, 0, 0};
   const float* a_packed = nullptr;
+  const SgemmAGather* a_gather = nullptr;
   StridedMatrix b{nullptr, 0, 0};
   const float* b_packed = nullptr;
 };
@@ -149,6 +151,9 @@ void run(const SgemmUkernels* uk, int64_t m, int64_t n, int64_t k, const Operand
         const float* ap;
         if (op.a_packed) {
           ap = op.a_packed + k0 * m_pad + (i0 / mr) * mr * kc;
+        } else if (op.a_gather) {
+          op.a_gather->pack(op.a_gather->ctx, i0, mlen, k0, kc, mr, a_buf);
+          ap = a_buf;
         } else {
           pack_a(op.a, i0, mlen, k0, kc, mr, a_buf);
           ap = a_buf;
@@ -250,6 +255,14 @@ void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const 
                     float* c, int64_t ldc, const GemmEpilogue& ep) {
   Operands op;
   op.a = strided(a, lda, trans_a);
+  op.b_packed = b.data();
+  run(b.ukernels(), m, b.n(), b.k(), op, c, ldc, ep);
+}
+
+void sgemm_gather_a(int64_t m, const SgemmAGather& a, const SgemmPackedB& b, float* c, int64_t ldc,
+                    const GemmEpilogue& ep) {
+  Operands op;
+  op.a_gather = &a;
   op.b_packed = b.data();
   run(b.ukernels(), m, b.n(), b.k(), op, c, ldc, ep);
 }

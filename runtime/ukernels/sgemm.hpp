@@ -85,4 +85,19 @@ void sgemm_packed_a(const SgemmPackedA& a, int64_t n, const float* b, int64_t ld
 void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const SgemmPackedB& b,
                     float* c, int64_t ldc, const GemmEpilogue& ep);
 
+// An A operand that is never materialised: the driver asks `pack` for each block it needs
+// (implicit-GEMM convolution gathers its rows from the image). pack writes rows [i0, i0+mc)
+// x cols [k0, k0+kc) of A into dst as ceil(mc/mr) panels of kc*mr floats, element (i, k) at
+// dst[((i-i0)/mr)*mr*kc + (k-k0)*mr + (i-i0)%mr], rows past mc zero. Called concurrently from
+// several threads with different dst.
+struct SgemmAGather {
+  void (*pack)(const void* ctx, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int64_t mr,
+               float* dst) = nullptr;
+  const void* ctx = nullptr;
+};
+
+// C = gathered A [m, b.k()] x packed B: same blocking and bits as sgemm_packed_b.
+void sgemm_gather_a(int64_t m, const SgemmAGather& a, const SgemmPackedB& b, float* c, int64_t ldc,
+                    const GemmEpilogue& ep);
+
 }  // namespace keel

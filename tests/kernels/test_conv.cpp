@@ -1,8 +1,10 @@
 // Conv and ConvTranspose against the scalar references, on every ISA tier the host has.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -17,6 +19,7 @@
 namespace keel {
 namespace {
 
+using testing::attr_float;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::attr_string;
@@ -40,22 +43,32 @@ std::vector<Isa> host_tiers() {
 
 struct ConvCase {
   std::string name;
-  Shape x;    // [N, C, spatial...]
+  Shape x;    // [N, C, spatial...] (the NHWC tests transpose it)
   int64_t m;  // output channels
   Shape kernel;
   std::vector<int64_t> strides = {}, dilations = {}, pads = {};  // empty = defaults
   int64_t group = 1;
   bool bias = true;
   bool const_w = true;
+  std::string act = {};  // fused activation: "", "Relu" or "Clip" (kClipLo, kClipHi)
 };
+
+constexpr float kClipLo = -0.3f, kClipHi = 0.6f;
 
 std::vector<int64_t> or_fill(const std::vector<int64_t>& v, size_t n, int64_t fill) {
   return v.empty() ? std::vector<int64_t>(n, fill) : v;
 }
 
-void run_conv_case(const ConvCase& c, Isa isa, int threads, uint32_t seed) {
-  SCOPED_TRACE(c.name + "_" + isa_name(isa) + " threads " + std::to_string(threads) + " seed " +
-               std::to_string(seed));
+// A case's inputs, its NCHW op call and its float64 reference output (activation applied).
+struct ConvSetup {
+  Tensor x, w, b;
+  OpCall call;
+  Shape y_shape;
+  std::vector<float> want;
+  double atol = 1e-5, rtol = 1e-5;
+};
+
+ConvSetup setup_conv(const ConvCase& c, uint32_t seed) {
   const size_t nsp = c.kernel.size();
   Shape w_shape = {c.m, c.x[1] / c.group};
   w_shape.insert(w_shape.end(), c.kernel.begin(), c.kernel.end());
@@ -72,32 +85,59 @@ void run_conv_case(const ConvCase& c, Isa isa, int threads, uint32_t seed) {
     const int64_t dk = (c.kernel[i] - 1) * p.dilations[i] + 1;
     p.y_shape.push_back((c.x[i + 2] + pads[i] + pads[i + nsp] - dk) / p.strides[i] + 1);
   }
-  Tensor x = random_tensor(c.x, seed), w = random_tensor(w_shape, seed + 1);
-  Tensor b = random_tensor({c.m}, seed + 2);
+  ConvSetup s;
+  s.x = random_tensor(c.x, seed);
+  s.w = random_tensor(w_shape, seed + 1);
+  s.b = random_tensor({c.m}, seed + 2);
+  s.y_shape = p.y_shape;
+  s.want.resize(static_cast<size_t>(numel(p.y_shape)));
+  ref::conv(p, s.x.data_as<float>(), s.w.data_as<float>(), c.bias ? s.b.data_as<float>() : nullptr,
+            s.want.data());
+  if (!c.act.empty()) {
+    const float lo = c.act == "Relu" ? 0.0f : kClipLo;
+    const float hi = c.act == "Relu" ? std::numeric_limits<float>::infinity() : kClipHi;
+    for (float& v : s.want) v = std::min(std::max(v, lo), hi);
+  }
+  s.rtol = 1e-5 * (1.0 + std::sqrt(static_cast<double>(numel(w_shape) / c.m)));
 
-  OpCall call;
+  OpCall& call = s.call;
   call.op_type = "Conv";
-  call.threads = threads;
   call.attributes["group"] = attr_int(c.group);
   call.attributes["kernel_shape"] = attr_ints(c.kernel);
   if (!c.strides.empty()) call.attributes["strides"] = attr_ints(c.strides);
   if (!c.dilations.empty()) call.attributes["dilations"] = attr_ints(c.dilations);
   if (!c.pads.empty()) call.attributes["pads"] = attr_ints(c.pads);
-  call.inputs = {{x, false}, {w, c.const_w}};
-  if (c.bias) call.inputs.push_back({b, true});
+  if (!c.act.empty()) {
+    call.attributes["_keel_activation"] = attr_string(c.act);
+    if (c.act == "Clip") {
+      call.attributes["_keel_min"] = attr_float(kClipLo);
+      call.attributes["_keel_max"] = attr_float(kClipHi);
+    }
+  }
+  call.inputs = {{s.x, false}, {s.w, c.const_w}};
+  if (c.bias) call.inputs.push_back({s.b, true});
+  return s;
+}
 
+Result<std::vector<Tensor>> run_on(const OpCall& call, Isa isa, int threads) {
+  OpCall with_threads = call;
+  with_threads.threads = threads;
   set_isa_cap_for_testing(isa);
-  auto got = testing::run_op(call);
+  auto got = testing::run_op(with_threads);
   set_isa_cap_for_testing(std::nullopt);
+  return got;
+}
+
+void run_conv_case(const ConvCase& c, Isa isa, int threads, uint32_t seed) {
+  SCOPED_TRACE(c.name + "_" + isa_name(isa) + " threads " + std::to_string(threads) + " seed " +
+               std::to_string(seed));
+  const ConvSetup s = setup_conv(c, seed);
+  auto got = run_on(s.call, isa, threads);
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
-  ASSERT_EQ((*got)[0].shape(), p.y_shape);
-  std::vector<float> want(static_cast<size_t>(numel(p.y_shape)));
-  ref::conv(p, x.data_as<float>(), w.data_as<float>(), c.bias ? b.data_as<float>() : nullptr,
-            want.data());
-  const int64_t kdim = numel(w_shape) / c.m;
-  EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), want.data(),
-                                 static_cast<int64_t>(want.size()), 1e-5,
-                                 1e-5 * (1.0 + std::sqrt(static_cast<double>(kdim)))));
+  ASSERT_EQ((*got)[0].shape(), s.y_shape);
+  EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), s.want.data(),
+                                 static_cast<int64_t>(s.want.size()), s.atol, s.rtol,
+                                 !c.act.empty()));
 }
 
 const std::vector<ConvCase>& conv_cases() {
@@ -134,6 +174,201 @@ TEST(Conv, MatchesReferenceOnEveryTier) {
 TEST(Conv, MatchesReferenceMultithreaded) {
   uint32_t seed = 500;
   for (const ConvCase& c : conv_cases()) run_conv_case(c, active_isa(), 3, seed++);
+}
+
+TEST(Conv, FusedActivationNchw) {
+  const std::vector<ConvCase> cases = {
+      {"pointwise_relu", {2, 16, 5, 7}, 9, {1, 1}, {}, {}, {}, 1, true, true, "Relu"},
+      {"k3_clip", {1, 8, 9, 9}, 12, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 1, true, true, "Clip"},
+      {"k3_relu_w_not_const",
+       {1, 4, 6, 6},
+       5,
+       {3, 3},
+       {},
+       {},
+       {1, 1, 1, 1},
+       1,
+       false,
+       false,
+       "Relu"},
+      {"depthwise_relu", {2, 13, 9, 11}, 13, {3, 3}, {}, {}, {1, 1, 1, 1}, 13, true, true, "Relu"},
+      {"depthwise_clip", {1, 6, 8, 8}, 12, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 6, true, true, "Clip"},
+      {"conv1d_clip", {1, 5, 17}, 4, {3}, {}, {}, {1, 1}, 1, true, true, "Clip"},
+  };
+  uint32_t seed = 700;
+  for (Isa isa : host_tiers()) {
+    for (const ConvCase& c : cases) run_conv_case(c, isa, 1, seed++);
+  }
+}
+
+TEST(Conv, RejectsUnknownFusedActivation) {
+  ConvSetup s = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}}, 1);
+  s.call.attributes["_keel_activation"] = attr_string("Sigmoid");
+  auto got = testing::run_op(s.call);
+  ASSERT_FALSE(got.is_ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
+  EXPECT_NE(got.status().to_string().find("Sigmoid"), std::string::npos);
+}
+
+// ------------------------------------------------------------------------------- NHWC
+
+// [N, C, H, W] <-> [N, H, W, C].
+std::vector<float> to_nhwc(const float* x, const Shape& nchw) {
+  const int64_t n = nchw[0], c = nchw[1], hw = nchw[2] * nchw[3];
+  std::vector<float> y(static_cast<size_t>(n * c * hw));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < c; ++j) {
+      for (int64_t p = 0; p < hw; ++p) y[(i * hw + p) * c + j] = x[(i * c + j) * hw + p];
+    }
+  }
+  return y;
+}
+
+Shape nhwc_shape(const Shape& nchw) { return {nchw[0], nchw[2], nchw[3], nchw[1]}; }
+
+// Runs the case in NHWC on every host tier with 1, 2 and 7 threads: close to the reference,
+// and the same bits for every thread count.
+void run_nhwc_case(const ConvCase& c, uint32_t seed) {
+  ConvSetup s = setup_conv(c, seed);
+  s.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s.call.inputs[0].tensor =
+      Tensor::from_vector(nhwc_shape(c.x), to_nhwc(s.x.data_as<float>(), c.x));
+  const std::vector<float> want = to_nhwc(s.want.data(), s.y_shape);
+  for (Isa isa : host_tiers()) {
+    std::vector<float> first;
+    for (int threads : {1, 2, 7}) {
+      SCOPED_TRACE(c.name + "_nhwc_" + isa_name(isa) + " threads " + std::to_string(threads) +
+                   " seed " + std::to_string(seed));
+      auto got = run_on(s.call, isa, threads);
+      ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+      ASSERT_EQ((*got)[0].shape(), nhwc_shape(s.y_shape));
+      const float* y = (*got)[0].data_as<float>();
+      EXPECT_TRUE(testing::all_close(y, want.data(), static_cast<int64_t>(want.size()), s.atol,
+                                     s.rtol, !c.act.empty()));
+      if (first.empty()) {
+        first.assign(y, y + want.size());
+      } else {
+        EXPECT_EQ(0, std::memcmp(first.data(), y, want.size() * sizeof(float)));
+      }
+    }
+  }
+}
+
+TEST(ConvNhwc, GemmPathsMatchReference) {
+  const std::vector<ConvCase> cases = {
+      {"pointwise_c13_m7", {1, 13, 7, 7}, 7, {1, 1}},
+      {"pointwise_n3_c64_m33_no_bias", {3, 64, 5, 9}, 33, {1, 1}, {}, {}, {}, 1, false},
+      {"pointwise_relu", {2, 24, 6, 5}, 40, {1, 1}, {}, {}, {}, 1, true, true, "Relu"},
+      {"k3_pad1_s1_c32_m24", {1, 32, 13, 13}, 24, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"k3_pad1_s2_n3_c32_m13", {3, 32, 17, 15}, 13, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}},
+      {"k3_pad1_s1_clip_no_bias",
+       {2, 16, 9, 8},
+       20,
+       {3, 3},
+       {},
+       {},
+       {1, 1, 1, 1},
+       1,
+       false,
+       true,
+       "Clip"},
+      {"stem_k7_s2_pad3_c3_m8", {1, 3, 31, 31}, 8, {7, 7}, {2, 2}, {}, {3, 3, 3, 3}},
+      {"stem_k7_s2_pad3_relu",
+       {3, 3, 20, 22},
+       16,
+       {7, 7},
+       {2, 2},
+       {},
+       {3, 3, 3, 3},
+       1,
+       true,
+       true,
+       "Relu"},
+      {"k3_dil2_asym_pads", {2, 5, 11, 9}, 6, {3, 3}, {1, 2}, {2, 2}, {2, 0, 1, 3}},
+      {"k2x3_asym_pads_s2x1", {1, 7, 10, 9}, 5, {2, 3}, {2, 1}, {}, {0, 2, 1, 0}},
+      {"k3_long_k_c64_m7", {1, 64, 9, 9}, 7, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      // K = 9 * 40: K blocks of 256 start in the middle of a tap.
+      {"k3_long_k_c40_m20", {1, 40, 8, 8}, 20, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"k1_s2_c8_m5", {1, 8, 9, 9}, 5, {1, 1}, {2, 2}},
+      {"k1_pad1_c8_m5", {1, 8, 4, 4}, 5, {1, 1}, {}, {}, {1, 1, 1, 1}},
+      {"group2_c8_m6", {1, 8, 7, 7}, 6, {3, 3}, {}, {}, {1, 1, 1, 1}, 2},
+      {"group4_pointwise_c8_m12", {2, 8, 5, 5}, 12, {1, 1}, {}, {}, {}, 4},
+      // RegNet-like: 8 channels per group.
+      {"regnet_g4_c32_s1", {2, 32, 9, 9}, 32, {3, 3}, {}, {}, {1, 1, 1, 1}, 4, true, true, "Relu"},
+      {"regnet_g6_c48_s2", {1, 48, 10, 11}, 48, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 6},
+      {"depthwise_multiplier2_k5_dil2", {1, 4, 12, 12}, 8, {5, 5}, {}, {2, 2}, {2, 2, 2, 2}, 4},
+      {"window_in_padding", {1, 3, 2, 2}, 4, {3, 3}, {}, {}, {3, 3, 3, 3}},
+  };
+  uint32_t seed = 1000;
+  for (const ConvCase& c : cases) run_nhwc_case(c, seed++);
+}
+
+TEST(ConvNhwc, DepthwiseMatchesReference) {
+  uint32_t seed = 2000;
+  for (int64_t ch : {1, 3, 13, 24, 40, 58, 116, 127}) {
+    const std::string cn = "c" + std::to_string(ch);
+    const std::vector<ConvCase> cases = {
+        {"dw_k3_s1_" + cn, {1, ch, 9, 11}, ch, {3, 3}, {}, {}, {1, 1, 1, 1}, ch},
+        {"dw_k3_s2_n3_relu_" + cn,
+         {3, ch, 9, 10},
+         ch,
+         {3, 3},
+         {2, 2},
+         {},
+         {1, 1, 1, 1},
+         ch,
+         true,
+         true,
+         "Relu"},
+        {"dw_k5_s1_clip_no_bias_" + cn,
+         {1, ch, 7, 8},
+         ch,
+         {5, 5},
+         {},
+         {},
+         {2, 2, 2, 2},
+         ch,
+         false,
+         true,
+         "Clip"},
+        {"dw_k5_s2_n3_" + cn, {3, ch, 11, 9}, ch, {5, 5}, {2, 2}, {}, {2, 2, 2, 2}, ch},
+    };
+    for (const ConvCase& c : cases) run_nhwc_case(c, seed++);
+  }
+  const std::vector<ConvCase> odd = {
+      {"dw_k3_dil2_asym", {2, 24, 10, 9}, 24, {3, 3}, {1, 2}, {2, 2}, {2, 0, 1, 3}, 24},
+      {"dw_k3_no_pad", {1, 17, 6, 7}, 17, {3, 3}, {}, {}, {}, 17},
+      {"dw_k3_window_in_padding", {1, 9, 2, 2}, 9, {3, 3}, {}, {}, {3, 3, 3, 3}, 9},
+      {"dw_k2x4_s2x1", {1, 20, 7, 9}, 20, {2, 4}, {2, 1}, {}, {1, 2, 0, 1}, 20},
+  };
+  for (const ConvCase& c : odd) run_nhwc_case(c, seed++);
+}
+
+TEST(ConvNhwc, RejectsWhatItCannotRun) {
+  // Non-constant weights: the layout pass only marks convs with constant W.
+  ConvSetup s = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}, {}, {}, {}, 1, true, false}, 1);
+  s.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s.call.inputs[0].tensor =
+      Tensor::from_vector(Shape{1, 6, 6, 4}, to_nhwc(s.x.data_as<float>(), {1, 4, 6, 6}));
+  auto got = testing::run_op(s.call);
+  ASSERT_FALSE(got.is_ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(got.status().to_string().find("test_Conv"), std::string::npos);
+
+  // X of rank 3 cannot be NHWC.
+  ConvSetup s1 = setup_conv({"conv1d", {1, 5, 17}, 4, {3}}, 2);
+  s1.call.attributes["_keel_layout"] = attr_string("NHWC");
+  got = testing::run_op(s1.call);
+  ASSERT_FALSE(got.is_ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
+  EXPECT_NE(got.status().to_string().find("test_Conv"), std::string::npos);
+
+  // An unknown layout name.
+  ConvSetup s2 = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}}, 3);
+  s2.call.attributes["_keel_layout"] = attr_string("NCWH");
+  got = testing::run_op(s2.call);
+  ASSERT_FALSE(got.is_ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
 }
 
 TEST(Conv, BitsDoNotDependOnThreadCount) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -144,6 +145,73 @@ TEST(Sgemm, BitsDoNotDependOnThreadCount) {
   tbb::task_arena(4).execute(
       [&] { sgemm(m, n, k, a.data(), k, false, b.data(), n, false, many.data(), n, {}); });
   EXPECT_EQ(one, many);
+}
+
+// A gathered A operand: a row-major [m, lda] matrix packed by the caller's function,
+// following the SgemmAGather layout contract independently of the driver's pack_a.
+struct RowMajor {
+  const float* a;
+  int64_t lda;
+};
+
+void gather_row_major(const void* ctx, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int64_t mr,
+                      float* dst) {
+  const RowMajor& src = *static_cast<const RowMajor*>(ctx);
+  const int64_t panels = (mc + mr - 1) / mr;
+  for (int64_t i = 0; i < panels * mr; ++i) {
+    for (int64_t k = 0; k < kc; ++k) {
+      dst[(i / mr) * mr * kc + k * mr + i % mr] =
+          i < mc ? src.a[(i0 + i) * src.lda + k0 + k] : 0.0f;
+    }
+  }
+}
+
+TEST(Sgemm, GatheredAMatchesPackedB) {
+  uint32_t seed = 300;
+  for (Isa isa : host_tiers()) {
+    const SgemmUkernels* uk = sgemm_ukernels(isa);
+    for (const Case& cs : std::vector<Case>{{1, 1, 1, false, false},
+                                            {7, 13, 5, false, false},
+                                            {31, 33, 300, false, false},
+                                            {200, 70, 513, false, false},
+                                            {600, 17, 64, false, false}}) {
+      SCOPED_TRACE("isa " + std::string(isa_name(isa)) + " m" + std::to_string(cs.m) + " n" +
+                   std::to_string(cs.n) + " k" + std::to_string(cs.k));
+      const int64_t lda = cs.k + 3, ldb = cs.n + 1, ldc = cs.n + 2;
+      auto a = random_vector(static_cast<size_t>(cs.m * lda), seed++);
+      auto b = random_vector(static_cast<size_t>(cs.k * ldb), seed++);
+      auto bias = random_vector(static_cast<size_t>(cs.n), seed++);
+      GemmEpilogue ep;
+      ep.bias_kind = GemmBias::kPerCol;
+      ep.bias = bias.data();
+      ep.clamp = true;
+      ep.clamp_min = -0.5f;
+      ep.clamp_max = 2.0f;
+      SgemmPackedB pb;
+      ASSERT_TRUE(pb.pack(cs.k, cs.n, b.data(), ldb, false, uk));
+      const RowMajor src{a.data(), lda};
+      const SgemmAGather gather{&gather_row_major, &src};
+
+      std::vector<float> packed(static_cast<size_t>(cs.m * ldc), 9.0f), want(packed);
+      sgemm_packed_b(cs.m, a.data(), lda, false, pb, packed.data(), ldc, ep);
+      ref::gemm(cs.m, cs.n, cs.k, 1.0f, a.data(), lda, false, b.data(), ldb, false, 0.0f,
+                want.data(), ldc);
+      for (int64_t i = 0; i < cs.m; ++i) {
+        for (int64_t j = 0; j < cs.n; ++j) {
+          float& w = want[i * ldc + j];
+          w = std::min(std::max(w + bias[j], -0.5f), 2.0f);
+        }
+      }
+      for (int threads : {1, 2, 7}) {
+        std::vector<float> got(static_cast<size_t>(cs.m * ldc), 9.0f);
+        tbb::task_arena(threads).execute(
+            [&] { sgemm_gather_a(cs.m, gather, pb, got.data(), ldc, ep); });
+        EXPECT_EQ(got, packed) << "threads " << threads;  // same bits, padding untouched
+        EXPECT_TRUE(
+            testing::all_close(got.data(), want.data(), cs.m * ldc, 1e-5, rtol_for(cs.k), true));
+      }
+    }
+  }
 }
 
 TEST(Sgemm, ActiveTableFollowsTheCap) {

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "ukernels/dwconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
@@ -18,6 +19,8 @@ namespace {
 using Arch = xsimd::fma3<xsimd::avx2>;
 
 #include "ukernels/norm_body.inc"
+// After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
+#include "ukernels/dwconv_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 16);
 
 void f32_gemm_6x16(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -28,5 +31,8 @@ extern const SgemmUkernels kSgemm = {"f32_gemm_6x16/avx2", kSgemmMr, F32Gemm<Arc
                                      &f32_gemm_6x16};
 
 extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx2");
+
+extern const DwConvUkernels kDwConv = {"f32_dwconv/avx2", F32DwConv<Arch>::kW,
+                                       &F32DwConv<Arch>::row};
 
 }  // namespace keel::ukernels_avx2

@@ -11,6 +11,7 @@
 // "may be used uninitialized"; the value is never read.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "ukernels/dwconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
@@ -22,6 +23,8 @@ namespace {
 using Arch = xsimd::avx512bw;
 
 #include "ukernels/norm_body.inc"
+// After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
+#include "ukernels/dwconv_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 32);
 
 void f32_gemm_6x32(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -32,5 +35,8 @@ extern const SgemmUkernels kSgemm = {"f32_gemm_6x32/avx512", kSgemmMr, F32Gemm<A
                                      &f32_gemm_6x32};
 
 extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx512");
+
+extern const DwConvUkernels kDwConv = {"f32_dwconv/avx512", F32DwConv<Arch>::kW,
+                                       &F32DwConv<Arch>::row};
 
 }  // namespace keel::ukernels_avx512

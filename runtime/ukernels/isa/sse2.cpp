@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "ukernels/dwconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
@@ -18,6 +19,8 @@ namespace {
 using Arch = xsimd::sse2;
 
 #include "ukernels/norm_body.inc"
+// After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
+#include "ukernels/dwconv_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 8);
 
 void f32_gemm_6x8(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -28,5 +31,8 @@ extern const SgemmUkernels kSgemm = {"f32_gemm_6x8/sse2", kSgemmMr, F32Gemm<Arch
                                      &f32_gemm_6x8};
 
 extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/sse2");
+
+extern const DwConvUkernels kDwConv = {"f32_dwconv/sse2", F32DwConv<Arch>::kW,
+                                       &F32DwConv<Arch>::row};
 
 }  // namespace keel::ukernels_sse2

@@ -1,0 +1,31 @@
+#include "graph/layout.hpp"
+
+namespace keel {
+
+const char* layout_name(Layout layout) { return layout == Layout::kNhwc ? "NHWC" : "NCHW"; }
+
+Result<LayoutOption> parse_layout_option(const std::string& name) {
+  if (name == "nchw") return LayoutOption::kNchw;
+  if (name == "nhwc") return LayoutOption::kNhwc;
+  if (name == "auto") return LayoutOption::kAuto;
+  return invalid_argument("layout '" + name + "': expected nchw, nhwc or auto");
+}
+
+const char* layout_option_name(LayoutOption option) {
+  switch (option) {
+    case LayoutOption::kNchw: return "nchw";
+    case LayoutOption::kNhwc: return "nhwc";
+    case LayoutOption::kAuto: break;
+  }
+  return "auto";
+}
+
+Result<Layout> node_layout(const Node& node) {
+  KEEL_ASSIGN_OR_RETURN(std::string name, node.attr_string(kLayoutAttr, "NCHW"));
+  if (name == "NCHW") return Layout::kNchw;
+  if (name == "NHWC") return Layout::kNhwc;
+  return invalid_model(node.describe() + ": attribute " + kLayoutAttr + " is '" + name +
+                       "', expected NCHW or NHWC");
+}
+
+}  // namespace keel

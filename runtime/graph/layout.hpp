@@ -1,0 +1,30 @@
+// The physical layout of a node's activations. ONNX tensors are NCHW; the choose_layout pass
+// (passes/choose_layout.cpp) may run layout-aware ops on NHWC data instead and marks each such
+// node with the keel-private attribute kLayoutAttr = "NHWC". For a marked node every
+// activation input and output of rank 4 is stored [N, H, W, C] (its shape reads that way too);
+// weights and per-channel parameters keep their ONNX shapes, and attributes that name spatial
+// dims (pads, strides, kernel_shape) keep their ONNX meaning.
+#pragma once
+
+#include "core/status.hpp"
+#include "graph/graph.hpp"
+
+namespace keel {
+
+enum class Layout { kNchw, kNhwc };
+
+// What a caller asks the loader for: one layout, or the rule of choose_layout (kAuto).
+enum class LayoutOption { kNchw, kNhwc, kAuto };
+
+inline constexpr const char* kLayoutAttr = "_keel_layout";
+
+const char* layout_name(Layout layout);  // "NCHW" / "NHWC"
+
+// "nchw" | "nhwc" | "auto" (as the CLI and the C/Python APIs spell it).
+Result<LayoutOption> parse_layout_option(const std::string& name);
+const char* layout_option_name(LayoutOption option);
+
+// The node's layout: NCHW unless the attribute says NHWC (anything else is invalid).
+Result<Layout> node_layout(const Node& node);
+
+}  // namespace keel

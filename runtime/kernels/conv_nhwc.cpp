@@ -1,0 +1,279 @@
+// Conv on NHWC activations, float32, 2-D. make_conv_nhwc picks one implementation at plan
+// time; each packs the constant weights once, here:
+//   conv_nhwc_1x1        unit kernel, stride 1, no padding, group 1: Y[N*H*W, M] =
+//                        X[N*H*W, C] x W^T, one GEMM with the batch folded into the rows
+//   conv_nhwc_depthwise  one input and one output channel per group: the per-ISA depthwise
+//                        ukernel (vectorized over channels), parallel over (n, output row)
+//   conv_nhwc_gemm       anything else: implicit GEMM per group, rows = output pixels,
+//                        K = (kh, kw, c); the driver gathers A panels straight from the image
+//                        (no im2col buffer), B = weights reordered to [(kh, kw, c), m]
+// The fused Relu/Clip runs in the GEMM epilogue or the depthwise ukernel.
+#include "kernels/conv_nhwc.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "exec/parallel.hpp"
+#include "ukernels/dwconv_dispatch.hpp"
+#include "ukernels/sgemm.hpp"
+#include "ukernels/sgemm_ukernel.hpp"  // kSgemmMr
+
+namespace keel {
+namespace {
+
+GemmEpilogue conv_epilogue(const float* bias, const ConvActivation& act) {
+  GemmEpilogue ep;
+  if (bias != nullptr) {
+    ep.bias_kind = GemmBias::kPerCol;
+    ep.bias = bias;
+  }
+  ep.clamp = act.clamp;
+  ep.clamp_min = act.lo;
+  ep.clamp_max = act.hi;
+  return ep;
+}
+
+Status packing_failed(const PrepareContext& ctx) {
+  return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing the weights");
+}
+
+// ------------------------------------------------------------------------------ 1x1
+
+class ConvNhwc1x1 final : public Kernel {
+ public:
+  ConvNhwc1x1(int64_t pixels, int64_t cin, int64_t cout, bool has_bias, ConvActivation act)
+      : pixels_(pixels), cin_(cin), cout_(cout), has_bias_(has_bias), act_(act) {}
+
+  // W [M, C] is B^T: packed as B [C, M] once.
+  bool prepack(const float* w) { return packed_.pack(cin_, cout_, w, cin_, true); }
+
+  const char* name() const override { return "conv_nhwc_1x1"; }
+
+  void run(const KernelRun& r) const override {
+    const float* bias = has_bias_ ? r.in(2).as<float>() : nullptr;
+    sgemm_packed_b(pixels_, r.in(0).as<float>(), cin_, false, packed_, r.out(0).as<float>(), cout_,
+                   conv_epilogue(bias, act_));
+  }
+
+ private:
+  int64_t pixels_, cin_, cout_;
+  bool has_bias_;
+  ConvActivation act_;
+  SgemmPackedB packed_;
+};
+
+// ---------------------------------------------------------------------- implicit GEMM
+
+// What the A gather needs: the image and the window geometry of one group.
+struct GatherGeometry {
+  const float* x = nullptr;  // image 0, at the group's first channel
+  int64_t in_h = 0, in_w = 0, channels = 0, cin_g = 0;
+  int64_t out_h = 0, out_w = 0, k_h = 0, k_w = 0;
+  int64_t s_h = 1, s_w = 1, d_h = 1, d_w = 1, p_t = 0, p_l = 0;
+};
+
+// Source of padding taps: read like an image row (kc <= kZeroRun per call chunk).
+constexpr int64_t kZeroRun = 256;
+alignas(64) const float kZeros[kZeroRun] = {};
+constexpr int64_t kMaxMr = 16;
+static_assert(kSgemmMr <= kMaxMr);
+
+// SgemmAGather::pack: row i = output pixel (n, oh, ow), column k = (kh, kw, c). Each tap is a
+// contiguous run of cin_g input channels (or zeros in the padding); a panel's mr rows are
+// interleaved tap by tap, so the panel is written sequentially.
+void gather_a(const void* ctx, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int64_t mr,
+              float* dst) {
+  const GatherGeometry& g = *static_cast<const GatherGeometry*>(ctx);
+  const int64_t out_plane = g.out_h * g.out_w;
+  const int64_t in_image = g.in_h * g.in_w * g.channels;
+  int64_t ih0[kMaxMr], iw0[kMaxMr];
+  const float* img[kMaxMr];
+  const float* src[kMaxMr];
+  for (int64_t p = 0; p * mr < mc; ++p) {
+    float* d = dst + p * mr * kc;
+    for (int64_t r = 0; r < mr; ++r) {
+      const int64_t i = i0 + p * mr + r;
+      img[r] = nullptr;  // a row past mc: all zeros
+      ih0[r] = iw0[r] = 0;
+      if (p * mr + r >= mc) continue;
+      const int64_t n = i / out_plane, oh = (i % out_plane) / g.out_w, ow = i % g.out_w;
+      ih0[r] = oh * g.s_h - g.p_t;
+      iw0[r] = ow * g.s_w - g.p_l;
+      img[r] = g.x + n * in_image;
+    }
+    int64_t tap = k0 / g.cin_g, c = k0 % g.cin_g;
+    for (int64_t k = k0; k < k0 + kc; ++tap, c = 0) {
+      const int64_t len = std::min(g.cin_g - c, k0 + kc - k);
+      const int64_t dh = (tap / g.k_w) * g.d_h, dw = (tap % g.k_w) * g.d_w;
+      for (int64_t r = 0; r < mr; ++r) {
+        const int64_t ih = ih0[r] + dh, iw = iw0[r] + dw;
+        const bool inside = img[r] && ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+        src[r] = inside ? img[r] + (ih * g.in_w + iw) * g.channels + c : kZeros;
+      }
+      for (int64_t j0 = 0; j0 < len; j0 += kZeroRun) {
+        const int64_t jn = std::min(len - j0, kZeroRun);
+        const float* run[kMaxMr];
+        for (int64_t r = 0; r < mr; ++r) run[r] = src[r] == kZeros ? kZeros : src[r] + j0;
+        for (int64_t j = 0; j < jn; ++j) {
+          for (int64_t r = 0; r < mr; ++r) d[j * mr + r] = run[r][j];
+        }
+        d += jn * mr;
+      }
+      k += len;
+    }
+  }
+}
+
+class ConvNhwcGemm final : public Kernel {
+ public:
+  ConvNhwcGemm(const ConvShapes& cs, const GatherGeometry& geo, ConvActivation act)
+      : cs_(cs), geo_(geo), act_(act) {}
+
+  // Per group: B_g[(kh, kw, c), m] = W[g*M/G + m, c, kh, kw], packed once.
+  bool prepack(const float* w) {
+    const int64_t taps = geo_.k_h * geo_.k_w, kdim = taps * cs_.cin_g;
+    std::vector<float> b(static_cast<size_t>(kdim * cs_.cout_g));
+    packed_.resize(static_cast<size_t>(cs_.group));
+    for (int64_t gi = 0; gi < cs_.group; ++gi) {
+      const float* wg = w + gi * cs_.cout_g * kdim;
+      for (int64_t m = 0; m < cs_.cout_g; ++m) {
+        for (int64_t c = 0; c < cs_.cin_g; ++c) {
+          for (int64_t t = 0; t < taps; ++t) {
+            b[(t * cs_.cin_g + c) * cs_.cout_g + m] = wg[(m * cs_.cin_g + c) * taps + t];
+          }
+        }
+      }
+      if (!packed_[gi].pack(kdim, cs_.cout_g, b.data(), cs_.cout_g, false)) return false;
+    }
+    return true;
+  }
+
+  const char* name() const override { return "conv_nhwc_gemm"; }
+
+  void run(const KernelRun& r) const override {
+    const float* bias = cs_.has_bias ? r.in(2).as<float>() : nullptr;
+    float* y = r.out(0).as<float>();
+    const int64_t rows = cs_.batch * geo_.out_h * geo_.out_w;
+    for (int64_t gi = 0; gi < cs_.group; ++gi) {
+      GatherGeometry geo = geo_;
+      geo.x = r.in(0).as<float>() + gi * cs_.cin_g;
+      const SgemmAGather a{&gather_a, &geo};
+      const int64_t col = gi * cs_.cout_g;
+      sgemm_gather_a(rows, a, packed_[gi], y + col, cs_.cout,
+                     conv_epilogue(bias ? bias + col : nullptr, act_));
+    }
+  }
+
+ private:
+  ConvShapes cs_;
+  GatherGeometry geo_;
+  ConvActivation act_;
+  std::vector<SgemmPackedB> packed_;
+};
+
+// -------------------------------------------------------------------------- depthwise
+
+class ConvNhwcDepthwise final : public Kernel {
+ public:
+  ConvNhwcDepthwise(int64_t batch, int64_t out_h, bool has_bias, const DwConvParams& p)
+      : batch_(batch),
+        out_h_(out_h),
+        has_bias_(has_bias),
+        params_(p),
+        uk_(dwconv_ukernels_active()) {}
+
+  // W [C, 1, kH, kW] -> [kH*kW, C]: one contiguous channel vector per tap.
+  void prepack(const float* w) {
+    const int64_t taps = params_.k_h * params_.k_w, ch = params_.channels;
+    w_.resize(static_cast<size_t>(taps * ch));
+    for (int64_t c = 0; c < ch; ++c) {
+      for (int64_t t = 0; t < taps; ++t) w_[t * ch + c] = w[c * taps + t];
+    }
+  }
+
+  const char* name() const override { return "conv_nhwc_depthwise"; }
+
+  void run(const KernelRun& r) const override {
+    DwConvParams p = params_;
+    p.w = w_.data();
+    p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
+    const float* x = r.in(0).as<float>();
+    float* y = r.out(0).as<float>();
+    const int64_t in_image = p.in_h * p.in_w * p.channels, out_row = p.out_w * p.channels;
+    parallel_for(batch_ * out_h_, out_row * p.k_h * p.k_w, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        uk_->row(&p, x + (t / out_h_) * in_image, t % out_h_, y + t * out_row);
+      }
+    });
+  }
+
+ private:
+  int64_t batch_, out_h_;
+  bool has_bias_;
+  DwConvParams params_;
+  const DwConvUkernels* uk_;
+  std::vector<float> w_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
+                                               const Geometry3& g, const ConvActivation& act) {
+  const Tensor* w = ctx.input(1).value;
+  if (w == nullptr) {
+    return ctx.unsupported_case(
+        "NHWC Conv with non-constant weights W (weights are packed at "
+        "plan time)");
+  }
+  const float* wd = w->data_as<float>();
+  // g is 3-D with a unit leading dim: index 1 is H, 2 is W.
+  const bool unit = g.k[1] == 1 && g.k[2] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[1] == 0 &&
+                    g.pb[2] == 0 && g.out[1] == g.in[1] && g.out[2] == g.in[2];
+  if (unit && cs.group == 1) {
+    auto k =
+        std::make_unique<ConvNhwc1x1>(cs.batch * g.in_size(), cs.cin, cs.cout, cs.has_bias, act);
+    if (!k->prepack(wd)) return packing_failed(ctx);
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+  if (cs.cin_g == 1 && cs.cout_g == 1) {
+    DwConvParams p;
+    p.in_h = g.in[1];
+    p.in_w = g.in[2];
+    p.channels = cs.cin;
+    p.out_w = g.out[2];
+    p.k_h = g.k[1];
+    p.k_w = g.k[2];
+    p.stride_h = g.s[1];
+    p.stride_w = g.s[2];
+    p.dil_h = g.d[1];
+    p.dil_w = g.d[2];
+    p.pad_t = g.pb[1];
+    p.pad_l = g.pb[2];
+    p.clamp = act.clamp;
+    p.lo = act.lo;
+    p.hi = act.hi;
+    auto k = std::make_unique<ConvNhwcDepthwise>(cs.batch, g.out[1], cs.has_bias, p);
+    k->prepack(wd);
+    return std::unique_ptr<Kernel>(std::move(k));
+  }
+  GatherGeometry geo;
+  geo.in_h = g.in[1];
+  geo.in_w = g.in[2];
+  geo.channels = cs.cin;
+  geo.cin_g = cs.cin_g;
+  geo.out_h = g.out[1];
+  geo.out_w = g.out[2];
+  geo.k_h = g.k[1];
+  geo.k_w = g.k[2];
+  geo.s_h = g.s[1];
+  geo.s_w = g.s[2];
+  geo.d_h = g.d[1];
+  geo.d_w = g.d[2];
+  geo.p_t = g.pb[1];
+  geo.p_l = g.pb[2];
+  auto k = std::make_unique<ConvNhwcGemm>(cs, geo, act);
+  if (!k->prepack(wd)) return packing_failed(ctx);
+  return std::unique_ptr<Kernel>(std::move(k));
+}
+
+}  // namespace keel

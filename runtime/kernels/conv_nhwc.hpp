@@ -1,0 +1,17 @@
+// 2-D Conv on NHWC activations (graph/layout.hpp): the implementations make_conv dispatches
+// to for a node marked _keel_layout = "NHWC".
+#pragma once
+
+#include <memory>
+
+#include "kernels/conv_params.hpp"
+#include "kernels/kernel.hpp"
+
+namespace keel {
+
+// Picks and prepares the implementation for a Conv whose inputs, geometry (2-D, in g's last
+// two dims) and output shape [N, OH, OW, M] make_conv has validated and set. Needs W constant.
+Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
+                                               const Geometry3& g, const ConvActivation& act);
+
+}  // namespace keel
