@@ -1,5 +1,7 @@
 #include "kernels/kernel.hpp"
 
+#include "graph/layout.hpp"
+
 namespace keel {
 
 PrepareContext::PrepareContext(const Node& n, std::vector<InputInfo> in, int threads)
@@ -59,6 +61,16 @@ Status PrepareContext::check_input(size_t i, std::initializer_list<DataType> all
 void PrepareContext::set_output(size_t i, DataType dtype, Shape shape) {
   outputs[i].dtype = dtype;
   outputs[i].shape = std::move(shape);
+}
+
+Result<bool> runs_nhwc(const PrepareContext& ctx) {
+  KEEL_ASSIGN_OR_RETURN(Layout layout, node_layout(ctx.node));
+  if (layout != Layout::kNhwc) return false;
+  if (!ctx.has_input(0) || ctx.input(0).shape.size() != 4) {
+    return ctx.invalid(std::string("NHWC layout needs a rank-4 X, got ") +
+                       (ctx.has_input(0) ? shape_to_string(ctx.input(0).shape) : "none"));
+  }
+  return true;
 }
 
 }  // namespace keel

@@ -74,6 +74,9 @@ class PrepareContext {
   void set_output(size_t i, DataType dtype, Shape shape);
 };
 
+// True when the node runs on NHWC data (graph/layout.hpp); X (input 0) must then be rank 4.
+Result<bool> runs_nhwc(const PrepareContext& ctx);
+
 // Memory handed to run(): a typed view over an input or output.
 struct TensorView {
   void* data = nullptr;  // nullptr for an absent optional input/output

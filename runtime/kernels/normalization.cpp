@@ -2,9 +2,9 @@
 // LayerNormalization, RMSNormalization, InstanceNormalization, GroupNormalization,
 // MeanVarianceNormalization and LRN. The row-wise ones share the numeric core in norm_rows;
 // BatchNorm, LayerNorm, RMSNorm, InstanceNorm, GroupNorm and MVN run the per-ISA ukernels
-// (ukernels/norm_ukernel.hpp) chosen once at plan time. The graph executes NCHW today; the NHWC
-// entry points (norm::scale_shift_apply, norm::group_norm_apply) serve tests and bench/ until
-// layouts exist.
+// (ukernels/norm_ukernel.hpp) chosen once at plan time. BatchNorm, InstanceNorm and GroupNorm
+// also run on NHWC data (nodes marked by the choose_layout pass, graph/layout.hpp) through the
+// NHWC entry points norm::scale_shift_apply / norm::group_norm_apply.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -312,14 +312,55 @@ Result<std::unique_ptr<Kernel>> prepare_rmsnorm(PrepareContext& ctx) {
   return prepare_last_axes_norm(ctx, true);
 }
 
+// InstanceNorm / GroupNorm on NHWC data: statistics per (image, group) over the pixels and the
+// group's channels (norm::group_norm_apply, fixed reduction order).
+class GroupNormNhwcKernel final : public Kernel {
+ public:
+  GroupNormNhwcKernel(const char* name, const Shape& shape, int64_t groups, bool per_channel,
+                      double epsilon)
+      : name_(name),
+        batch_(shape[0]),
+        channels_(shape[3]),
+        spatial_(shape[1] * shape[2]),
+        groups_(groups),
+        per_channel_(per_channel),
+        epsilon_(epsilon),
+        uk_(norm_ukernels_active()) {}
+  void run(const KernelRun& r) const override {
+    norm::group_norm_apply(uk_, norm::NormLayout::kNhwc, r.in(0).as<const float>(),
+                           r.out(0).as<float>(), batch_, channels_, spatial_, groups_,
+                           r.in(1).as<const float>(), r.in(2).as<const float>(), per_channel_,
+                           epsilon_, r.scratch);
+  }
+  const char* name() const override { return name_; }
+  size_t scratch_bytes() const override {
+    return norm::group_norm_scratch_bytes(norm::NormLayout::kNhwc, batch_, channels_, spatial_,
+                                          groups_);
+  }
+
+ private:
+  const char* name_;
+  int64_t batch_, channels_, spatial_, groups_;
+  bool per_channel_;
+  double epsilon_;
+  const NormUkernels* uk_;
+};
+
 Result<std::unique_ptr<Kernel>> prepare_instancenorm(PrepareContext& ctx) {
   KEEL_RETURN_IF_ERROR(check_arity(ctx, 3, 3, 1));
   KEEL_RETURN_IF_ERROR(check_x(ctx, 3));
+  KEEL_ASSIGN_OR_RETURN(const bool nhwc, runs_nhwc(ctx));
   const Shape& shape = ctx.input(0).shape;
-  const int64_t c = shape[1];
+  const int64_t c = shape[nhwc ? 3 : 1];
   KEEL_RETURN_IF_ERROR(check_param(ctx, 1, "scale", {c}, "one value per channel"));
   KEEL_RETURN_IF_ERROR(check_param(ctx, 2, "B", {c}, "one value per channel"));
   KEEL_ASSIGN_OR_RETURN(float eps, read_epsilon(ctx, 1e-5f));
+  if (nhwc) {
+    ctx.set_output(0, kF32, shape);
+    ctx.inplace_of[0] = 0;
+    return std::unique_ptr<Kernel>(
+        std::make_unique<GroupNormNhwcKernel>("instancenorm_nhwc", shape, c, true, eps));
+  }
 
   auto k = std::make_unique<RowNormKernel>();
   k->name_ = "instancenorm_nchw";
@@ -343,8 +384,9 @@ Result<std::unique_ptr<Kernel>> prepare_instancenorm(PrepareContext& ctx) {
 Result<std::unique_ptr<Kernel>> prepare_groupnorm(PrepareContext& ctx) {
   KEEL_RETURN_IF_ERROR(check_arity(ctx, 3, 3, 1));
   KEEL_RETURN_IF_ERROR(check_x(ctx, 2));
+  KEEL_ASSIGN_OR_RETURN(const bool nhwc, runs_nhwc(ctx));
   const Shape& shape = ctx.input(0).shape;
-  const int64_t c = shape[1];
+  const int64_t c = shape[nhwc ? 3 : 1];
   if (!ctx.node.has_attribute("num_groups")) return ctx.invalid("attribute num_groups is missing");
   KEEL_ASSIGN_OR_RETURN(int64_t groups, ctx.node.attr_int("num_groups", 0));
   if (groups <= 0) return ctx.invalid("num_groups must be > 0, got " + std::to_string(groups));
@@ -359,6 +401,12 @@ Result<std::unique_ptr<Kernel>> prepare_groupnorm(PrepareContext& ctx) {
   KEEL_RETURN_IF_ERROR(check_param(ctx, 1, "scale", {plen}, why));
   KEEL_RETURN_IF_ERROR(check_param(ctx, 2, "bias", {plen}, why));
   KEEL_ASSIGN_OR_RETURN(float eps, read_epsilon(ctx, 1e-5f));
+  if (nhwc) {
+    ctx.set_output(0, kF32, shape);
+    ctx.inplace_of[0] = 0;
+    return std::unique_ptr<Kernel>(
+        std::make_unique<GroupNormNhwcKernel>("groupnorm_nhwc", shape, groups, per_channel, eps));
+  }
 
   auto k = std::make_unique<RowNormKernel>();
   k->name_ = "groupnorm_nchw";
@@ -557,6 +605,7 @@ class BatchNormKernel final : public Kernel {
   std::vector<float> a_, b_;
   BnEpilogue epilogue;
   const NormUkernels* uk = nullptr;  // chosen at plan time
+  norm::NormLayout layout = norm::NormLayout::kNchw;
 
   void run(const KernelRun& r) const override {
     const float* a = a_.data();
@@ -570,10 +619,13 @@ class BatchNormKernel final : public Kernel {
       a = sa;
       b = sb;
     }
-    norm::scale_shift_apply(uk, norm::NormLayout::kNchw, r.in(0).as<const float>(),
-                            r.out(0).as<float>(), batch, channels, plane, a, b, epilogue);
+    norm::scale_shift_apply(uk, layout, r.in(0).as<const float>(), r.out(0).as<float>(), batch,
+                            channels, plane, a, b, epilogue);
   }
   const char* name() const override {
+    if (layout == norm::NormLayout::kNhwc) {
+      return epilogue.kind == NormAct::kNone ? "batchnorm_nhwc" : "batchnorm_act_nhwc";
+    }
     return epilogue.kind == NormAct::kNone ? "batchnorm_nchw" : "batchnorm_act_nchw";
   }
   size_t scratch_bytes() const override {
@@ -623,8 +675,16 @@ Result<std::unique_ptr<Kernel>> prepare_batchnorm(PrepareContext& ctx) {
   const char* names[] = {"X", "scale", "B", "mean", "var"};
   Shape want = {shape[1]};
   std::string why = "one value per channel";
+  KEEL_ASSIGN_OR_RETURN(const bool nhwc, runs_nhwc(ctx));
   k->channels = shape[1];
   k->plane = product(shape, 2, shape.size());
+  if (nhwc) {
+    if (spatial == 0) return ctx.unsupported_case("spatial=0 on NHWC data");
+    k->layout = norm::NormLayout::kNhwc;
+    k->channels = shape[3];
+    k->plane = shape[1] * shape[2];
+    want = {shape[3]};
+  }
   if (spatial == 0 && k->plane != 1) {
     // Per-activation statistics (BatchNormalization-1..7, spatial=0): parameters [C, D1..Dn].
     want.assign(shape.begin() + 1, shape.end());

@@ -2,6 +2,8 @@
 // GlobalAveragePool and GlobalMaxPool (float32), NCHW, 1-D to 3-D spatial (run as 3-D with
 // leading dims of size 1). Windows are walked row by row: for each output row and each valid
 // kernel tap the whole valid range of output columns is updated, which vectorizes for stride 1.
+// On NHWC data (2-D, nodes marked by choose_layout; no Indices output) every output pixel
+// reduces its valid taps as rows of C contiguous channels, which vectorizes for any stride.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -150,25 +152,33 @@ class MaxPoolKernel final : public Kernel {
 
 // --------------------------------------------------------------------------- AveragePool
 
-class AveragePoolKernel final : public Kernel {
- public:
-  AveragePoolKernel(PoolGeometry g, bool count_include_pad) : g_(g) {
-    // Divisor = product over dims of the taps inside the counted range: the input, or the
-    // input plus its explicit pads (not the extra ceil_mode positions).
-    for (size_t i = 0; i < kMaxSpatial; ++i) {
-      const int64_t lo_bound = count_include_pad ? -g.pb[i] : 0;
-      const int64_t hi_bound = count_include_pad ? g.in[i] + g.pe[i] : g.in[i];
-      counts_[i].resize(static_cast<size_t>(g.out[i]));
-      for (int64_t o = 0; o < g.out[i]; ++o) {
-        int64_t c = 0;
-        for (int64_t kk = 0; kk < g.k[i]; ++kk) {
-          const int64_t pos = o * g.s[i] - g.pb[i] + kk * g.d[i];
-          c += pos >= lo_bound && pos < hi_bound;
-        }
-        counts_[i][o] = c;
+using Divisors = std::array<std::vector<int64_t>, kMaxSpatial>;
+
+// AveragePool's divisor per output position and dim (the divisor of an output is the product
+// over dims): the taps inside the counted range, the input or the input plus its explicit pads
+// (not the extra ceil_mode positions).
+Divisors average_divisors(const PoolGeometry& g, bool count_include_pad) {
+  Divisors counts;
+  for (size_t i = 0; i < kMaxSpatial; ++i) {
+    const int64_t lo_bound = count_include_pad ? -g.pb[i] : 0;
+    const int64_t hi_bound = count_include_pad ? g.in[i] + g.pe[i] : g.in[i];
+    counts[i].resize(static_cast<size_t>(g.out[i]));
+    for (int64_t o = 0; o < g.out[i]; ++o) {
+      int64_t c = 0;
+      for (int64_t kk = 0; kk < g.k[i]; ++kk) {
+        const int64_t pos = o * g.s[i] - g.pb[i] + kk * g.d[i];
+        c += pos >= lo_bound && pos < hi_bound;
       }
+      counts[i][o] = c;
     }
   }
+  return counts;
+}
+
+class AveragePoolKernel final : public Kernel {
+ public:
+  AveragePoolKernel(PoolGeometry g, bool count_include_pad)
+      : g_(g), counts_(average_divisors(g, count_include_pad)) {}
   const char* name() const override { return "averagepool_nchw"; }
 
   void run(const KernelRun& r) const override {
@@ -221,36 +231,100 @@ class AveragePoolKernel final : public Kernel {
   }
 
   PoolGeometry g_;
-  std::array<std::vector<int64_t>, kMaxSpatial> counts_;
+  Divisors counts_;
+};
+
+// --------------------------------------------------------------------------- NHWC window pools
+
+// MaxPool (T) or AveragePool (float) over [N, H, W, C]: one task per (image, output row).
+template <typename T>
+class NhwcPoolKernel final : public Kernel {
+ public:
+  // `divisors` empty: MaxPool.
+  NhwcPoolKernel(PoolGeometry g, int64_t batch, int64_t channels, Divisors divisors, bool is_max)
+      : g_(g), batch_(batch), c_(channels), counts_(std::move(divisors)), max_(is_max) {}
+  const char* name() const override { return max_ ? "maxpool_nhwc" : "averagepool_nhwc"; }
+
+  void run(const KernelRun& r) const override {
+    const T* x = r.in(0).as<T>();
+    T* y = r.out(0).as<T>();
+    const PoolGeometry& g = g_;
+    const int64_t oh_n = g.out[1], ow_n = g.out[2], ih_n = g.in[1], iw_n = g.in[2];
+    const int64_t c = c_;
+    parallel_for(batch_ * oh_n, ow_n * g.k[1] * g.k[2] * c, [&](int64_t r0, int64_t r1) {
+      for (int64_t row = r0; row < r1; ++row) {
+        const int64_t n = row / oh_n, oh = row % oh_n;
+        const T* xn = x + n * ih_n * iw_n * c;
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          T* yp = y + (row * ow_n + ow) * c;
+          std::fill(yp, yp + c, max_ ? lowest<T>() : T(0));
+          for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+            const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+            if (ih < 0 || ih >= ih_n) continue;
+            for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+              const int64_t iw = ow * g.s[2] - g.pb[2] + kw * g.d[2];
+              if (iw < 0 || iw >= iw_n) continue;
+              const T* xp = xn + (ih * iw_n + iw) * c;
+              if (max_) {
+                for (int64_t k = 0; k < c; ++k) yp[k] = std::max(yp[k], xp[k]);
+              } else {
+                for (int64_t k = 0; k < c; ++k) yp[k] += xp[k];
+              }
+            }
+          }
+          if (!max_) {
+            const int64_t count = counts_[1][oh] * counts_[2][ow];
+            for (int64_t k = 0; k < c; ++k) {
+              yp[k] =
+                  count > 0 ? yp[k] / static_cast<T>(count) : std::numeric_limits<T>::quiet_NaN();
+            }
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  PoolGeometry g_;
+  int64_t batch_, c_;
+  Divisors counts_;
+  bool max_;
 };
 
 // ------------------------------------------------------------------------------- factories
 
 // Shared validation: X rank 3..5, kernel_shape, strides, pads, dilations, auto_pad,
 // ceil_mode. Sets output 0's shape.
+// On NHWC data (`nhwc`, X rank 4) the spatial dims are X[1..2] and the output is
+// [N, OH, OW, C].
 Status prepare_window_pool(PrepareContext& ctx, bool dilations_allowed, bool ceil_allowed,
-                           PoolGeometry& pg) {
+                           bool nhwc, PoolGeometry& pg) {
   const Shape& x = ctx.input(0).shape;
   const size_t nsp = x.size() - 2;
+  const size_t first_spatial = nhwc ? 1 : 2;
   if (nsp > kMaxSpatial) {
     return ctx.unsupported_case(std::to_string(nsp) + "-D pooling (at most 3-D supported)");
   }
-  for (size_t i = 2; i < x.size(); ++i) {
+  for (size_t i = first_spatial; i < first_spatial + nsp; ++i) {
     if (x[i] < 1) return ctx.unsupported_case("empty spatial input " + shape_to_string(x));
   }
   std::vector<int64_t> kernel;
   bool present = false;
   KEEL_RETURN_IF_ERROR(read_kernel_shape(ctx, nsp, true, kernel, present));
   WindowGeometry wg;
-  KEEL_RETURN_IF_ERROR(read_window(ctx, {x.begin() + 2, x.end()}, kernel, dilations_allowed, wg));
+  const std::vector<int64_t> spatial(x.begin() + static_cast<int64_t>(first_spatial),
+                                     x.begin() + static_cast<int64_t>(first_spatial + nsp));
+  KEEL_RETURN_IF_ERROR(read_window(ctx, spatial, kernel, dilations_allowed, wg));
   KEEL_ASSIGN_OR_RETURN(int64_t ceil_mode, ctx.node.attr_int("ceil_mode", 0));
   if (ceil_mode != 0 && ceil_mode != 1) return ctx.invalid("ceil_mode must be 0 or 1");
   if (ceil_mode == 1 && !ceil_allowed) return ctx.invalid("ceil_mode is not defined at this opset");
   KEEL_RETURN_IF_ERROR(compute_forward_output(ctx, ceil_mode == 1, wg));
-  Shape out = {x[0], x[1]};
+  Shape out = {x[0]};
+  if (!nhwc) out.push_back(x[1]);
   out.insert(out.end(), wg.out.begin(), wg.out.end());
+  if (nhwc) out.push_back(x[3]);
   if (!checked_numel(out) || !checked_numel(x)) return ctx.invalid("tensor too large");
-  pg = to_pool_geometry(wg, x[0] * x[1]);
+  pg = to_pool_geometry(wg, x[0] * x[nhwc ? 3 : 1]);
   ctx.set_output(0, ctx.input(0).dtype, out);
   return Status::ok();
 }
@@ -268,8 +342,20 @@ Result<std::unique_ptr<Kernel>> make_max_pool(PrepareContext& ctx) {
   if (with_indices && ctx.opset() < 8) return ctx.invalid("the Indices output needs opset 8");
   KEEL_ASSIGN_OR_RETURN(int64_t storage_order, ctx.node.attr_int("storage_order", 0));
   if (storage_order != 0 && storage_order != 1) return ctx.invalid("storage_order must be 0 or 1");
+  KEEL_ASSIGN_OR_RETURN(const bool nhwc, runs_nhwc(ctx));
+  if (nhwc && with_indices) return ctx.unsupported_case("the Indices output on NHWC data");
   PoolGeometry pg;
-  KEEL_RETURN_IF_ERROR(prepare_window_pool(ctx, ctx.opset() >= 10, ctx.opset() >= 10, pg));
+  KEEL_RETURN_IF_ERROR(prepare_window_pool(ctx, ctx.opset() >= 10, ctx.opset() >= 10, nhwc, pg));
+  if (nhwc) {
+    const Shape& x = ctx.input(0).shape;
+    if (t == DataType::kFloat64) {
+      return std::unique_ptr<Kernel>(
+          std::make_unique<NhwcPoolKernel<double>>(pg, x[0], x[3], Divisors{}, true));
+    }
+    if (t != DataType::kFloat32) return ctx.unsupported_case("8-bit MaxPool on NHWC data");
+    return std::unique_ptr<Kernel>(
+        std::make_unique<NhwcPoolKernel<float>>(pg, x[0], x[3], Divisors{}, true));
+  }
   if (with_indices) ctx.set_output(1, DataType::kInt64, ctx.outputs[0].shape);
   const bool cm = storage_order == 1;
   switch (t) {
@@ -290,10 +376,59 @@ Result<std::unique_ptr<Kernel>> make_average_pool(PrepareContext& ctx) {
   KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}, 3, 64));
   KEEL_ASSIGN_OR_RETURN(int64_t include_pad, ctx.node.attr_int("count_include_pad", 0));
   if (include_pad != 0 && include_pad != 1) return ctx.invalid("count_include_pad must be 0 or 1");
+  KEEL_ASSIGN_OR_RETURN(const bool nhwc, runs_nhwc(ctx));
   PoolGeometry pg;
-  KEEL_RETURN_IF_ERROR(prepare_window_pool(ctx, ctx.opset() >= 19, ctx.opset() >= 10, pg));
+  KEEL_RETURN_IF_ERROR(prepare_window_pool(ctx, ctx.opset() >= 19, ctx.opset() >= 10, nhwc, pg));
+  if (nhwc) {
+    const Shape& x = ctx.input(0).shape;
+    return std::unique_ptr<Kernel>(std::make_unique<NhwcPoolKernel<float>>(
+        pg, x[0], x[3], average_divisors(pg, include_pad == 1), false));
+  }
   return std::unique_ptr<Kernel>(std::make_unique<AveragePoolKernel>(pg, include_pad == 1));
 }
+
+// Global pooling over [N, H, W, C]: one task per (image, block of channels); each channel's sum
+// runs over the pixels in order in double, as the NCHW kernel does, so both give the same bits.
+class GlobalPoolNhwcKernel final : public Kernel {
+ public:
+  static constexpr int64_t kBlock = 64;
+  GlobalPoolNhwcKernel(int64_t batch, int64_t pixels, int64_t channels, bool is_max)
+      : batch_(batch), pixels_(pixels), c_(channels), max_(is_max) {}
+  const char* name() const override { return max_ ? "globalmaxpool_nhwc" : "globalavgpool_nhwc"; }
+  void run(const KernelRun& r) const override {
+    const float* x = r.in(0).as<float>();
+    float* y = r.out(0).as<float>();
+    const int64_t blocks = (c_ + kBlock - 1) / kBlock;
+    parallel_for(batch_ * blocks, pixels_ * kBlock, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / blocks, c0 = (t % blocks) * kBlock;
+        const int64_t len = std::min(kBlock, c_ - c0);
+        const float* xn = x + n * pixels_ * c_ + c0;
+        float* yn = y + n * c_ + c0;
+        if (max_) {
+          float m[kBlock];
+          std::fill(m, m + len, -std::numeric_limits<float>::infinity());
+          for (int64_t p = 0; p < pixels_; ++p) {
+            for (int64_t k = 0; k < len; ++k) m[k] = std::max(m[k], xn[p * c_ + k]);
+          }
+          std::copy(m, m + len, yn);
+        } else {
+          double s[kBlock] = {};
+          for (int64_t p = 0; p < pixels_; ++p) {
+            for (int64_t k = 0; k < len; ++k) s[k] += xn[p * c_ + k];
+          }
+          for (int64_t k = 0; k < len; ++k) {
+            yn[k] = static_cast<float>(s[k] / static_cast<double>(pixels_));
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t batch_, pixels_, c_;
+  bool max_;
+};
 
 class GlobalPoolKernel final : public Kernel {
  public:
@@ -327,7 +462,16 @@ class GlobalPoolKernel final : public Kernel {
 Result<std::unique_ptr<Kernel>> make_global_pool(PrepareContext& ctx, bool is_max) {
   if (ctx.num_inputs() != 1) return ctx.invalid("expected 1 input");
   KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}, 3, 64));
+  KEEL_ASSIGN_OR_RETURN(const bool nhwc, runs_nhwc(ctx));
   const Shape& x = ctx.input(0).shape;
+  if (nhwc) {
+    if (x[1] < 1 || x[2] < 1)
+      return ctx.unsupported_case("empty spatial input " + shape_to_string(x));
+    if (!checked_numel(x)) return ctx.invalid("input too large");
+    ctx.set_output(0, DataType::kFloat32, {x[0], 1, 1, x[3]});
+    return std::unique_ptr<Kernel>(
+        std::make_unique<GlobalPoolNhwcKernel>(x[0], x[1] * x[2], x[3], is_max));
+  }
   Shape out = {x[0], x[1]};
   out.resize(x.size(), 1);
   const auto n = checked_numel(x);

@@ -1,0 +1,197 @@
+// Pooling and normalization ops marked NHWC (graph/layout.hpp) against the same op on NCHW
+// data: the NHWC output, transposed back, must match within 1e-6 of the output's scale (the
+// reductions run in another order), on every ISA tier the host has, with bit-identical
+// results for 1, 2 and 7 threads; and a marked node whose X is not rank 4 is rejected.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.hpp"
+#include "support/op_runner.hpp"
+
+namespace keel {
+namespace {
+
+using testing::attr_float;
+using testing::attr_int;
+using testing::attr_ints;
+using testing::attr_string;
+using testing::OpCall;
+
+Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(numel(shape)));
+  for (float& x : v) x = dist(gen);
+  return Tensor::from_vector(std::move(shape), v);
+}
+
+// perm {0,2,3,1}: NCHW -> NHWC; {0,3,1,2}: back.
+Tensor transpose4(const Tensor& t, const std::vector<int64_t>& perm) {
+  const Shape& s = t.shape();
+  const Shape out = {s[perm[0]], s[perm[1]], s[perm[2]], s[perm[3]]};
+  std::vector<float> v(static_cast<size_t>(t.numel()));
+  const int64_t strides[4] = {s[1] * s[2] * s[3], s[2] * s[3], s[3], 1};
+  int64_t i = 0;
+  for (int64_t a = 0; a < out[0]; ++a)
+    for (int64_t b = 0; b < out[1]; ++b)
+      for (int64_t c = 0; c < out[2]; ++c)
+        for (int64_t d = 0; d < out[3]; ++d) {
+          const int64_t src = a * strides[perm[0]] + b * strides[perm[1]] + c * strides[perm[2]] +
+                              d * strides[perm[3]];
+          v[static_cast<size_t>(i++)] = t.data_as<float>()[src];
+        }
+  return Tensor::from_vector(out, v);
+}
+
+std::vector<Isa> host_tiers() {
+  std::vector<Isa> tiers;
+  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
+  }
+  return tiers;
+}
+
+struct NhwcCase {
+  std::string name;
+  OpCall call;  // inputs[0] is the NCHW X
+};
+
+// One case per op and shape: channel counts around the vector widths, odd spatial sizes,
+// batch 1 and 3.
+std::vector<NhwcCase> cases() {
+  std::vector<NhwcCase> out;
+  uint32_t seed = 1;
+  for (const Shape& x : std::vector<Shape>{{1, 1, 5, 7},
+                                           {3, 3, 9, 8},
+                                           {1, 13, 7, 7},
+                                           {1, 24, 6, 5},
+                                           {3, 40, 5, 5},
+                                           {1, 127, 4, 3}}) {
+    const int64_t c = x[1];
+    auto add = [&](const std::string& name, OpCall call) {
+      call.inputs.insert(call.inputs.begin(), {random_tensor(x, seed++, -3.0f, 5.0f), false});
+      out.push_back({name + "_" + std::to_string(x[0]) + "x" + std::to_string(c) + "x" +
+                         std::to_string(x[2]) + "x" + std::to_string(x[3]),
+                     std::move(call)});
+    };
+    OpCall maxpool{"MaxPool", 17, {}, {}, 1, 1};
+    maxpool.attributes = {{"kernel_shape", attr_ints({3, 3})},
+                          {"strides", attr_ints({2, 2})},
+                          {"pads", attr_ints({1, 1, 1, 1})},
+                          {"ceil_mode", attr_int(1)}};
+    add("maxpool3x3s2", maxpool);
+    OpCall avg{"AveragePool", 19, {}, {}, 1, 1};
+    avg.attributes = {{"kernel_shape", attr_ints({2, 3})},
+                      {"strides", attr_ints({1, 2})},
+                      {"pads", attr_ints({1, 0, 0, 1})},
+                      {"dilations", attr_ints({1, 1})}};
+    add("avgpool", avg);
+    avg.attributes["count_include_pad"] = attr_int(1);
+    avg.attributes["ceil_mode"] = attr_int(1);
+    add("avgpool_include_pad_ceil", avg);
+    add("globalavgpool", OpCall{"GlobalAveragePool", 17, {}, {}, 1, 1});
+    add("globalmaxpool", OpCall{"GlobalMaxPool", 17, {}, {}, 1, 1});
+    OpCall bn{"BatchNormalization", 15, {}, {}, 1, 1};
+    bn.inputs = {{random_tensor({c}, seed++), true},
+                 {random_tensor({c}, seed++), true},
+                 {random_tensor({c}, seed++), true},
+                 {random_tensor({c}, seed++, 0.5f, 2.0f), true}};
+    add("batchnorm", bn);
+    bn.attributes = {{"_keel_activation", attr_string("Clip")},
+                     {"_keel_min", attr_float(0.0f)},
+                     {"_keel_max", attr_float(1.0f)},
+                     {"_keel_alpha", attr_float(0.0f)}};
+    add("batchnorm_clip", bn);
+    OpCall in{"InstanceNormalization", 17, {}, {}, 1, 1};
+    in.inputs = {{random_tensor({c}, seed++), true}, {random_tensor({c}, seed++), false}};
+    add("instancenorm", in);
+    const int64_t groups = c % 3 == 0 ? 3 : 1;
+    OpCall gn18{"GroupNormalization", 18, {{"num_groups", attr_int(groups)}}, {}, 1, 1};
+    gn18.inputs = {{random_tensor({groups}, seed++), true},
+                   {random_tensor({groups}, seed++), true}};
+    add("groupnorm18", gn18);
+    OpCall gn21{"GroupNormalization", 21, {{"num_groups", attr_int(groups)}}, {}, 1, 1};
+    gn21.inputs = {{random_tensor({c}, seed++), true}, {random_tensor({c}, seed++), true}};
+    add("groupnorm21", gn21);
+  }
+  return out;
+}
+
+class NhwcOp : public ::testing::TestWithParam<NhwcCase> {};
+
+TEST_P(NhwcOp, MatchesNchwOnEveryTierAndThreadCount) {
+  const NhwcCase& c = GetParam();
+  auto want = testing::run_op(c.call);
+  ASSERT_TRUE(want.is_ok()) << want.status().to_string();
+  const Tensor& y_nchw = (*want)[0];
+  double scale = 0;
+  for (int64_t i = 0; i < y_nchw.numel(); ++i) {
+    scale = std::max(scale, std::fabs(static_cast<double>(y_nchw.data_as<float>()[i])));
+  }
+  OpCall nhwc = c.call;
+  nhwc.attributes["_keel_layout"] = attr_string("NHWC");
+  nhwc.inputs[0].tensor = transpose4(c.call.inputs[0].tensor, {0, 2, 3, 1});
+  for (Isa isa : host_tiers()) {
+    set_isa_cap_for_testing(isa);
+    std::vector<float> first;
+    for (int threads : {1, 2, 7}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " threads " + std::to_string(threads));
+      nhwc.threads = threads;
+      auto got = testing::run_op(nhwc);
+      ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+      const Tensor back = transpose4((*got)[0], {0, 3, 1, 2});
+      ASSERT_EQ(back.shape(), y_nchw.shape());
+      double err = 0;
+      for (int64_t i = 0; i < back.numel(); ++i) {
+        err = std::max(err, std::fabs(static_cast<double>(back.data_as<float>()[i]) -
+                                      static_cast<double>(y_nchw.data_as<float>()[i])));
+      }
+      EXPECT_LE(err, 1e-6 * std::max(scale, 1.0));
+      const float* p = (*got)[0].data_as<float>();
+      if (first.empty()) {
+        first.assign(p, p + (*got)[0].numel());
+      } else {
+        EXPECT_EQ(std::memcmp(first.data(), p, first.size() * sizeof(float)), 0)
+            << "bits differ from 1 thread";
+      }
+    }
+  }
+  set_isa_cap_for_testing(std::nullopt);
+}
+
+INSTANTIATE_TEST_SUITE_P(PoolsAndNorms, NhwcOp, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(NhwcOp, RankThreeXIsRejected) {
+  for (const std::string op : {"MaxPool", "GlobalAveragePool", "InstanceNormalization"}) {
+    OpCall call{op, 17, {{"_keel_layout", attr_string("NHWC")}}, {}, 1, 1};
+    if (op == "MaxPool") call.attributes["kernel_shape"] = attr_ints({2});
+    call.inputs = {{random_tensor({1, 4, 5}, 1), false}};
+    if (op == "InstanceNormalization") {
+      call.inputs.push_back({random_tensor({4}, 2), true});
+      call.inputs.push_back({random_tensor({4}, 3), true});
+    }
+    auto r = testing::run_op(call);
+    ASSERT_FALSE(r.is_ok()) << op;
+    EXPECT_NE(r.status().to_string().find("rank-4"), std::string::npos) << r.status().to_string();
+  }
+}
+
+TEST(NhwcOp, MaxPoolIndicesOnNhwcIsUnsupported) {
+  OpCall call{"MaxPool", 17, {{"_keel_layout", attr_string("NHWC")}}, {}, 2, 1};
+  call.attributes["kernel_shape"] = attr_ints({2, 2});
+  call.inputs = {{random_tensor({1, 4, 4, 3}, 1), false}};
+  auto r = testing::run_op(call);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << r.status().to_string();
+}
+
+}  // namespace
+}  // namespace keel
