@@ -122,10 +122,18 @@ py::array to_numpy(keel::Tensor&& tensor) {
 
 class InferenceSession {
  public:
-  InferenceSession(const py::object& model, int threads, bool fold, bool runtime_fusions) {
+  InferenceSession(const py::object& model, int threads, bool fold, bool runtime_fusions,
+                   const std::string& layout, const std::string& input_layout) {
     keel::ModelOptions options;
     options.fold = fold;
     options.runtime_fusions = runtime_fusions;
+    auto layout_option = keel::parse_layout_option(layout);
+    if (!layout_option.is_ok()) raise(layout_option.status());
+    options.layout = *layout_option;
+    if (input_layout != "nchw" && input_layout != "nhwc") {
+      raise(keel::invalid_argument("input_layout '" + input_layout + "': expected nchw or nhwc"));
+    }
+    options.input_layout = input_layout == "nhwc" ? keel::Layout::kNhwc : keel::Layout::kNchw;
     std::optional<keel::Result<std::shared_ptr<const keel::Model>>> loaded;
     if (py::isinstance<py::bytes>(model)) {
       std::string bytes = model.cast<std::string>();
@@ -248,11 +256,15 @@ PYBIND11_MODULE(keel, m) {
   py::class_<InferenceSession>(m, "InferenceSession",
                                "A loaded model ready to run. run() may be called from many "
                                "threads at once; the GIL is released while it runs.")
-      .def(py::init<const py::object&, int, bool, bool>(), py::arg("model"), py::kw_only(),
-           py::arg("threads") = 0, py::arg("fold") = true, py::arg("runtime_fusions") = true,
+      .def(py::init<const py::object&, int, bool, bool, const std::string&, const std::string&>(),
+           py::arg("model"), py::kw_only(), py::arg("threads") = 0, py::arg("fold") = true,
+           py::arg("runtime_fusions") = true, py::arg("layout") = "nchw",
+           py::arg("input_layout") = "nchw",
            "model: path (str or os.PathLike) or the model's bytes. threads: size of the "
            "session's thread pool (0 = all cores). fold: fold BatchNorm at load. "
-           "runtime_fusions: keel-only fusions.")
+           "runtime_fusions: keel-only fusions. layout: 'nchw', 'nhwc' or 'auto', how "
+           "activations are stored inside the model (inputs and outputs stay as declared). "
+           "input_layout: 'nhwc' to hand rank-4 inputs as [N, H, W, C].")
       .def("get_inputs", &InferenceSession::get_inputs)
       .def("get_outputs", &InferenceSession::get_outputs)
       .def_property_readonly("threads", &InferenceSession::threads)

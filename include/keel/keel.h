@@ -90,10 +90,18 @@ typedef struct keel_model_options_t {
   int fold;             /* 1 (default): fold BatchNorm and per-channel Mul/Add at load */
   int fold_overridable; /* 0 (default): also fold initializers listed as graph inputs */
   int runtime_fusions;  /* 1 (default): keel-only fusions (BatchNorm + activation) */
+  int layout;           /* storage of activations inside the model: KEEL_LAYOUT_NCHW (default),
+                           KEEL_LAYOUT_NHWC or KEEL_LAYOUT_AUTO; inputs/outputs stay as declared */
+  int input_layout;     /* KEEL_LAYOUT_NCHW (default): rank-4 inputs as declared;
+                           KEEL_LAYOUT_NHWC: given as [N, H, W, C] (inputs report that shape) */
 } keel_model_options_t;
 
+#define KEEL_LAYOUT_NCHW 0
+#define KEEL_LAYOUT_NHWC 1
+#define KEEL_LAYOUT_AUTO 2
+
 #define KEEL_MODEL_OPTIONS_INIT \
-  { sizeof(keel_model_options_t), 1, 0, 1 }
+  { sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_NCHW, KEEL_LAYOUT_NCHW }
 
 /* Fills *options with the defaults and struct_size. */
 KEEL_C_API keel_status_t keel_model_options_init(keel_model_options_t* options);
@@ -140,10 +148,14 @@ KEEL_C_API keel_status_t keel_model_output_info(const keel_model_t* model, size_
 typedef struct keel_session_options_t {
   size_t struct_size; /* sizeof(keel_session_options_t) */
   int threads;        /* threads of the session's own thread pool; 0 (default) = all cores */
+  /* NULL (default), or the application's own oneTBB arena (a `tbb::task_arena*`): every run
+     executes in it; threads must then be 0 or its max_concurrency(). The caller owns it and
+     keeps it alive, its concurrency unchanged, for the session's lifetime. */
+  void* tbb_task_arena;
 } keel_session_options_t;
 
 #define KEEL_SESSION_OPTIONS_INIT \
-  { sizeof(keel_session_options_t), 0 }
+  { sizeof(keel_session_options_t), 0, NULL }
 
 KEEL_C_API keel_status_t keel_session_options_init(keel_session_options_t* options);
 

@@ -26,6 +26,13 @@ struct ModelOptions {
   bool fold = true;               // fold BatchNorm and friends into neighbours at load
   bool fold_overridable = false;  // also fold initializers that are listed as graph inputs
   bool runtime_fusions = true;    // keel-only fusions; off when the graph is to be exported
+  // Storage layout of activations inside the model (inputs and outputs are always as ONNX
+  // declares them): NCHW, NHWC for 2-D convolutions and the ops around them, or auto (NHWC
+  // when the model has 2-D convolutions).
+  LayoutOption layout = LayoutOption::kNchw;
+  // kNhwc: rank-4 inputs are given as [N, H, W, C] (e.g. an image decoder's HWC buffer, fed
+  // without a copy); inputs() then reports those shapes. Outputs stay as declared.
+  Layout input_layout = Layout::kNchw;
 };
 
 // Name, element type and shape of a model input or output; -1 marks a dynamic dim.

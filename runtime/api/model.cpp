@@ -67,6 +67,8 @@ Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> g
   passes.options.fold = options.fold;
   passes.options.fold_overridable = options.fold_overridable;
   passes.options.runtime_fusions = options.runtime_fusions;
+  passes.options.layout = options.layout;
+  passes.options.input_layout = options.input_layout;
   KEEL_RETURN_IF_ERROR(run_load_passes(*graph, passes));
   std::shared_ptr<Model> model(new Model());
   model->fold_events_ = std::move(passes.events);

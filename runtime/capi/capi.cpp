@@ -126,11 +126,26 @@ keel_model_t* wrap_model(std::shared_ptr<const keel::Model> model) {
   return out.release();
 }
 
-keel::ModelOptions to_cpp(const keel_model_options_t& o) {
+keel::Result<keel::ModelOptions> to_cpp(const keel_model_options_t& o) {
   keel::ModelOptions m;
   m.fold = o.fold != 0;
   m.fold_overridable = o.fold_overridable != 0;
   m.runtime_fusions = o.runtime_fusions != 0;
+  switch (o.layout) {
+    case KEEL_LAYOUT_NCHW: m.layout = keel::LayoutOption::kNchw; break;
+    case KEEL_LAYOUT_NHWC: m.layout = keel::LayoutOption::kNhwc; break;
+    case KEEL_LAYOUT_AUTO: m.layout = keel::LayoutOption::kAuto; break;
+    default:
+      return keel::invalid_argument("keel_model_options_t.layout is " + std::to_string(o.layout) +
+                                    "; expected KEEL_LAYOUT_NCHW, KEEL_LAYOUT_NHWC or "
+                                    "KEEL_LAYOUT_AUTO");
+  }
+  if (o.input_layout != KEEL_LAYOUT_NCHW && o.input_layout != KEEL_LAYOUT_NHWC) {
+    return keel::invalid_argument("keel_model_options_t.input_layout is " +
+                                  std::to_string(o.input_layout) +
+                                  "; expected KEEL_LAYOUT_NCHW or KEEL_LAYOUT_NHWC");
+  }
+  m.input_layout = o.input_layout == KEEL_LAYOUT_NHWC ? keel::Layout::kNhwc : keel::Layout::kNchw;
   return m;
 }
 
@@ -246,7 +261,9 @@ keel_status_t keel_model_load_file(const char* path, const keel_model_options_t*
         st != KEEL_STATUS_OK) {
       return st;
     }
-    auto model = keel::Model::load_file(path, to_cpp(o));
+    auto options_cpp = to_cpp(o);
+    if (!options_cpp.is_ok()) return fail(options_cpp.status());
+    auto model = keel::Model::load_file(path, *options_cpp);
     if (!model.is_ok()) return fail(model.status());
     *out_model = wrap_model(std::move(model).value());
     return KEEL_STATUS_OK;
@@ -264,7 +281,9 @@ keel_status_t keel_model_load_bytes(const void* data, size_t size,
         st != KEEL_STATUS_OK) {
       return st;
     }
-    auto model = keel::Model::load_bytes(data, size, to_cpp(o));
+    auto options_cpp = to_cpp(o);
+    if (!options_cpp.is_ok()) return fail(options_cpp.status());
+    auto model = keel::Model::load_bytes(data, size, *options_cpp);
     if (!model.is_ok()) return fail(model.status());
     *out_model = wrap_model(std::move(model).value());
     return KEEL_STATUS_OK;
@@ -311,6 +330,7 @@ keel_status_t keel_session_create(const keel_model_t* model, const keel_session_
     }
     keel::SessionOptions so;
     so.threads = o.threads;
+    so.tbb_task_arena = o.tbb_task_arena;
     auto session = keel::Session::create(model->model, so);
     if (!session.is_ok()) return fail(session.status());
     auto out = std::make_unique<keel_session>();

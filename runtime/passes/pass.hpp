@@ -8,6 +8,7 @@
 
 #include "core/status.hpp"
 #include "graph/graph.hpp"
+#include "graph/layout.hpp"
 
 namespace keel {
 
@@ -23,6 +24,10 @@ struct PassOptions {
   bool fold = true;               // fold BatchNorm / per-channel Mul/Add into linear neighbours
   bool fold_overridable = false;  // initializers listed as graph inputs may be folded too
   bool runtime_fusions = true;    // keel-only fusions (not standard ONNX); off for `keel fold`
+  // Storage layout of activations (keel-only: kNchw for a graph that is to be exported).
+  LayoutOption layout = LayoutOption::kNchw;
+  // How the caller stores rank-4 graph inputs (kNhwc: [N, H, W, C]; keel-only as well).
+  Layout input_layout = Layout::kNchw;
 };
 
 struct PassContext {
@@ -40,9 +45,13 @@ Status run_load_passes(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_consumer(Graph& graph, PassContext& ctx);
 bool fold_conv_mul_add(Graph& graph, PassContext& ctx);
-bool fuse_batchnorm_activation(Graph& graph, PassContext& ctx);
+// Relu/Clip/LeakyRelu/HardSwish after a remaining BatchNormalization, Relu/Clip after a Conv.
+bool fuse_activation(Graph& graph, PassContext& ctx);
 // Decomposed LayerNorm / RMSNorm subgraphs -> LayerNormalization (opset >= 17) or
 // RMSNormalization (opset >= 23) of the model's opset (standard ONNX: runs with folding).
 bool fuse_layernorm_pattern(Graph& graph, PassContext& ctx);
+// Runs 2-D convolutions and the ops around them on NHWC data when options.layout asks for it
+// (kAuto: by the rule in the pass file); graph inputs and outputs stay NCHW.
+Status choose_layout(Graph& graph, PassContext& ctx);
 
 }  // namespace keel

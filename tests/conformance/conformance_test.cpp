@@ -1,7 +1,9 @@
 // Runs every ONNX backend node test folder (model.onnx + test_data_set_0/*.pb) through keel
 // and compares with the stored outputs the way the ONNX runner does: same number of outputs,
 // exactly the same shapes and element types, |got - expected| <= 1e-7 + 1e-3 * |expected|.
-// Folders listed in excluded.tsv are skipped with their reason; the rest must pass.
+// Folders listed in excluded.tsv are skipped with their reason; the rest must pass, once with
+// activations stored NCHW (suite OnnxNode) and once NHWC (suite OnnxNodeNhwc: the choose_layout
+// pass runs every 2-D Conv and the ops around it on NHWC data).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -98,12 +100,14 @@ template <typename T>
 
 class NodeTest : public ::testing::Test {
  public:
-  NodeTest(fs::path dir, std::string excluded)
-      : dir_(std::move(dir)), excluded_(std::move(excluded)) {}
+  NodeTest(fs::path dir, std::string excluded, keel::LayoutOption layout)
+      : dir_(std::move(dir)), excluded_(std::move(excluded)), layout_(layout) {}
 
   void TestBody() override {
     if (!excluded_.empty()) GTEST_SKIP() << "excluded: " << excluded_;
-    auto model = keel::Model::load_file((dir_ / "model.onnx").string());
+    keel::ModelOptions model_options;
+    model_options.layout = layout_;
+    auto model = keel::Model::load_file((dir_ / "model.onnx").string(), model_options);
     ASSERT_TRUE(model.is_ok()) << model.status().to_string();
     keel::SessionOptions opts;
     opts.threads = 1;
@@ -139,6 +143,7 @@ class NodeTest : public ::testing::Test {
  private:
   fs::path dir_;
   std::string excluded_;
+  keel::LayoutOption layout_;
 };
 
 // Prints the totals the way CI logs read them.
@@ -185,8 +190,12 @@ int main(int argc, char** argv) {
     const std::string name = d.filename().string();
     auto it = exclusions.find(name);
     const std::string reason = it == exclusions.end() ? "" : it->second;
-    ::testing::RegisterTest("OnnxNode", name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                            [d, reason]() -> ::testing::Test* { return new NodeTest(d, reason); });
+    for (keel::LayoutOption layout : {keel::LayoutOption::kNchw, keel::LayoutOption::kNhwc}) {
+      const char* suite = layout == keel::LayoutOption::kNchw ? "OnnxNode" : "OnnxNodeNhwc";
+      ::testing::RegisterTest(
+          suite, name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+          [d, reason, layout]() -> ::testing::Test* { return new NodeTest(d, reason, layout); });
+    }
   }
   ::testing::UnitTest::GetInstance()->listeners().Append(new Summary);
   return RUN_ALL_TESTS();

@@ -1,5 +1,6 @@
 // The committed small models: accuracy against float64, determinism across thread counts,
-// concurrent runs on one session, and re-planning for a new batch size.
+// concurrent runs on one session, and re-planning for a new batch size; each in both layouts
+// (activations stored NCHW, or NHWC through the choose_layout pass).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -12,13 +13,19 @@ namespace {
 
 constexpr double kMaxRelativeError = 1e-5;
 
-class CommittedModel : public ::testing::TestWithParam<std::string> {
+class CommittedModel : public ::testing::TestWithParam<std::tuple<std::string, LayoutOption>> {
  protected:
+  const std::string& dir() const { return std::get<0>(GetParam()); }
+  ModelOptions options() const {
+    ModelOptions o;
+    o.layout = std::get<1>(GetParam());
+    return o;
+  }
   void SetUp() override {
-    auto m = Model::load_file(GetParam() + "/model.onnx");
+    auto m = Model::load_file(dir() + "/model.onnx", options());
     ASSERT_TRUE(m.is_ok()) << m.status().to_string();
     model_ = *m;
-    auto c = load_model_case(GetParam(), *model_);
+    auto c = load_model_case(dir(), *model_);
     ASSERT_TRUE(c.is_ok()) << c.status().to_string();
     case_ = std::move(*c);
   }
@@ -58,9 +65,9 @@ TEST_P(CommittedModel, MatchesFloat64Reference) {
 }
 
 TEST_P(CommittedModel, FoldedAndUnfoldedMatchFloat64) {
-  ModelOptions off;
+  ModelOptions off = options();
   off.fold = false;
-  auto unfolded = Model::load_file(GetParam() + "/model.onnx", off);
+  auto unfolded = Model::load_file(dir() + "/model.onnx", off);
   ASSERT_TRUE(unfolded.is_ok());
   auto s = Session::create(*unfolded, {});
   ASSERT_TRUE(s.is_ok());
@@ -128,11 +135,15 @@ TEST_P(CommittedModel, NewBatchSizeReplansAndMatches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CommittedModel,
-                         ::testing::ValuesIn(model_folders(KEEL_MODELS_DIR)), [](const auto& info) {
-                           std::string n = info.param.substr(info.param.find_last_of('/') + 1);
+                         ::testing::Combine(::testing::ValuesIn(model_folders(KEEL_MODELS_DIR)),
+                                            ::testing::Values(LayoutOption::kNchw,
+                                                              LayoutOption::kNhwc)),
+                         [](const auto& info) {
+                           const std::string& dir = std::get<0>(info.param);
+                           std::string n = dir.substr(dir.find_last_of('/') + 1);
                            for (char& c : n)
                              if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
+                           return n + "_" + layout_option_name(std::get<1>(info.param));
                          });
 
 }  // namespace

@@ -61,13 +61,16 @@ TEST_P(ZooModel, FoldsEveryBatchNormWithAFoldableNeighbour) {
   }
 }
 
-TEST_P(ZooModel, MatchesFloat64Reference) {
-  const std::string dir = std::string(KEEL_MODELS_DIR) + "/zoo/" + GetParam();
+// Runs zoo model `name` with activations stored in `layout` against its float64 reference.
+void check_against_reference(const std::string& name, LayoutOption layout) {
+  const std::string dir = std::string(KEEL_MODELS_DIR) + "/zoo/" + name;
   if (!std::ifstream(dir + "/model.onnx")) {
-    GTEST_SKIP() << "zoo model '" << GetParam()
+    GTEST_SKIP() << "zoo model '" << name
                  << "' not generated: run /usr/bin/python3 models/generate_zoo.py";
   }
-  auto model = Model::load_file(dir + "/model.onnx");
+  ModelOptions options;
+  options.layout = layout;
+  auto model = Model::load_file(dir + "/model.onnx", options);
   ASSERT_TRUE(model.is_ok()) << model.status().to_string();
   auto c = load_model_case(dir, **model);
   ASSERT_TRUE(c.is_ok()) << c.status().to_string();
@@ -81,10 +84,18 @@ TEST_P(ZooModel, MatchesFloat64Reference) {
   ASSERT_EQ(out->size(), c->references.size());
   for (size_t i = 0; i < out->size(); ++i) {
     const double err = relative_error((*out)[i], c->references[i]);
-    std::printf("zoo %s: max|keel - f64| / max|f64| = %.3g (first run %.1f ms)\n",
-                GetParam().c_str(), err, ms);
+    std::printf("zoo %s (%s): max|keel - f64| / max|f64| = %.3g (first run %.1f ms)\n",
+                name.c_str(), layout_option_name(layout), err, ms);
     EXPECT_LE(err, 1e-5);
   }
+}
+
+TEST_P(ZooModel, MatchesFloat64Reference) {
+  check_against_reference(GetParam(), LayoutOption::kNchw);
+}
+
+TEST_P(ZooModel, MatchesFloat64ReferenceNhwc) {
+  check_against_reference(GetParam(), LayoutOption::kNhwc);
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, ZooModel, ::testing::ValuesIn(kZoo),

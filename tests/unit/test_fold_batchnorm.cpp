@@ -361,8 +361,9 @@ TEST(FoldConvBn, IntermediateBnKeepsTheNameConsumedDownstream) {
   add_bn(b, rng, "bn", "c", "bn_out", 4);
   b.node("Relu", {"bn_out"}, {"y"}, "relu");
   b.output("y");
-  expect_bn_folded(b, folded_into("conv", "bn_out"));
-  auto m = load(b, {});
+  // Without runtime fusions: fuse_conv_activation would absorb the Relu into the Conv.
+  expect_bn_folded(b, folded_into("conv", "bn_out"), options(true, false));
+  auto m = load(b, options(true, false));
   ASSERT_TRUE(m);
   const Node* relu = find_node(*m, "relu");
   ASSERT_NE(relu, nullptr);
@@ -1063,6 +1064,52 @@ TEST(FuseBnActivation, BnOutputUsedTwiceIsNotFused) {
   expect_same_outputs(p);
   EXPECT_EQ(count_op(*p.folded, "Relu"), 1);
   EXPECT_EQ(find_event(*p.folded, true, "fuse_batchnorm_activation", "bn", "act"), nullptr);
+}
+
+// fuse_conv_activation (keel-only): Relu and Clip run in the convolution's GEMM epilogue, in
+// both layouts; other activations, or a Conv output read twice, stay as written.
+TEST(FuseConvActivation, ReluAndClipFuseAndMatchInBothLayouts) {
+  uint32_t seed = 120;
+  for (const std::string act : {"Relu", "Clip", "LeakyRelu"}) {
+    for (LayoutOption layout : {LayoutOption::kNchw, LayoutOption::kNhwc}) {
+      SCOPED_TRACE(act + (layout == LayoutOption::kNhwc ? " nhwc" : " nchw"));
+      Rng rng(seed++);
+      ModelBuilder b;
+      b.input("x", {1, 3, 6, 6});
+      add_conv(b, rng, "conv", "x", "c", {4, 3, 3, 3}, true);
+      if (act == "Clip") {
+        b.initializer("lo", {}, {-0.5f});
+        b.initializer("hi", {}, {0.5f});
+        b.node("Clip", {"c", "lo", "hi"}, {"y"}, "act");
+      } else {
+        b.node(act, {"c"}, {"y"}, "act");
+      }
+      b.output("y");
+      ModelOptions fused = options(true, true);
+      fused.layout = layout;
+      const Pair p = load_pair(b, fused);
+      ASSERT_TRUE(p.folded && p.plain);
+      expect_same_outputs(p);
+      const bool fusable = act != "LeakyRelu";
+      EXPECT_EQ(count_op(*p.folded, act), fusable ? 0 : 1);
+      EXPECT_EQ(find_event(*p.folded, true, "fuse_conv_activation", "conv", "act") != nullptr,
+                fusable)
+          << describe_events(*p.folded);
+    }
+  }
+}
+
+TEST(FuseConvActivation, ConvOutputReadTwiceIsNotFused) {
+  Rng rng(130);
+  ModelBuilder b;
+  b.input("x", {1, 3, 6, 6});
+  add_conv(b, rng, "conv", "x", "c", {4, 3, 3, 3}, true);
+  b.node("Relu", {"c"}, {"y"}, "act");
+  b.output("y");
+  b.output("c");
+  const Pair p = load_pair(b, options(true, true));
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Relu"), 1);
 }
 
 TEST(FuseBnActivation, SigmoidIsNotFused) {

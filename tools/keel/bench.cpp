@@ -47,8 +47,11 @@ void add_bench_options(CLI::App& app, BenchArgs& args) {
   app.add_option("--concurrency", args.concurrency, "runs in flight at once on one shared session")
       ->check(CLI::PositiveNumber);
   app.add_option("--layout", args.layout,
-                 "activation layout: nchw (nhwc and auto are not available yet)")
+                 "activation layout inside the model: nchw, nhwc or auto (NHWC for CNNs)")
       ->check(CLI::IsMember({"nchw", "nhwc", "auto"}));
+  app.add_option("--input-layout", args.input_layout,
+                 "how rank-4 inputs are given: nchw (as the model declares) or nhwc")
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
   app.add_flag("--no-fold", args.no_fold,
                "keep BatchNorm and friends as separate nodes, no fusions");
   app.add_option("--json", args.json_path, "write the figures as JSON to FILE");
@@ -374,21 +377,20 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
 }  // namespace
 
 Status bench_command(const BenchArgs& args) {
-  if (args.layout != "nchw") {
-    return invalid_argument("--layout " + args.layout +
-                            ": only nchw execution exists today (NHWC execution is issue #7)");
-  }
   const ModelPaths paths = resolve_model_paths(args.model);
   ModelOptions mopts;
   mopts.fold = !args.no_fold;
   mopts.runtime_fusions = !args.no_fold;
+  KEEL_ASSIGN_OR_RETURN(mopts.layout, parse_layout_option(args.layout));
+  mopts.input_layout = args.input_layout == "nhwc" ? Layout::kNhwc : Layout::kNchw;
 
   const Clock::time_point t_load = Clock::now();
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load_file(paths.onnx, mopts));
   const Clock::time_point t_loaded = Clock::now();
   KEEL_ASSIGN_OR_RETURN(std::vector<std::string> shapes, batch_shapes(*model, args));
   KEEL_ASSIGN_OR_RETURN(std::vector<NamedTensor> feeds,
-                        make_feeds(*model, args.inputs, shapes, paths.inputs_dir, args.seed));
+                        make_feeds(*model, args.inputs, shapes, paths.inputs_dir, args.seed,
+                                   mopts.input_layout == Layout::kNhwc));
   KEEL_RETURN_IF_ERROR(apply_batch(*model, args, feeds));
   const Clock::time_point t_plan = Clock::now();
   SessionOptions sopts;

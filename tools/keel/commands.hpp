@@ -19,6 +19,8 @@ struct RunArgs {
   int iterations = 10;
   uint64_t seed = 1;
   bool no_fold = false;
+  std::string layout = "nchw";
+  std::string input_layout = "nchw";
 };
 
 struct FoldArgs {
@@ -43,6 +45,7 @@ struct BenchArgs {
   int warmup = 2;
   int concurrency = 1;
   std::string layout = "nchw";
+  std::string input_layout = "nchw";
   bool no_fold = false;
   std::string json_path;
   std::string profile_path;
@@ -69,10 +72,12 @@ struct ModelPaths {
   std::string references_dir;  // likewise
 };
 ModelPaths resolve_model_paths(const std::string& model);
-// Builds the feeds: -i files, then the folder's inputs/, then seeded random data.
+// Builds the feeds: -i files, then the folder's inputs/ (stored NCHW; transposed to NHWC when
+// folder_inputs_to_nhwc), then seeded random data.
 Result<std::vector<NamedTensor>> make_feeds(const Model& model,
                                             const std::vector<std::string>& files,
                                             const std::vector<std::string>& shapes,
-                                            const std::string& inputs_dir, uint64_t seed);
+                                            const std::string& inputs_dir, uint64_t seed,
+                                            bool folder_inputs_to_nhwc = false);
 
 }  // namespace keel::tools

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -68,10 +69,28 @@ Result<Tensor> random_tensor(DataType dtype, const Shape& shape, std::mt19937_64
 
 }  // namespace
 
+// [N, C, H, W] -> [N, H, W, C], any element type.
+Result<Tensor> nchw_to_nhwc(const Tensor& t) {
+  const Shape& s = t.shape();
+  KEEL_ASSIGN_OR_RETURN(Tensor r, Tensor::allocate(t.dtype(), {s[0], s[2], s[3], s[1]}));
+  const size_t esize = dtype_size(t.dtype());
+  const auto* src = static_cast<const char*>(t.data());
+  auto* dst = static_cast<char*>(r.data());
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t c = 0; c < s[1]; ++c)
+      for (int64_t p = 0; p < s[2] * s[3]; ++p) {
+        const int64_t from = (n * s[1] + c) * s[2] * s[3] + p;
+        const int64_t to = (n * s[2] * s[3] + p) * s[1] + c;
+        std::memcpy(dst + to * esize, src + from * esize, esize);
+      }
+  return r;
+}
+
 Result<std::vector<NamedTensor>> make_feeds(const Model& model,
                                             const std::vector<std::string>& files,
                                             const std::vector<std::string>& shapes,
-                                            const std::string& inputs_dir, uint64_t seed) {
+                                            const std::string& inputs_dir, uint64_t seed,
+                                            bool folder_inputs_to_nhwc) {
   std::map<std::string, std::string> given;
   for (const std::string& f : files) {
     KEEL_ASSIGN_OR_RETURN(auto kv, split_assignment(f, "-i"));
@@ -103,13 +122,19 @@ Result<std::vector<NamedTensor>> make_feeds(const Model& model,
   std::vector<NamedTensor> feeds;
   for (const IoInfo& in : model.inputs()) {
     std::string file;
+    bool from_folder = false;
     if (given.count(in.name)) {
       file = given[in.name];
     } else if (!inputs_dir.empty() && fs::exists(fs::path(inputs_dir) / (in.name + ".npy"))) {
       file = (fs::path(inputs_dir) / (in.name + ".npy")).string();
+      from_folder = true;
     }
     if (!file.empty()) {
       KEEL_ASSIGN_OR_RETURN(Tensor t, read_npy(file));
+      // A model folder's inputs are stored as the model declares them (NCHW).
+      if (from_folder && folder_inputs_to_nhwc && t.rank() == 4) {
+        KEEL_ASSIGN_OR_RETURN(t, nchw_to_nhwc(t));
+      }
       feeds.push_back({in.name, std::move(t)});
       continue;
     }

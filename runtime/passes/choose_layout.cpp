@@ -1,0 +1,486 @@
+// choose_layout (keel-only, never written by `keel fold`): runs a model's 2-D convolutions and
+// the ops around them on NHWC data (graph/layout.hpp).
+//
+// A walk in topological order gives every rank-4 activation a storage layout. Convolutions
+// with constant 4-D weights always run NHWC (their input is transposed once if it arrives
+// NCHW); pooling and normalization ops run NHWC when their input already is; elementwise ops,
+// Concat, Split and Reduce* keep NHWC by rewriting their axes or permuting their constant
+// operands; a Transpose reading NHWC data absorbs the conversion into its perm. Every other op
+// reads NCHW, through one Transpose per value, and graph outputs are converted back, so the
+// model's inputs and outputs stay exactly as ONNX defines them. With input_layout NHWC the
+// caller hands rank-4 inputs as NHWC (an image decoder's HWC buffer): no conversion at all
+// when the first op is a Conv.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "graph/layout.hpp"
+#include "passes/pass_util.hpp"
+
+namespace keel {
+namespace {
+
+// NCHW axis -> NHWC position.
+constexpr int64_t kToNhwc[4] = {0, 3, 1, 2};
+const std::vector<int64_t> kPermToNhwc = {0, 2, 3, 1};
+const std::vector<int64_t> kPermToNchw = {0, 3, 1, 2};
+
+const std::set<std::string> kUnary = {"Relu",
+                                      "Sigmoid",
+                                      "Tanh",
+                                      "Clip",
+                                      "LeakyRelu",
+                                      "HardSwish",
+                                      "HardSigmoid",
+                                      "Elu",
+                                      "Selu",
+                                      "Celu",
+                                      "Softplus",
+                                      "Softsign",
+                                      "Gelu",
+                                      "Mish",
+                                      "Exp",
+                                      "Log",
+                                      "Abs",
+                                      "Neg",
+                                      "Sqrt",
+                                      "Erf",
+                                      "Identity",
+                                      "Cast",
+                                      "Floor",
+                                      "Ceil",
+                                      "Round",
+                                      "Reciprocal",
+                                      "Sign",
+                                      "Not",
+                                      "ThresholdedRelu",
+                                      "Sin",
+                                      "Cos",
+                                      "IsNaN",
+                                      "IsInf"};
+const std::set<std::string> kBroadcasting = {
+    "Add",        "Sub",   "Mul",     "Div",  "Pow",   "Max", "Min", "Sum", "Mean",
+    "PRelu",      "Equal", "Greater", "Less", "Where", "And", "Or",  "Xor", "GreaterOrEqual",
+    "LessOrEqual"};
+const std::set<std::string> kNormalizations = {"BatchNormalization", "InstanceNormalization",
+                                               "GroupNormalization"};
+const std::set<std::string> kPools = {"MaxPool", "AveragePool", "GlobalAveragePool",
+                                      "GlobalMaxPool"};
+const std::set<std::string> kReduces = {
+    "ReduceMean", "ReduceMax", "ReduceMin",       "ReduceSum",    "ReduceProd",
+    "ReduceL1",   "ReduceL2",  "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"};
+
+Attribute ints_attr(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = AttributeKind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = AttributeKind::kInt;
+  a.i = v;
+  return a;
+}
+
+// Rank of `v` when the model declares it or it is a constant; -1 otherwise.
+int64_t known_rank(const Value* v) {
+  if (v->is_constant()) return static_cast<int64_t>(v->constant->shape().size());
+  if (v->type.dims) return static_cast<int64_t>(v->type.dims->size());
+  return -1;
+}
+
+// `t` (rank <= 4, broadcast against a rank-4 NCHW tensor) as the rank-4 NHWC constant that
+// broadcasts the same way against the NHWC tensor; nullopt when it cannot be allocated.
+std::optional<Tensor> permute_constant(const Tensor& t) {
+  Shape s = t.shape();
+  while (s.size() < 4) s.insert(s.begin(), 1);
+  const size_t esize = dtype_size(t.dtype());
+  const auto* src = static_cast<const std::byte*>(t.data());
+  std::vector<std::byte> bytes(t.nbytes());
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t h = 0; h < s[2]; ++h)
+      for (int64_t w = 0; w < s[3]; ++w)
+        for (int64_t c = 0; c < s[1]; ++c) {
+          const int64_t from = ((n * s[1] + c) * s[2] + h) * s[3] + w;
+          const int64_t to = ((n * s[2] + h) * s[3] + w) * s[1] + c;
+          std::memcpy(&bytes[static_cast<size_t>(to) * esize],
+                      src + static_cast<size_t>(from) * esize, esize);
+        }
+  auto r = Tensor::from_bytes(t.dtype(), {s[0], s[2], s[3], s[1]}, bytes.data(), bytes.size());
+  if (!r.is_ok()) return std::nullopt;
+  return std::move(*r);
+}
+
+bool is_perm(const Node& transpose, const std::vector<int64_t>& perm) {
+  auto p = transpose.attr_ints("perm", {});
+  return p.is_ok() && *p == perm;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
+
+class LayoutRewriter {
+ public:
+  // nhwc_ops: run convolutions NHWC (otherwise only NHWC inputs are converted where read).
+  LayoutRewriter(Graph& graph, PassContext& ctx, bool nhwc_ops)
+      : graph_(graph), ctx_(ctx), nhwc_ops_(nhwc_ops) {}
+
+  Status run() {
+    KEEL_ASSIGN_OR_RETURN(std::vector<Node*> order, graph_.topological_order());
+    if (ctx_.options.input_layout == Layout::kNhwc) take_nhwc_inputs();
+    for (Node* n : order) visit(n);
+    restore_graph_outputs();
+    for (Node* t : bypassed_) {
+      if (t->outputs[0]->consumers.empty() && !t->outputs[0]->is_graph_output) {
+        graph_.erase_node(t);
+      }
+    }
+    if (nhwc_nodes_ > 0) {
+      ctx_.events.push_back({true, "choose_layout", graph_.name, "",
+                             std::to_string(nhwc_nodes_) + " nodes run NHWC, " +
+                                 std::to_string(transposes_) + " layout transposes inserted"});
+    }
+    return Status::ok();
+  }
+
+ private:
+  bool is_nhwc(const Value* v) const { return v && nhwc_.count(v) > 0; }
+
+  void mark(Node* n) {
+    Attribute a;
+    a.kind = AttributeKind::kString;
+    a.s = "NHWC";
+    n->attributes[kLayoutAttr] = a;
+    ++nhwc_nodes_;
+  }
+
+  // Tags `v` as stored NHWC; its declared NCHW dims no longer describe the storage (a graph
+  // output keeps them: it is converted back at the end).
+  void tag(Value* v) {
+    if (!v) return;
+    nhwc_.insert(v);
+    if (!v->is_graph_output) v->type.dims.reset();
+  }
+
+  Value* insert_transpose(Value* from, const std::vector<int64_t>& perm, const char* suffix) {
+    auto node = std::make_unique<Node>();
+    node->op_type = "Transpose";
+    node->opset = static_cast<int>(graph_.opset_imports[""]);
+    Value* out = graph_.create_unique_value(from->name + suffix);
+    out->type.dtype = from->type.dtype;
+    node->name = out->name;
+    node->inputs = {from};
+    node->outputs = {out};
+    node->attributes["perm"] = ints_attr(perm);
+    graph_.add_node(std::move(node));
+    ++transposes_;
+    return out;
+  }
+
+  // The NHWC copy of rank-4 NCHW value `v` (one per value). When `v` is itself
+  // Transpose(u, perm 0,3,1,2) (a model going back from channels-last), that is u: read it.
+  Value* as_nhwc(Value* v) {
+    if (is_nhwc(v)) return v;
+    auto it = to_nhwc_.find(v);
+    if (it != to_nhwc_.end()) return it->second;
+    if (Node* p = v->producer; p && p->op_type == "Transpose" && p->domain.empty() &&
+                               p->has_input(0) && is_perm(*p, kPermToNchw)) {
+      bypassed_.push_back(p);
+      to_nhwc_[v] = p->inputs[0];
+      return p->inputs[0];
+    }
+    Value* t = insert_transpose(v, kPermToNhwc, "_nhwc");
+    tag(t);
+    to_nhwc_[v] = t;
+    return t;
+  }
+
+  // The NCHW copy of NHWC value `v` (one per value).
+  Value* as_nchw(Value* v) {
+    auto it = to_nchw_.find(v);
+    if (it != to_nchw_.end()) return it->second;
+    Value* t = insert_transpose(v, kPermToNchw, "_nchw");
+    to_nchw_[v] = t;
+    return t;
+  }
+
+  // The op reads NCHW: every NHWC input goes through a transpose.
+  void fall_back(Node* n) {
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      if (is_nhwc(n->inputs[i])) graph_.replace_input(n, i, as_nchw(n->inputs[i]));
+    }
+  }
+
+  void visit(Node* n) {
+    const bool any_nhwc =
+        std::any_of(n->inputs.begin(), n->inputs.end(), [&](Value* v) { return is_nhwc(v); });
+    if (!n->domain.empty()) {
+      fall_back(n);
+      return;
+    }
+    const std::string& op = n->op_type;
+    if (op == "Conv" && visit_conv(n)) return;
+    if (any_nhwc && (kPools.count(op) || kNormalizations.count(op)) && visit_window_op(n)) return;
+    if (any_nhwc && kUnary.count(op) && visit_unary(n)) return;
+    if (any_nhwc && kBroadcasting.count(op) && visit_broadcasting(n)) return;
+    if (any_nhwc && op == "Concat" && visit_concat(n)) return;
+    if (any_nhwc && op == "Split" && visit_split(n)) return;
+    if (any_nhwc && op == "Transpose" && visit_transpose(n)) return;
+    if (any_nhwc && kReduces.count(op) && visit_reduce(n)) return;
+    fall_back(n);
+  }
+
+  // The caller hands rank-4 inputs as NHWC: their declared dims are permuted (that is what
+  // Model::inputs() reports) and they enter the walk already tagged.
+  void take_nhwc_inputs() {
+    for (Value* v : graph_.inputs) {
+      if (!v->type.dims || v->type.dims->size() != 4 || v->is_constant()) continue;
+      std::vector<Dim>& d = *v->type.dims;
+      d = {d[0], d[2], d[3], d[1]};
+      nhwc_.insert(v);
+    }
+  }
+
+  // A 2-D Conv with constant weights: NHWC unless only the inputs are.
+  bool visit_conv(Node* n) {
+    if (!nhwc_ops_) return false;
+    if (!n->has_input(0) || !n->has_input(1) || !n->has_output(0)) return false;
+    const Value* w = n->inputs[1];
+    if (!w->is_fixed_constant() || w->constant->shape().size() != 4) return false;
+    if (!is_nhwc(n->inputs[0]) && known_rank(n->inputs[0]) != 4) {
+      // The weights say 2-D; an input of unknown rank would be rejected by the kernel anyway.
+      if (known_rank(n->inputs[0]) != -1) return false;
+    }
+    graph_.replace_input(n, 0, as_nhwc(n->inputs[0]));
+    mark(n);
+    tag(n->outputs[0]);
+    return true;
+  }
+
+  // Pooling and normalization ops on NHWC data (their other inputs are per-channel).
+  bool visit_window_op(Node* n) {
+    if (!is_nhwc(n->inputs[0])) return false;
+    for (size_t i = 1; i < n->inputs.size(); ++i) {
+      if (is_nhwc(n->inputs[i])) return false;
+    }
+    // Optional extra outputs (MaxPool Indices, training-mode statistics) stay NCHW-only.
+    for (size_t i = 1; i < n->outputs.size(); ++i) {
+      const Value* o = n->outputs[i];
+      if (o && (o->is_graph_output || !o->consumers.empty())) return false;
+    }
+    mark(n);
+    tag(n->outputs[0]);
+    return true;
+  }
+
+  bool visit_unary(Node* n) {
+    if (!is_nhwc(n->inputs[0]) || n->outputs.size() != 1) return false;
+    for (size_t i = 1; i < n->inputs.size(); ++i) {
+      // Clip's bounds: scalars.
+      const Value* v = n->inputs[i];
+      if (v && (is_nhwc(v) || known_rank(v) != 0)) return false;
+    }
+    tag(n->outputs[0]);
+    return true;
+  }
+
+  // Broadcasting ops: NHWC inputs, constants permuted to match, rank-0 values as they are.
+  bool visit_broadcasting(Node* n) {
+    if (n->outputs.size() != 1) return false;
+    for (Value* v : n->inputs) {
+      if (!v || is_nhwc(v)) continue;
+      const int64_t rank = known_rank(v);
+      if (rank == 0) continue;
+      if (!v->is_fixed_constant() || rank > 4 || !permuted_constant(v)) return false;
+    }
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      Value* v = n->inputs[i];
+      if (!v || is_nhwc(v) || known_rank(v) == 0) continue;
+      graph_.replace_input(n, i, permuted_constant(v));
+    }
+    tag(n->outputs[0]);
+    return true;
+  }
+
+  // The NHWC form of constant `v` (one per value); nullptr when it cannot be made.
+  Value* permuted_constant(Value* v) {
+    auto it = permuted_.find(v);
+    if (it != permuted_.end()) return it->second;
+    std::optional<Tensor> t = permute_constant(*v->constant);
+    if (!t) return nullptr;
+    Value* p = graph_.create_unique_value(v->name + "_nhwc");
+    p->set_constant(std::move(*t));
+    permuted_[v] = p;
+    return p;
+  }
+
+  // Inputs that are NHWC, or rank-4 values converted to it.
+  bool all_rank4(const Node* n) const {
+    for (const Value* v : n->inputs) {
+      if (!v || (!is_nhwc(v) && known_rank(v) != 4)) return false;
+    }
+    return true;
+  }
+
+  bool remap_axis_attr(Node* n, int64_t default_axis) {
+    auto axis = n->attr_int("axis", default_axis);
+    if (!axis.is_ok()) return false;
+    const int64_t a = normalize_axis(*axis, 4);
+    if (a < 0 || a > 3) return false;
+    n->attributes["axis"] = int_attr(kToNhwc[a]);
+    return true;
+  }
+
+  bool visit_concat(Node* n) {
+    if (!all_rank4(n) || !n->has_attribute("axis")) return false;
+    for (Value* v : n->inputs) {
+      if (v->is_fixed_constant() && !permuted_constant(v)) return false;
+    }
+    if (!remap_axis_attr(n, 1)) return false;
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      Value* v = n->inputs[i];
+      if (is_nhwc(v)) continue;
+      graph_.replace_input(n, i, v->is_fixed_constant() ? permuted_constant(v) : as_nhwc(v));
+    }
+    tag(n->outputs[0]);
+    return true;
+  }
+
+  bool visit_split(Node* n) {
+    if (!is_nhwc(n->inputs[0])) return false;
+    for (size_t i = 1; i < n->inputs.size(); ++i) {
+      if (n->inputs[i] && !n->inputs[i]->is_fixed_constant()) return false;
+    }
+    if (!remap_axis_attr(n, 0)) return false;
+    for (Value* o : n->outputs) tag(o);
+    return true;
+  }
+
+  // Transpose of NHWC data: fold the conversion into the perm; the output is ordinary.
+  bool visit_transpose(Node* n) {
+    auto perm = n->attr_ints("perm", {3, 2, 1, 0});
+    if (!perm.is_ok() || perm->size() != 4) return false;
+    std::vector<int64_t> physical(4);
+    for (size_t i = 0; i < 4; ++i) {
+      const int64_t p = (*perm)[i];
+      if (p < 0 || p > 3) return false;
+      physical[i] = kToNhwc[p];
+    }
+    if (physical == std::vector<int64_t>{0, 1, 2, 3}) {
+      // Channels-last of NHWC data: the bytes are already in place.
+      n->op_type = "Identity";
+      n->attributes.erase("perm");
+    } else {
+      n->attributes["perm"] = ints_attr(physical);
+    }
+    return true;
+  }
+
+  // Reduce over attribute axes (opset < 18) or constant axes (opset >= 18).
+  bool visit_reduce(Node* n) {
+    if (!is_nhwc(n->inputs[0]) || n->outputs.size() != 1) return false;
+    auto keepdims = n->attr_int("keepdims", 1);
+    if (!keepdims.is_ok()) return false;
+    std::vector<int64_t> axes;
+    Value* axes_input = n->has_input(1) ? n->inputs[1] : nullptr;
+    if (axes_input) {
+      if (!axes_input->is_fixed_constant() || axes_input->constant->dtype() != DataType::kInt64)
+        return false;
+      const Tensor& t = *axes_input->constant;
+      axes.assign(t.data_as<int64_t>(), t.data_as<int64_t>() + t.numel());
+    } else {
+      auto a = n->attr_ints("axes");
+      if (!a.is_ok()) return false;
+      axes = *a;
+    }
+    if (axes.empty()) return false;  // all axes or none (noop_with_empty_axes): leave it
+    std::vector<bool> reduced(4, false);
+    std::vector<int64_t> physical;
+    for (int64_t a : axes) {
+      a = normalize_axis(a, 4);
+      if (a < 0 || a > 3) return false;
+      reduced[static_cast<size_t>(a)] = true;
+      physical.push_back(kToNhwc[a]);
+    }
+    // keepdims=0 drops dims: the kept ones must come out in the same order in both layouts,
+    // which fails only when C and a spatial dim both stay.
+    const bool same_order = reduced[1] || (reduced[2] && reduced[3]);
+    if (*keepdims == 0 && !same_order) return false;
+    if (axes_input) {
+      Value* p = graph_.create_unique_value(axes_input->name + "_nhwc");
+      p->set_constant(
+          Tensor::from_vector<int64_t>({static_cast<int64_t>(physical.size())}, physical));
+      graph_.replace_input(n, 1, p);
+    } else {
+      n->attributes["axes"] = ints_attr(physical);
+    }
+    if (*keepdims != 0) tag(n->outputs[0]);
+    return true;
+  }
+
+  // An NHWC graph output is produced under a new name and converted back into the original
+  // value, which keeps its name and declared type.
+  void restore_graph_outputs() {
+    for (Value* out : graph_.outputs) {
+      if (!is_nhwc(out) || !out->producer) continue;
+      Node* producer = out->producer;
+      Value* inner = graph_.create_unique_value(out->name + "_nhwc");
+      inner->type.dtype = out->type.dtype;
+      for (Value*& o : producer->outputs) {
+        if (o == out) o = inner;
+      }
+      inner->producer = producer;
+      out->producer = nullptr;
+      for (Node* c : std::vector<Node*>(out->consumers)) {
+        for (size_t i = 0; i < c->inputs.size(); ++i) {
+          if (c->inputs[i] == out) graph_.replace_input(c, i, inner);
+        }
+      }
+      nhwc_.insert(inner);
+      nhwc_.erase(out);
+      auto node = std::make_unique<Node>();
+      node->op_type = "Transpose";
+      node->opset = static_cast<int>(graph_.opset_imports[""]);
+      node->name = inner->name + "_to_nchw";
+      node->inputs = {inner};
+      node->outputs = {out};
+      node->attributes["perm"] = ints_attr(kPermToNchw);
+      graph_.add_node(std::move(node));
+      ++transposes_;
+    }
+  }
+
+  Graph& graph_;
+  PassContext& ctx_;
+  bool nhwc_ops_;
+  std::set<const Value*> nhwc_;
+  std::map<Value*, Value*> to_nhwc_, to_nchw_, permuted_;
+  std::vector<Node*> bypassed_;  // model Transposes whose output is read through their input
+  int nhwc_nodes_ = 0, transposes_ = 0;
+};
+
+// kAuto: NHWC when the model has a 2-D convolution with constant weights (CNNs: the NHWC
+// kernels are the fast path), NCHW otherwise (nothing would gain from a conversion).
+bool auto_prefers_nhwc(const Graph& graph) {
+  for (const Node* n : graph.nodes()) {
+    if (n->op_type == "Conv" && n->domain.empty() && n->has_input(1) &&
+        n->inputs[1]->is_fixed_constant() && n->inputs[1]->constant->shape().size() == 4) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Status choose_layout(Graph& graph, PassContext& ctx) {
+  const LayoutOption want = ctx.options.layout;
+  const bool nhwc_ops =
+      want == LayoutOption::kNhwc || (want == LayoutOption::kAuto && auto_prefers_nhwc(graph));
+  if (!nhwc_ops && ctx.options.input_layout == Layout::kNchw) return Status::ok();
+  return LayoutRewriter(graph, ctx, nhwc_ops).run();
+}
+
+}  // namespace keel

@@ -1,0 +1,225 @@
+// choose_layout on hand-built CNN fragments: with layout NHWC every model gives the outputs of
+// the NCHW run (same names, shapes and values), the layout-aware nodes are marked NHWC, and
+// only the expected conversions are inserted (one at the input, one before an op that needs
+// NCHW, none between NHWC ops).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "graph/graph.hpp"
+#include "graph/layout.hpp"
+#include "keel/keel.hpp"
+#include "support/model_builder.hpp"
+
+namespace keel::testing {
+namespace {
+
+std::vector<float> uniform(std::mt19937& gen, int64_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+int64_t product(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+struct Loaded {
+  std::shared_ptr<const Model> model;
+  std::vector<Tensor> outputs;
+};
+
+Loaded load_and_run(const std::string& bytes, LayoutOption layout, const Tensor& x) {
+  ModelOptions options;
+  options.layout = layout;
+  auto model = Model::load_bytes(bytes.data(), bytes.size(), options);
+  EXPECT_TRUE(model.is_ok()) << model.status().to_string();
+  if (!model.is_ok()) return {};
+  auto session = Session::create(*model, {});
+  EXPECT_TRUE(session.is_ok()) << session.status().to_string();
+  if (!session.is_ok()) return {};
+  auto out = (*session)->run({{(*model)->inputs()[0].name, x}});
+  EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+  if (!out.is_ok()) return {};
+  return {*model, std::move(*out)};
+}
+
+int count_ops(const Model& m, const std::string& op) {
+  int n = 0;
+  for (const Node* node : m.graph().nodes()) n += node->op_type == op;
+  return n;
+}
+
+int count_nhwc_nodes(const Model& m) {
+  int n = 0;
+  for (const Node* node : m.graph().nodes()) {
+    auto layout = node_layout(*node);
+    n += layout.is_ok() && *layout == Layout::kNhwc;
+  }
+  return n;
+}
+
+// Runs `builder`'s model in both layouts on a random input of `dims`; the NHWC run must give
+// the same outputs (shapes exactly, values within 1e-5 of each output's scale).
+Loaded expect_same_outputs(ModelBuilder& builder, const std::vector<int64_t>& dims) {
+  std::mt19937 gen(7);
+  Tensor x = Tensor::from_vector(dims, uniform(gen, product(dims)));
+  const std::string bytes = builder.bytes();
+  Loaded nchw = load_and_run(bytes, LayoutOption::kNchw, x);
+  Loaded nhwc = load_and_run(bytes, LayoutOption::kNhwc, x);
+  EXPECT_EQ(nchw.outputs.size(), nhwc.outputs.size());
+  for (size_t i = 0; i < std::min(nchw.outputs.size(), nhwc.outputs.size()); ++i) {
+    const Tensor& a = nchw.outputs[i];
+    const Tensor& b = nhwc.outputs[i];
+    EXPECT_EQ(a.shape(), b.shape()) << "output " << i;
+    if (a.shape() != b.shape()) continue;
+    double scale = 0, err = 0;
+    for (int64_t k = 0; k < a.numel(); ++k) {
+      scale = std::max(scale, std::fabs(static_cast<double>(a.data_as<float>()[k])));
+      err = std::max(err, std::fabs(static_cast<double>(a.data_as<float>()[k]) -
+                                    static_cast<double>(b.data_as<float>()[k])));
+    }
+    EXPECT_LE(err, 1e-5 * std::max(scale, 1.0)) << "output " << i;
+  }
+  EXPECT_EQ(count_nhwc_nodes(*nchw.model), 0);
+  return nhwc;
+}
+
+void conv(ModelBuilder& b, std::mt19937& gen, const std::string& in, const std::string& out,
+          int64_t cin, int64_t cout, int64_t k, int64_t stride = 1, int64_t group = 1) {
+  const std::vector<int64_t> w_dims = {cout, cin / group, k, k};
+  b.initializer(out + "_w", w_dims, uniform(gen, product(w_dims), -0.5f, 0.5f));
+  b.initializer(out + "_b", {cout}, uniform(gen, cout));
+  auto& n = b.node("Conv", {in, out + "_w", out + "_b"}, {out}, out);
+  set_attr(n, "pads", std::vector<int64_t>{k / 2, k / 2, k / 2, k / 2});
+  set_attr(n, "strides", std::vector<int64_t>{stride, stride});
+  if (group > 1) set_attr(n, "group", group);
+}
+
+// A residual block with pooling, a per-channel constant, a channel Concat and a classifier:
+// one conversion at the input, one before Flatten (Gemm needs the NCHW order).
+TEST(ChooseLayout, ResidualBlockRunsNhwcBetweenTwoConversions) {
+  std::mt19937 gen(1);
+  ModelBuilder b;
+  b.input("x", {1, 3, 11, 11});
+  conv(b, gen, "x", "c1", 3, 8, 3);
+  b.node("Relu", {"c1"}, {"r1"});
+  auto& mp = b.node("MaxPool", {"r1"}, {"p1"});
+  set_attr(mp, "kernel_shape", std::vector<int64_t>{3, 3});
+  set_attr(mp, "strides", std::vector<int64_t>{2, 2});
+  set_attr(mp, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  conv(b, gen, "p1", "c2", 8, 8, 1);
+  b.node("Add", {"c2", "p1"}, {"sum"});
+  b.initializer("scale", {8, 1, 1}, uniform(gen, 8));
+  b.node("Mul", {"sum", "scale"}, {"scaled"});
+  auto& cat = b.node("Concat", {"scaled", "p1"}, {"cat"});
+  set_attr(cat, "axis", int64_t{1});
+  b.node("GlobalAveragePool", {"cat"}, {"gap"});
+  b.node("Flatten", {"gap"}, {"flat"});
+  b.initializer("fc_w", {16, 5}, uniform(gen, 80));
+  b.node("Gemm", {"flat", "fc_w"}, {"y"});
+  b.output("y");
+  Loaded nhwc = expect_same_outputs(b, {1, 3, 11, 11});
+  ASSERT_TRUE(nhwc.model);
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);
+  // Conv x2, MaxPool, GlobalAveragePool (Relu fused into the first Conv's epilogue).
+  EXPECT_EQ(count_nhwc_nodes(*nhwc.model), 4);
+}
+
+// An NHWC tensor that is also a graph output keeps its name and NCHW shape.
+TEST(ChooseLayout, GraphOutputsStayNchw) {
+  std::mt19937 gen(2);
+  ModelBuilder b;
+  b.input("x", {2, 4, 6, 5});
+  conv(b, gen, "x", "c1", 4, 6, 3, 2);
+  b.node("Sigmoid", {"c1"}, {"s1"});
+  conv(b, gen, "s1", "c2", 6, 6, 3, 1, 3);
+  b.output("s1");
+  b.output("c2");
+  Loaded nhwc = expect_same_outputs(b, {2, 4, 6, 5});
+  ASSERT_TRUE(nhwc.model);
+  EXPECT_EQ(nhwc.model->outputs()[0].name, "s1");
+  EXPECT_EQ(nhwc.model->outputs()[1].name, "c2");
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 3);  // input, s1 and c2 back to NCHW
+}
+
+// Reduce over H, W (keepdims 1: stays NHWC; keepdims 0: [N, C] in both layouts), a
+// squeeze-excitation gate, a channel Split and a depthwise Conv.
+TEST(ChooseLayout, ReduceSplitAndGatesKeepNhwc) {
+  std::mt19937 gen(3);
+  ModelBuilder b;
+  b.input("x", {1, 6, 7, 7});
+  conv(b, gen, "x", "c1", 6, 6, 3, 1, 6);
+  auto& mean = b.node("ReduceMean", {"c1"}, {"m"});
+  set_attr(mean, "axes", std::vector<int64_t>{2, 3});
+  conv(b, gen, "m", "se", 6, 6, 1);
+  b.node("Sigmoid", {"se"}, {"gate"});
+  b.node("Mul", {"c1", "gate"}, {"gated"});
+  auto& split = b.node("Split", {"gated"}, {"s0", "s1"});
+  set_attr(split, "axis", int64_t{1});
+  b.node("Relu", {"s0"}, {"s0r"});
+  auto& cat = b.node("Concat", {"s1", "s0r"}, {"shuffled"});
+  set_attr(cat, "axis", int64_t{-3});
+  conv(b, gen, "shuffled", "c3", 6, 4, 1);
+  auto& flat = b.node("ReduceMax", {"c3"}, {"y"});
+  set_attr(flat, "axes", std::vector<int64_t>{-1, 2});
+  set_attr(flat, "keepdims", int64_t{0});
+  b.output("y");
+  Loaded nhwc = expect_same_outputs(b, {1, 6, 7, 7});
+  ASSERT_TRUE(nhwc.model);
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 1);  // only the input
+}
+
+// ConvNeXt's channels-last LayerNorm: Transpose(0,2,3,1) of NHWC data is the identity, and the
+// Transpose back (0,3,1,2) feeding a Conv is read as the NHWC tensor it came from.
+TEST(ChooseLayout, ChannelsLastTransposesCancel) {
+  std::mt19937 gen(4);
+  ModelBuilder b;
+  b.input("x", {1, 8, 5, 5});
+  conv(b, gen, "x", "c1", 8, 8, 7, 1, 8);
+  auto& t1 = b.node("Transpose", {"c1"}, {"cl"});
+  set_attr(t1, "perm", std::vector<int64_t>{0, 2, 3, 1});
+  b.initializer("g", {8}, uniform(gen, 8));
+  b.initializer("beta", {8}, uniform(gen, 8));
+  auto& ln = b.node("LayerNormalization", {"cl", "g", "beta"}, {"n"});
+  set_attr(ln, "axis", int64_t{-1});
+  auto& t2 = b.node("Transpose", {"n"}, {"back"});
+  set_attr(t2, "perm", std::vector<int64_t>{0, 3, 1, 2});
+  conv(b, gen, "back", "y", 8, 4, 1);
+  b.output("y");
+  Loaded nhwc = expect_same_outputs(b, {1, 8, 5, 5});
+  ASSERT_TRUE(nhwc.model);
+  // The input and the output conversions; the model's own two became no-ops.
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);
+}
+
+// auto picks NHWC for a model with 2-D convolutions and leaves other models alone.
+TEST(ChooseLayout, AutoChoosesNhwcForConvolutions) {
+  std::mt19937 gen(5);
+  ModelBuilder with_conv;
+  with_conv.input("x", {1, 3, 6, 6});
+  conv(with_conv, gen, "x", "y", 3, 4, 3);
+  with_conv.output("y");
+  ModelBuilder without;
+  without.input("x", {1, 3, 6, 6});
+  without.node("Relu", {"x"}, {"y"});
+  without.output("y");
+  ModelOptions options;
+  options.layout = LayoutOption::kAuto;
+  const std::string a = with_conv.bytes(), c = without.bytes();
+  auto m1 = Model::load_bytes(a.data(), a.size(), options);
+  auto m2 = Model::load_bytes(c.data(), c.size(), options);
+  ASSERT_TRUE(m1.is_ok() && m2.is_ok());
+  EXPECT_EQ(count_nhwc_nodes(**m1), 1);
+  EXPECT_EQ(count_nhwc_nodes(**m2), 0);
+}
+
+}  // namespace
+}  // namespace keel::testing
