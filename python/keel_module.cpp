@@ -258,7 +258,7 @@ PYBIND11_MODULE(keel, m) {
                                "threads at once; the GIL is released while it runs.")
       .def(py::init<const py::object&, int, bool, bool, const std::string&, const std::string&>(),
            py::arg("model"), py::kw_only(), py::arg("threads") = 0, py::arg("fold") = true,
-           py::arg("runtime_fusions") = true, py::arg("layout") = "nchw",
+           py::arg("runtime_fusions") = true, py::arg("layout") = "auto",
            py::arg("input_layout") = "nchw",
            "model: path (str or os.PathLike) or the model's bytes. threads: size of the "
            "session's thread pool (0 = all cores). fold: fold BatchNorm at load. "

@@ -90,8 +90,9 @@ typedef struct keel_model_options_t {
   int fold;             /* 1 (default): fold BatchNorm and per-channel Mul/Add at load */
   int fold_overridable; /* 0 (default): also fold initializers listed as graph inputs */
   int runtime_fusions;  /* 1 (default): keel-only fusions (BatchNorm + activation) */
-  int layout;           /* storage of activations inside the model: KEEL_LAYOUT_NCHW (default),
-                           KEEL_LAYOUT_NHWC or KEEL_LAYOUT_AUTO; inputs/outputs stay as declared */
+  int layout;           /* storage of activations inside the model: KEEL_LAYOUT_AUTO (default:
+                           NHWC for CNNs), KEEL_LAYOUT_NCHW or KEEL_LAYOUT_NHWC; inputs and
+                           outputs stay as declared */
   int input_layout;     /* KEEL_LAYOUT_NCHW (default): rank-4 inputs as declared;
                            KEEL_LAYOUT_NHWC: given as [N, H, W, C] (inputs report that shape) */
 } keel_model_options_t;
@@ -101,7 +102,7 @@ typedef struct keel_model_options_t {
 #define KEEL_LAYOUT_AUTO 2
 
 #define KEEL_MODEL_OPTIONS_INIT \
-  { sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_NCHW, KEEL_LAYOUT_NCHW }
+  { sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_AUTO, KEEL_LAYOUT_NCHW }
 
 /* Fills *options with the defaults and struct_size. */
 KEEL_C_API keel_status_t keel_model_options_init(keel_model_options_t* options);

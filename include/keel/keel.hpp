@@ -27,9 +27,9 @@ struct ModelOptions {
   bool fold_overridable = false;  // also fold initializers that are listed as graph inputs
   bool runtime_fusions = true;    // keel-only fusions; off when the graph is to be exported
   // Storage layout of activations inside the model (inputs and outputs are always as ONNX
-  // declares them): NCHW, NHWC for 2-D convolutions and the ops around them, or auto (NHWC
-  // when the model has 2-D convolutions).
-  LayoutOption layout = LayoutOption::kNchw;
+  // declares them): NCHW, NHWC for 2-D convolutions and the ops around them, or auto: NHWC
+  // for CNNs except those with small-group convolutions (rule in passes/choose_layout.cpp).
+  LayoutOption layout = LayoutOption::kAuto;
   // kNhwc: rank-4 inputs are given as [N, H, W, C] (e.g. an image decoder's HWC buffer, fed
   // without a copy); inputs() then reports those shapes. Outputs stay as declared.
   Layout input_layout = Layout::kNchw;

@@ -161,6 +161,8 @@ int main(int argc, char** argv) {
   keel_model_options_t model_options;
   CHECK_OK(keel_model_options_init(&model_options));
   CHECK(model_options.struct_size == sizeof(model_options) && model_options.fold == 1);
+  CHECK(model_options.layout == KEEL_LAYOUT_AUTO && model_options.input_layout == KEEL_LAYOUT_NCHW);
+  model_options.layout = KEEL_LAYOUT_NHWC; /* the reference check below runs the NHWC kernels */
   keel_model_t* model = NULL;
   CHECK_OK(keel_model_load_file(model_path, &model_options, &model));
   if (!model) return 1;
@@ -256,6 +258,11 @@ int main(int argc, char** argv) {
               KEEL_STATUS_INVALID_MODEL, "");
   CHECK(bad == NULL && strlen(keel_last_error_message()) > 0);
   CHECK_FAILS(keel_model_load_file(NULL, NULL, &bad), KEEL_STATUS_INVALID_ARGUMENT, "path");
+  keel_model_options_t bad_layout = KEEL_MODEL_OPTIONS_INIT;
+  bad_layout.layout = 7;
+  CHECK_FAILS(keel_model_load_file(model_path, &bad_layout, &bad), KEEL_STATUS_INVALID_ARGUMENT,
+              "layout is 7");
+  CHECK(bad == NULL);
   keel_model_options_t unsized = {0};
   CHECK_FAILS(keel_model_load_file(model_path, &unsized, &bad), KEEL_STATUS_INVALID_ARGUMENT,
               "struct_size");

@@ -55,6 +55,18 @@ class CommittedModels(unittest.TestCase):
         unfolded = keel.InferenceSession(str(path), threads=1, fold=False).run(None, inputs)[0]
         self.assertLessEqual(rel_error(unfolded, refs["output"]), 1e-5)
 
+    def test_layouts_and_nhwc_input_match(self):
+        path, inputs, refs = load_case("resnet_tiny")
+        for layout in ("nchw", "nhwc", "auto"):
+            with self.subTest(layout=layout):
+                got = keel.InferenceSession(path, threads=1, layout=layout).run(None, inputs)[0]
+                self.assertLessEqual(rel_error(got, refs["output"]), 1e-5)
+        s = keel.InferenceSession(path, threads=1, layout="nhwc", input_layout="nhwc")
+        self.assertEqual(s.get_inputs()[0].shape[1:], [64, 64, 3])
+        x = np.ascontiguousarray(inputs["input"].transpose(0, 2, 3, 1))
+        got = s.run(None, {"input": x})[0]
+        self.assertLessEqual(rel_error(got, refs["output"]), 1e-5)
+
     def test_introspection(self):
         path, _, _ = load_case("resnet_tiny")
         s = keel.InferenceSession(str(path), threads=2)
@@ -113,6 +125,8 @@ class Errors(unittest.TestCase):
         path, _, _ = load_case("resnet_tiny")
         with self.assertRaisesRegex(keel.InvalidArgument, "threads"):
             keel.InferenceSession(str(path), threads=-1)
+        with self.assertRaisesRegex(keel.InvalidArgument, "layout 'sideways'"):
+            keel.InferenceSession(str(path), layout="sideways")
 
 
 class Concurrency(unittest.TestCase):

@@ -119,7 +119,10 @@ ModelOptions options(bool fold, bool runtime_fusions = true, bool fold_overridab
   return o;
 }
 
-std::shared_ptr<const Model> load(const ModelBuilder& b, const ModelOptions& opts) {
+// These tests inspect the folded graph itself: the default layout (auto) would add NHWC
+// conversions around it, so it runs NCHW unless a test asks for a layout.
+std::shared_ptr<const Model> load(const ModelBuilder& b, ModelOptions opts) {
+  if (opts.layout == LayoutOption::kAuto) opts.layout = LayoutOption::kNchw;
   const std::string bytes = b.bytes();
   auto m = Model::load_bytes(bytes.data(), bytes.size(), opts);
   EXPECT_TRUE(m.is_ok()) << m.status().to_string();

@@ -19,7 +19,7 @@ struct RunArgs {
   int iterations = 10;
   uint64_t seed = 1;
   bool no_fold = false;
-  std::string layout = "nchw";
+  std::string layout = "auto";
   std::string input_layout = "nchw";
 };
 
@@ -44,7 +44,7 @@ struct BenchArgs {
   double time_s = 0;       // 0: 5 seconds unless iterations is given
   int warmup = 2;
   int concurrency = 1;
-  std::string layout = "nchw";
+  std::string layout = "auto";
   std::string input_layout = "nchw";
   bool no_fold = false;
   std::string json_path;
