@@ -441,7 +441,7 @@ class LayoutRewriter {
       node->outputs = {out};
       node->attributes["perm"] = ints_attr(kPermToNchw);
       graph_.add_node(std::move(node));
-      }
+    }
   }
 
   Graph& graph_;
