@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   pybind11-dev python3-dev python3-numpy python3-venv valgrind clang-format
+  dpkg-dev xz-utils  # tools/build_tsan_tbb.sh unpacks Debian's oneTBB source package
 )
 if [[ "${1:-}" == "--zoo" ]]; then
   packages+=(python3-torch python3-torchvision python3-numpy)

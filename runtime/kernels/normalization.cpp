@@ -736,10 +736,16 @@ class LrnKernel final : public Kernel {
  public:
   int64_t batch = 0, channels = 0, plane = 0, size = 1;
   float alpha_over_size = 0, beta = 0, bias = 0;
+  bool nhwc = false;
+  const NormUkernels* uk = nullptr;  // chosen at plan time
 
   void run(const KernelRun& r) const override {
     const float* x = r.in(0).as<const float>();
     float* y = r.out(0).as<float>();
+    if (nhwc) {
+      run_nhwc(x, y);
+      return;
+    }
     const int64_t before = (size - 1) / 2, after = size - 1 - before;
     const int64_t blocks = (plane + kLrnBlock - 1) / kLrnBlock;
     const int64_t window = std::min(size, channels);
@@ -766,45 +772,43 @@ class LrnKernel final : public Kernel {
                  });
   }
 
-  // y = x * (bias + alpha/size * acc)^-beta. Batches because std::sqrt (errno) blocks GCC's
-  // vectorizer; beta 0.75 (AlexNet, GoogLeNet), 0.5 and 1 avoid pow.
-  void finish(const float* x, const float* acc, float* y, int64_t m) const {
-    using B = xsimd::batch<float>;
-    constexpr int64_t kW = static_cast<int64_t>(B::size);
-    const B vbias(bias), vscale(alpha_over_size), one(1.0f);
-    const int mode = beta == 0.75f ? 0 : beta == 0.5f ? 1 : beta == 1.0f ? 2 : 3;
-    int64_t t = 0;
-    if (mode < 3) {
-      for (; t + kW <= m; t += kW) {
-        const B base = vbias + vscale * B::load_unaligned(acc + t);
-        const B vx = B::load_unaligned(x + t);
-        B r;
-        if (mode == 0) {
-          const B q = one / xsimd::sqrt(base);  // base^-0.5
-          r = vx * (q * xsimd::sqrt(q));
-        } else if (mode == 1) {
-          r = vx / xsimd::sqrt(base);
-        } else {
-          r = vx / base;
+  // NHWC: the channel window is contiguous. Each sum adds the same squares in the same order
+  // as the NCHW path, so both layouts give the same bits.
+  void run_nhwc(const float* x, float* y) const {
+    const int64_t before = (size - 1) / 2, after = size - 1 - before;
+    const int64_t window = std::min(size, channels);
+    parallel_for(batch * plane, (window + 4) * channels, [&](int64_t p0, int64_t p1) {
+      float acc[kLrnBlock];
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* xp = x + p * channels;
+        float* yp = y + p * channels;
+        for (int64_t c0 = 0; c0 < channels; c0 += kLrnBlock) {
+          const int64_t m = std::min(kLrnBlock, channels - c0);
+          for (int64_t t = 0; t < m; ++t) {
+            const int64_t c = c0 + t;
+            const int64_t lo = std::max<int64_t>(0, c - before);
+            const int64_t hi = std::min<int64_t>(channels - 1, c + after);
+            float a = 0.0f;
+            for (int64_t j = lo; j <= hi; ++j) a += xp[j] * xp[j];
+            acc[t] = a;
+          }
+          finish(xp + c0, acc, yp + c0, m);
         }
-        r.store_unaligned(y + t);
       }
-    }
-    for (; t < m; ++t) {
-      const float base = bias + alpha_over_size * acc[t];
-      if (mode == 0) {
-        const float q = 1.0f / std::sqrt(base);
-        y[t] = x[t] * (q * std::sqrt(q));
-      } else if (mode == 1) {
-        y[t] = x[t] / std::sqrt(base);
-      } else if (mode == 2) {
-        y[t] = x[t] / base;
-      } else {
-        y[t] = x[t] * std::pow(base, -beta);
-      }
-    }
+    });
   }
-  const char* name() const override { return "lrn_nchw"; }
+
+  // y = x * (bias + alpha/size * acc)^-beta: the per-ISA ukernel for beta 0.75, 0.5 and 1
+  // (square roots and divisions), pow otherwise.
+  void finish(const float* x, const float* acc, float* y, int64_t m) const {
+    const int32_t mode = beta == 0.75f ? 0 : beta == 0.5f ? 1 : beta == 1.0f ? 2 : 3;
+    if (mode < 3) {
+      uk->lrn_finish(x, acc, y, m, bias, alpha_over_size, mode);
+      return;
+    }
+    for (int64_t t = 0; t < m; ++t) y[t] = x[t] * std::pow(bias + alpha_over_size * acc[t], -beta);
+  }
+  const char* name() const override { return nhwc ? "lrn_nhwc" : "lrn_nchw"; }
 };
 
 Result<std::unique_ptr<Kernel>> prepare_lrn(PrepareContext& ctx) {
@@ -821,10 +825,13 @@ Result<std::unique_ptr<Kernel>> prepare_lrn(PrepareContext& ctx) {
     return ctx.invalid("alpha, beta and bias must be finite (got " + num(alpha) + ", " + num(beta) +
                        ", " + num(bias) + ")");
   }
+  KEEL_ASSIGN_OR_RETURN(const bool nhwc, runs_nhwc(ctx));
   auto k = std::make_unique<LrnKernel>();
+  k->uk = norm_ukernels_active();
+  k->nhwc = nhwc;
   k->batch = shape[0];
-  k->channels = shape[1];
-  k->plane = product(shape, 2, shape.size());
+  k->channels = shape[nhwc ? 3 : 1];
+  k->plane = nhwc ? shape[1] * shape[2] : product(shape, 2, shape.size());
   k->size = size;
   k->alpha_over_size = static_cast<float>(static_cast<double>(alpha) / static_cast<double>(size));
   k->beta = beta;

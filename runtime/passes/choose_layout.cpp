@@ -65,7 +65,7 @@ const std::set<std::string> kBroadcasting = {
     "PRelu",      "Equal", "Greater", "Less", "Where", "And", "Or",  "Xor", "GreaterOrEqual",
     "LessOrEqual"};
 const std::set<std::string> kNormalizations = {"BatchNormalization", "InstanceNormalization",
-                                               "GroupNormalization"};
+                                               "GroupNormalization", "LRN"};
 const std::set<std::string> kPools = {"MaxPool", "AveragePool", "GlobalAveragePool",
                                       "GlobalMaxPool"};
 const std::set<std::string> kReduces = {

@@ -54,6 +54,11 @@ struct NormUkernels {
   // shift null means 0).
   void (*col_moments)(const float* x, int64_t pixels, int64_t ld, int64_t cn, const float* shift,
                       double* s1, double* s2);
+
+  // LRN's last step: y[i] = x[i] * (bias + scale * acc[i])^-beta for beta 0.75 (mode 0, AlexNet
+  // and GoogLeNet), 0.5 (mode 1) or 1 (mode 2), with square roots and divisions instead of pow.
+  void (*lrn_finish)(const float* x, const float* acc, float* y, int64_t n, float bias, float scale,
+                     int32_t mode);
 };
 
 namespace ukernels_sse2 {

@@ -1,4 +1,4 @@
-// Pooling and normalization ops marked NHWC (graph/layout.hpp) against the same op on NCHW
+// Pooling and normalization ops (and LRN) marked NHWC (graph/layout.hpp) against the same op on NCHW
 // data: the NHWC output, transposed back, must match within 1e-6 of the output's scale (the
 // reductions run in another order), on every ISA tier the host has, with bit-identical
 // results for 1, 2 and 7 threads; and a marked node whose X is not rank 4 is rejected.
@@ -117,6 +117,11 @@ std::vector<NhwcCase> cases() {
     gn18.inputs = {{random_tensor({groups}, seed++), true},
                    {random_tensor({groups}, seed++), true}};
     add("groupnorm18", gn18);
+    OpCall lrn{"LRN", 13, {{"size", attr_int(5)}, {"alpha", attr_float(2e-2f)}}, {}, 1, 1};
+    add("lrn", lrn);
+    lrn.attributes["beta"] = attr_float(0.6f);
+    lrn.attributes["size"] = attr_int(4);
+    add("lrn_beta06_size4", lrn);
     OpCall gn21{"GroupNormalization", 21, {{"num_groups", attr_int(groups)}}, {}, 1, 1};
     gn21.inputs = {{random_tensor({c}, seed++), true}, {random_tensor({c}, seed++), true}};
     add("groupnorm21", gn21);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.hpp"
 #include "kernels/registry.hpp"
 #include "ref/normalization_ref.hpp"
 #include "support/op_runner.hpp"
@@ -827,10 +828,17 @@ TEST_P(LrnTest, MatchesReference) {
   call.attributes["beta"] = attr_float(p.beta);
   call.attributes["bias"] = attr_float(p.bias);
   call.inputs = {in(x, false)};
-  const auto out = run_ok(call);
   const auto ref = ref::lrn(f32(x), p.shape, p.size, p.alpha, p.beta, p.bias);
-  EXPECT_TRUE(all_close(f32(out[0]), ref.data(), x.numel(), kAtol, kRtol));
-  expect_thread_invariant(call);
+  // Every ISA tier the host has (the power step is a per-ISA ukernel).
+  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(detected_isa())) continue;
+    SCOPED_TRACE(isa_name(isa));
+    set_isa_cap_for_testing(isa);
+    const auto out = run_ok(call);
+    EXPECT_TRUE(all_close(f32(out[0]), ref.data(), x.numel(), kAtol, kRtol));
+    expect_thread_invariant(call);
+  }
+  set_isa_cap_for_testing(std::nullopt);
 }
 
 std::vector<LrnCase> lrn_cases() {
