@@ -1,4 +1,4 @@
-// Pooling and normalization ops (and LRN) marked NHWC (graph/layout.hpp) against the same op on NCHW
+// Pooling, normalization and LRN ops marked NHWC (graph/layout.hpp) against the same op on NCHW
 // data: the NHWC output, transposed back, must match within 1e-6 of the output's scale (the
 // reductions run in another order), on every ISA tier the host has, with bit-identical
 // results for 1, 2 and 7 threads; and a marked node whose X is not rank 4 is rejected.
