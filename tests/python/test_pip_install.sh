@@ -5,7 +5,7 @@
 # model and must match its float64 reference. Used by CI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-venv=build/pip-venv
+venv="$PWD/build/pip-venv"
 rm -rf "$venv"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
