@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/aligned_buffer.hpp"
+#include "core/cpu_features.hpp"
 
 namespace keel::bench {
 
@@ -70,6 +71,9 @@ inline const std::vector<RowShape>& row_shapes() {
 }
 
 void register_probe_benchmarks();
+// The single-core FMA peak of an ISA tier in FLOP/s: the best of a few runs of the probe's
+// loop (probe/fma/<isa>), for "% of peak" counters.
+double fma_peak_flops(Isa isa);
 void register_dnnl_benchmarks();
 
 }  // namespace keel::bench

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "bench_common.hpp"
 #include "core/cpu_features.hpp"
@@ -107,6 +108,19 @@ void bm_fma(benchmark::State& st, Isa isa) {
 }
 
 }  // namespace
+
+double fma_peak_flops(Isa isa) {
+  const int64_t lanes = isa == Isa::kAvx512 ? 16 : isa == Isa::kAvx2 ? 8 : 4;
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    float r = isa == Isa::kAvx512 ? fma_avx512() : isa == Isa::kAvx2 ? fma_avx2() : fma_sse2();
+    benchmark::DoNotOptimize(r);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(kFmaIters * 12 * lanes * 2) / s);
+  }
+  return best;
+}
 
 void register_probe_benchmarks() {
   for (int t : {1, 2}) {

@@ -3,29 +3,12 @@
 // unit tests so every op is tested on its own against a scalar reference.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
-#include "core/status.hpp"
-#include "core/tensor.hpp"
-#include "graph/graph.hpp"
+#include "support/prepared_op.hpp"
 
 namespace keel::testing {
-
-struct OpInput {
-  Tensor tensor;          // empty_handle() for an omitted optional input
-  bool constant = false;  // visible to the factory as a known value
-};
-
-struct OpCall {
-  std::string op_type;
-  int opset = 17;
-  std::map<std::string, Attribute> attributes;
-  std::vector<OpInput> inputs;
-  int num_outputs = 1;
-  int threads = 1;  // size of the task_arena the kernel runs in
-};
 
 // Returns the outputs, or the factory's error.
 Result<std::vector<Tensor>> run_op(const OpCall& call);

@@ -1,0 +1,170 @@
+// bench_conv: keel's SGEMM core and its convolutions on layers of real models, as GFLOP/s and as
+// % of the machine's FMA peak (the probe's loop, measured by this binary at start for the
+// active ISA; 2 threads are measured against twice the single-core peak). Depthwise layers
+// also report the bytes they must move (input, output, weights) as bytes_per_second.
+// Names: gemm/<M>x<N>x<K>/t<threads>, conv/<layout>/<layer>/t<threads>; the label is the
+// kernel that ran. The convolutions run through the kernel registry exactly as in a model
+// (tests/support/prepared_op.hpp), with weights constant and packed at prepare time.
+// KEEL_MAX_ISA caps the ISA, as everywhere.
+#include <memory>
+
+#include "bench_common.hpp"
+#include "support/prepared_op.hpp"
+#include "ukernels/sgemm.hpp"
+
+namespace keel::bench {
+namespace {
+
+double g_peak = 0.0;  // FLOP/s of one core, active ISA
+
+// Counters every benchmark sets: the FLOP rate and its share of the peak of `threads` cores.
+void set_flop_counters(benchmark::State& st, double flops_per_iter, int threads) {
+  st.counters["GFLOPs"] =
+      benchmark::Counter(flops_per_iter * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["pct_peak"] = benchmark::Counter(flops_per_iter * 100.0 / (g_peak * threads),
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bm_gemm(benchmark::State& st, int64_t m, int64_t n, int64_t k, int threads) {
+  Floats a(m * k, 1), b(k * n, 2), c(m * n, 3);
+  SgemmPackedB packed;
+  if (!packed.pack(k, n, b.data(), n, false)) {
+    st.SkipWithError("out of memory packing B");
+    return;
+  }
+  tbb::task_arena arena(threads);
+  for (auto _ : st) {
+    arena.execute([&] { sgemm_packed_b(m, a.data(), k, false, packed, c.data(), n, {}); });
+    benchmark::ClobberMemory();
+  }
+  set_flop_counters(st, 2.0 * static_cast<double>(m * n * k), threads);
+  st.SetLabel(sgemm_ukernel_name(packed.ukernels()));
+}
+
+struct ConvLayer {
+  const char* name;
+  int64_t c, m, h, w, k, stride, group;
+};
+
+// Batch 1, 224x224 models. Pads keep "same" size (k/2).
+const std::vector<ConvLayer>& conv_layers() {
+  static const std::vector<ConvLayer> layers = {
+      {"resnet50_stem_7x7s2", 3, 64, 224, 224, 7, 2, 1},
+      {"resnet50_1x1_64to256_56", 64, 256, 56, 56, 1, 1, 1},
+      {"resnet50_1x1_256to64_56", 256, 64, 56, 56, 1, 1, 1},
+      {"resnet50_3x3_64_56", 64, 64, 56, 56, 3, 1, 1},
+      {"resnet50_3x3_128s2_56", 128, 128, 56, 56, 3, 2, 1},
+      {"resnet50_3x3_256_14", 256, 256, 14, 14, 3, 1, 1},
+      {"resnet50_1x1_512to2048_7", 512, 2048, 7, 7, 1, 1, 1},
+      {"resnet18_3x3_512_7", 512, 512, 7, 7, 3, 1, 1},
+      {"mobilenetv2_dw3x3_144_56", 144, 144, 56, 56, 3, 1, 144},
+      {"mobilenetv2_dw3x3_960_7", 960, 960, 7, 7, 3, 1, 960},
+      {"efficientnet_dw5x5_240_28", 240, 240, 28, 28, 5, 1, 240},
+      {"regnet_g8_3x3_48_56", 48, 48, 56, 56, 3, 1, 6},
+      {"regnet_g8_3x3_208_14", 208, 208, 14, 14, 3, 1, 26},
+  };
+  return layers;
+}
+
+Attribute ints_attribute(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = AttributeKind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+std::vector<float> random_values(int64_t n, uint32_t seed) {
+  Floats f(n, seed);
+  return std::vector<float>(f.data(), f.data() + n);
+}
+
+void bm_conv(benchmark::State& st, ConvLayer l, bool nhwc, int threads) {
+  const int64_t pad = l.k / 2;
+  const int64_t oh = (l.h + 2 * pad - l.k) / l.stride + 1;
+  const int64_t ow = (l.w + 2 * pad - l.k) / l.stride + 1;
+  const int64_t cg = l.c / l.group;
+  testing::OpCall call;
+  call.op_type = "Conv";
+  call.threads = threads;
+  call.attributes["kernel_shape"] = ints_attribute({l.k, l.k});
+  call.attributes["strides"] = ints_attribute({l.stride, l.stride});
+  call.attributes["pads"] = ints_attribute({pad, pad, pad, pad});
+  Attribute group;
+  group.kind = AttributeKind::kInt;
+  group.i = l.group;
+  call.attributes["group"] = group;
+  if (nhwc) {
+    Attribute layout;
+    layout.kind = AttributeKind::kString;
+    layout.s = "NHWC";
+    call.attributes["_keel_layout"] = layout;
+  }
+  const Shape x_shape = nhwc ? Shape{1, l.h, l.w, l.c} : Shape{1, l.c, l.h, l.w};
+  call.inputs.push_back({Tensor::from_vector(x_shape, random_values(l.c * l.h * l.w, 1)), false});
+  call.inputs.push_back(
+      {Tensor::from_vector(Shape{l.m, cg, l.k, l.k}, random_values(l.m * cg * l.k * l.k, 2)),
+       true});
+  call.inputs.push_back({Tensor::from_vector(Shape{l.m}, random_values(l.m, 3)), true});
+  auto op = testing::PreparedOp::prepare(call);
+  if (!op.is_ok()) {
+    st.SkipWithError(op.status().message().c_str());
+    return;
+  }
+  for (auto _ : st) {
+    (*op)->run();
+    benchmark::ClobberMemory();
+  }
+  const double macs = static_cast<double>(oh * ow * l.m * cg * l.k * l.k);
+  set_flop_counters(st, 2.0 * macs, threads);
+  if (l.group == l.c) {
+    const int64_t bytes = (l.c * l.h * l.w + l.m * oh * ow + l.m * l.k * l.k + l.m) * 4;
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * bytes);
+  }
+  st.SetLabel((*op)->kernel_name());
+}
+
+void register_benchmarks() {
+  struct GemmShape {
+    int64_t m, n, k;
+  };
+  for (GemmShape s :
+       {GemmShape{1024, 1024, 1024}, GemmShape{3136, 64, 576}, GemmShape{196, 1024, 256}}) {
+    for (int t : {1, 2}) {
+      const std::string name = "gemm/" + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
+                               std::to_string(s.k) + "/t" + std::to_string(t);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [s, t](benchmark::State& st) { bm_gemm(st, s.m, s.n, s.k, t); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  for (const ConvLayer& l : conv_layers()) {
+    for (bool nhwc : {true, false}) {
+      for (int t : {1, 2}) {
+        if (!nhwc && t == 2) continue;  // NCHW: the single-thread reference point only
+        const std::string name =
+            std::string("conv/") + (nhwc ? "nhwc/" : "nchw/") + l.name + "/t" + std::to_string(t);
+        benchmark::RegisterBenchmark(
+            name.c_str(), [l, nhwc, t](benchmark::State& st) { bm_conv(st, l, nhwc, t); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace keel::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  const keel::Isa isa = keel::active_isa();
+  keel::bench::g_peak = keel::bench::fma_peak_flops(isa);
+  benchmark::AddCustomContext("isa", keel::isa_name(isa));
+  benchmark::AddCustomContext("fma_peak_gflops_per_core",
+                              std::to_string(keel::bench::g_peak * 1e-9));
+  keel::bench::register_benchmarks();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
