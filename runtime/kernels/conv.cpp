@@ -5,8 +5,8 @@
 //   conv_nchw_1x1      unit kernel, stride 1, no padding: Y_g = W_g x X_g directly (GEMM)
 //   conv_nchw_depthwise one input channel per group: direct loop over output rows
 //   conv_nchw_im2col   anything else: im2col into scratch, then GEMM
-// A fused Relu/Clip (read_conv_activation) is applied in the GEMM epilogue or after the
-// depthwise accumulation.
+// A fused activation (kernels/fused_activation.hpp) is applied in the GEMM epilogue or after
+// the depthwise accumulation.
 // ConvTranspose runs W_g^T x X_g (GEMM) into scratch, then scatters it (col2im).
 // Constant weights are packed for the GEMM once, here.
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include "exec/parallel.hpp"
 #include "kernels/conv_nhwc.hpp"
 #include "kernels/conv_params.hpp"
+#include "kernels/fused_activation.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/sgemm.hpp"
 
@@ -155,9 +156,7 @@ class ConvKernel final : public Kernel {
           ep.bias_kind = GemmBias::kPerRow;
           ep.bias = bias + gi * cs_.cout_g;
         }
-        ep.clamp = act_.clamp;
-        ep.clamp_min = act_.lo;
-        ep.clamp_max = act_.hi;
+        ep.act = act_;
         if (!packed_.empty()) {
           sgemm_packed_a(packed_[gi], osize, bmat, osize, false, yg, osize, ep);
         } else {
@@ -208,10 +207,8 @@ class ConvKernel final : public Kernel {
                 }
               }
             }
-            if (act_.clamp) {
-              for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-                row[ow] = std::min(std::max(row[ow], act_.lo), act_.hi);
-              }
+            if (act_.kind != ActKind::kNone) {
+              for (int64_t ow = 0; ow < g.out[2]; ++ow) row[ow] = activate_scalar(row[ow], act_);
             }
           }
         }
@@ -234,7 +231,7 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   WindowGeometry wg;
   KEEL_RETURN_IF_ERROR(read_window(ctx, cs.in_spatial, cs.kernel, true, wg));
   KEEL_RETURN_IF_ERROR(compute_forward_output(ctx, false, wg));
-  KEEL_ASSIGN_OR_RETURN(const ConvActivation act, read_conv_activation(ctx));
+  KEEL_ASSIGN_OR_RETURN(const ConvActivation act, read_fused_activation(ctx));
   Shape out_shape = {cs.batch};
   if (layout == Layout::kNchw) out_shape.push_back(cs.cout);
   out_shape.insert(out_shape.end(), wg.out.begin(), wg.out.end());

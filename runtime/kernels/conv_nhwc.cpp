@@ -27,9 +27,7 @@ GemmEpilogue conv_epilogue(const float* bias, const ConvActivation& act) {
     ep.bias_kind = GemmBias::kPerCol;
     ep.bias = bias;
   }
-  ep.clamp = act.clamp;
-  ep.clamp_min = act.lo;
-  ep.clamp_max = act.hi;
+  ep.act = act;
   return ep;
 }
 
@@ -249,9 +247,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
     p.dil_w = g.d[2];
     p.pad_t = g.pb[1];
     p.pad_l = g.pb[2];
-    p.clamp = act.clamp;
-    p.lo = act.lo;
-    p.hi = act.hi;
+    p.act = act;
     auto k = std::make_unique<ConvNhwcDepthwise>(cs.batch, g.out[1], cs.has_bias, p);
     k->prepack(wd);
     return std::unique_ptr<Kernel>(std::move(k));

@@ -259,21 +259,4 @@ Status check_sizes(const PrepareContext& ctx, const std::vector<Shape>& shapes) 
   return Status::ok();
 }
 
-Result<ConvActivation> read_conv_activation(const PrepareContext& ctx) {
-  ConvActivation a;
-  KEEL_ASSIGN_OR_RETURN(std::string kind, ctx.node.attr_string("_keel_activation", ""));
-  if (kind.empty()) return a;
-  a.clamp = true;
-  if (kind == "Relu") {
-    a.lo = 0.0f;
-    return a;
-  }
-  if (kind != "Clip") {
-    return ctx.invalid("unknown fused activation '" + kind + "' (expected Relu or Clip)");
-  }
-  KEEL_ASSIGN_OR_RETURN(a.lo, ctx.node.attr_float("_keel_min", a.lo));
-  KEEL_ASSIGN_OR_RETURN(a.hi, ctx.node.attr_float("_keel_max", a.hi));
-  return a;
-}
-
 }  // namespace keel

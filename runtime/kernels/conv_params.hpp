@@ -12,6 +12,7 @@
 #include "core/status.hpp"
 #include "graph/layout.hpp"
 #include "kernels/kernel.hpp"
+#include "ukernels/activation.hpp"
 
 namespace keel {
 
@@ -81,13 +82,7 @@ Geometry3 to_geometry3(const WindowGeometry& g);
 // INVALID_MODEL when any shape has more than 2^40 elements (or overflows).
 Status check_sizes(const PrepareContext& ctx, const std::vector<Shape>& shapes);
 
-// The activation a fusion pass folded into a Conv (keel-private attributes _keel_activation =
-// "Relu" | "Clip", _keel_min, _keel_max): y = min(max(y, lo), hi) when clamp is set.
-struct ConvActivation {
-  bool clamp = false;
-  float lo = -std::numeric_limits<float>::infinity();
-  float hi = std::numeric_limits<float>::infinity();
-};
-Result<ConvActivation> read_conv_activation(const PrepareContext& ctx);
+// The activation a fusion pass folded into the Conv (kernels/fused_activation.hpp).
+using ConvActivation = ActParams;
 
 }  // namespace keel

@@ -15,6 +15,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exec/parallel.hpp"
+#include "kernels/fused_activation.hpp"
 #include "kernels/norm_rows.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/norm_dispatch.hpp"
@@ -573,37 +574,13 @@ void batchnorm_coefficients(const float* scale, const float* bias, const float* 
   }
 }
 
-// Activation fused into the scale-shift by the fuse_batchnorm_activation pass (keel-private
-// attributes _keel_activation/_keel_min/_keel_max/_keel_alpha on the BN node).
-using BnEpilogue = NormActParams;
-
-Result<BnEpilogue> read_bn_epilogue(const PrepareContext& ctx) {
-  BnEpilogue e;
-  KEEL_ASSIGN_OR_RETURN(std::string kind, ctx.node.attr_string("_keel_activation", ""));
-  if (kind.empty()) return e;
-  KEEL_ASSIGN_OR_RETURN(e.lo, ctx.node.attr_float("_keel_min", 0.0f));
-  KEEL_ASSIGN_OR_RETURN(e.hi, ctx.node.attr_float("_keel_max", 0.0f));
-  KEEL_ASSIGN_OR_RETURN(e.alpha, ctx.node.attr_float("_keel_alpha", 0.0f));
-  if (kind == "Relu")
-    e.kind = NormAct::kRelu;
-  else if (kind == "Clip")
-    e.kind = NormAct::kClip;
-  else if (kind == "LeakyRelu")
-    e.kind = NormAct::kLeakyRelu;
-  else if (kind == "HardSwish")
-    e.kind = NormAct::kHardSwish;
-  else
-    return ctx.invalid("unknown fused activation '" + kind + "'");
-  return e;
-}
-
 class BatchNormKernel final : public Kernel {
  public:
   int64_t batch = 0, channels = 0, plane = 0;  // channels: per-activation count when spatial=0
   double epsilon = 1e-5;
   bool known = false;
   std::vector<float> a_, b_;
-  BnEpilogue epilogue;
+  ActParams epilogue;
   const NormUkernels* uk = nullptr;  // chosen at plan time
   norm::NormLayout layout = norm::NormLayout::kNchw;
 
@@ -669,7 +646,7 @@ Result<std::unique_ptr<Kernel>> prepare_batchnorm(PrepareContext& ctx) {
 
   auto k = std::make_unique<BatchNormKernel>();
   k->uk = norm_ukernels_active();
-  KEEL_ASSIGN_OR_RETURN(k->epilogue, read_bn_epilogue(ctx));
+  KEEL_ASSIGN_OR_RETURN(k->epilogue, read_fused_activation(ctx));
   k->batch = shape[0];
   k->epsilon = eps;
   const char* names[] = {"X", "scale", "B", "mean", "var"};

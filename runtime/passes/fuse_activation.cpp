@@ -1,14 +1,16 @@
-// Activation fusions (keel-only, not written by `keel fold`):
+// Activation fusions (keel-only, not written by `keel fold`). An activation is Relu, Clip,
+// LeakyRelu, HardSwish, HardSigmoid, Sigmoid, or SiLU (x * Sigmoid(x): a Sigmoid and a Mul
+// that both read the node's output, and nothing else does).
 // - fuse_batchnorm_activation: a BatchNormalization that stays (after a Concat or a ReLU, say)
-//   and is followed by Relu, Clip, LeakyRelu or HardSwish runs as one kernel:
-//   y = act(x * scale + shift);
-// - fuse_conv_activation: a Conv followed by Relu or Clip applies it in the GEMM epilogue,
-//   while the output tile is still in registers.
-// The activation is recorded as keel-private attributes of the node (_keel_activation,
-// _keel_min, _keel_max, _keel_alpha), which the batchnorm and conv kernels read.
+//   and is followed by an activation runs as one kernel: y = act(x * scale + shift);
+// - fuse_conv_activation: a Conv followed by an activation applies it in the GEMM (or
+//   depthwise) epilogue, while the output tile is still in registers.
+// The activation is recorded as keel-private attributes of the node (kernels/
+// fused_activation.hpp), which the batchnorm and conv kernels read.
 #include <cmath>
 #include <limits>
 
+#include "kernels/fused_activation.hpp"
 #include "passes/pass_util.hpp"
 
 namespace keel {
@@ -52,34 +54,73 @@ bool clip_bounds(const Node& clip, float* lo, float* hi) {
   return true;
 }
 
-// The activation that reads only `node`'s output 0, when `node` can absorb it: its kind and
-// parameters, or nullptr.
-Node* fusable_activation(Node* node, bool conv, std::string* kind, float* lo, float* hi,
-                         float* alpha) {
-  if (node->has_attribute("_keel_activation") || !node->has_output(0) || extra_outputs_used(*node))
-    return nullptr;
-  Value* y = node->outputs[0];
-  if (!single_use(y)) return nullptr;
-  Node* act = y->consumers[0];
-  if (!act->domain.empty() || act->inputs.empty() || act->inputs[0] != y) return nullptr;
-  *lo = 0.0f;
-  *hi = std::numeric_limits<float>::infinity();
-  *alpha = 0.0f;
-  if (act->op_type == "Relu") {
-    *kind = "Relu";
-  } else if (act->op_type == "Clip" && clip_bounds(*act, lo, hi) && *lo <= *hi) {
-    *kind = "Clip";
-  } else if (!conv && act->op_type == "LeakyRelu") {
-    auto a = act->attr_float("alpha", 0.01f);
-    if (!a.is_ok()) return nullptr;
-    *kind = "LeakyRelu";
-    *alpha = *a;
-  } else if (!conv && act->op_type == "HardSwish") {
-    *kind = "HardSwish";
-  } else {
-    return nullptr;
+// An activation `node` can absorb: the node(s) to remove, the kind and its parameters.
+struct FusableActivation {
+  ActParams params;
+  Node* last = nullptr;     // whose output the fused node takes over
+  Node* sigmoid = nullptr;  // SiLU only: the Sigmoid feeding `last` (a Mul)
+};
+
+// y -> Sigmoid -> Mul(y, s) (either operand order), with y read by nothing else: SiLU.
+bool match_silu(Value* y, FusableActivation* f) {
+  if (y->consumers.size() != 2 || y->is_graph_output) return false;
+  Node* sig = nullptr;
+  Node* mul = nullptr;
+  for (Node* c : y->consumers) {
+    if (!c->domain.empty()) return false;
+    if (c->op_type == "Sigmoid") sig = c;
+    if (c->op_type == "Mul") mul = c;
   }
-  return act;
+  if (!sig || !mul || sig->inputs.size() != 1 || !sig->has_output(0)) return false;
+  Value* s = sig->outputs[0];
+  if (!single_use(s) || s->consumers[0] != mul || mul->inputs.size() != 2) return false;
+  const bool order_ok =
+      (mul->inputs[0] == y && mul->inputs[1] == s) || (mul->inputs[0] == s && mul->inputs[1] == y);
+  if (!order_ok || !mul->has_output(0)) return false;
+  f->params.kind = ActKind::kSilu;
+  f->last = mul;
+  f->sigmoid = sig;
+  return true;
+}
+
+// The activation that reads `node`'s output 0 (and nothing else does), when `node` can absorb
+// it; false otherwise.
+bool fusable_activation(Node* node, FusableActivation* f) {
+  if (node->has_attribute("_keel_activation") || !node->has_output(0) || extra_outputs_used(*node))
+    return false;
+  Value* y = node->outputs[0];
+  if (match_silu(y, f)) return true;
+  if (!single_use(y)) return false;
+  Node* act = y->consumers[0];
+  if (!act->domain.empty() || act->inputs.empty() || act->inputs[0] != y) return false;
+  ActParams& p = f->params;
+  p.lo = 0.0f;
+  p.hi = std::numeric_limits<float>::infinity();
+  if (act->op_type == "Relu") {
+    p.kind = ActKind::kRelu;
+  } else if (act->op_type == "Clip" && clip_bounds(*act, &p.lo, &p.hi) && p.lo <= p.hi) {
+    p.kind = ActKind::kClip;
+  } else if (act->op_type == "LeakyRelu") {
+    auto a = act->attr_float("alpha", 0.01f);
+    if (!a.is_ok()) return false;
+    p.kind = ActKind::kLeakyRelu;
+    p.alpha = *a;
+  } else if (act->op_type == "HardSwish") {
+    p.kind = ActKind::kHardSwish;
+  } else if (act->op_type == "HardSigmoid") {
+    auto a = act->attr_float("alpha", 0.2f);
+    auto b = act->attr_float("beta", 0.5f);
+    if (!a.is_ok() || !b.is_ok()) return false;
+    p.kind = ActKind::kHardSigmoid;
+    p.alpha = *a;
+    p.beta = *b;
+  } else if (act->op_type == "Sigmoid") {
+    p.kind = ActKind::kSigmoid;
+  } else {
+    return false;
+  }
+  f->last = act;
+  return true;
 }
 
 }  // namespace
@@ -90,16 +131,21 @@ bool fuse_activation(Graph& graph, PassContext& ctx) {
     if (node->erased || !node->domain.empty()) continue;
     const bool conv = node->op_type == "Conv";
     if (!conv && node->op_type != "BatchNormalization") continue;
-    std::string kind;
-    float lo = 0, hi = 0, alpha = 0;
-    Node* act = fusable_activation(node, conv, &kind, &lo, &hi, &alpha);
-    if (!act) continue;
+    FusableActivation f;
+    if (!fusable_activation(node, &f)) continue;
+    const ActParams& p = f.params;
+    const std::string kind = fused_activation_name(p.kind);
     node->attributes["_keel_activation"] = str_attr(kind);
-    node->attributes["_keel_min"] = float_attr(lo);
-    node->attributes["_keel_max"] = float_attr(hi);
-    node->attributes["_keel_alpha"] = float_attr(alpha);
-    const std::string act_name = act->name;
-    absorb_output(graph, node, act);
+    node->attributes["_keel_min"] = float_attr(p.lo);
+    node->attributes["_keel_max"] = float_attr(p.hi);
+    node->attributes["_keel_alpha"] = float_attr(p.alpha);
+    node->attributes["_keel_beta"] = float_attr(p.beta);
+    std::string act_name = f.last->name;
+    if (f.sigmoid) {
+      act_name = f.sigmoid->name + " + " + act_name;
+      graph.erase_node(f.sigmoid);
+    }
+    absorb_output(graph, node, f.last);
     if (conv) {
       ctx.events.push_back({true, "fuse_conv_activation", node->name, act_name,
                             kind + " applied in the convolution's epilogue"});

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "ukernels/activation.hpp"
+
 namespace keel {
 
 // A 2-D depthwise convolution with channel multiplier 1 over one NHWC image.
@@ -16,8 +18,7 @@ struct DwConvParams {
   int64_t pad_t = 0, pad_l = 0;
   const float* w = nullptr;     // [k_h * k_w, channels]
   const float* bias = nullptr;  // channels values, or nullptr
-  bool clamp = false;           // y = min(max(y, lo), hi)
-  float lo = 0.0f, hi = 0.0f;
+  ActParams act;                // applied to every output
 };
 
 struct DwConvUkernels {

@@ -6,16 +6,13 @@
 
 #include <cstdint>
 
+#include "ukernels/activation.hpp"
+
 namespace keel {
 
-// Activation fused after a per-channel scale-shift (BatchNorm + Relu/Clip/LeakyRelu/HardSwish).
-enum class NormAct : int32_t { kNone = 0, kRelu, kClip, kLeakyRelu, kHardSwish };
-
-struct NormActParams {
-  NormAct kind = NormAct::kNone;
-  float lo = 0.0f, hi = 0.0f;  // kClip
-  float alpha = 0.0f;          // kLeakyRelu
-};
+// Activation fused after a per-channel scale-shift (BatchNorm + Relu, Clip, ...).
+using NormAct = ActKind;
+using NormActParams = ActParams;
 
 // Statistics accumulate in float lanes over chunks of kNormStatChunk elements (pixels for the
 // column kernels) and in double across chunks, always in the same order for a given ISA: the

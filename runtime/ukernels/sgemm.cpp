@@ -96,7 +96,7 @@ void epilogue_only(int64_t m, int64_t n, float* c, int64_t ldc, const GemmEpilog
       float v = ep.accumulate ? c[i * ldc + j] : 0.0f;
       if (ep.bias_kind == GemmBias::kPerRow) v += ep.bias[i];
       if (ep.bias_kind == GemmBias::kPerCol) v += ep.bias[j];
-      if (ep.clamp) v = std::min(std::max(v, ep.clamp_min), ep.clamp_max);
+      v = activate_scalar(v, ep.act);
       c[i * ldc + j] = v;
     }
   }
@@ -172,9 +172,7 @@ void run(const SgemmUkernels* uk, int64_t m, int64_t n, int64_t k, const Operand
         const bool last = kb == nkb - 1;
         if (last && ep.bias_kind == GemmBias::kPerRow) blk.bias_row = ep.bias + i0;
         if (last && ep.bias_kind == GemmBias::kPerCol) blk.bias_col = ep.bias + j0;
-        blk.clamp = last && ep.clamp;
-        blk.clamp_min = ep.clamp_min;
-        blk.clamp_max = ep.clamp_max;
+        if (last) blk.act = ep.act;
         uk->block(blk);
       }
     }

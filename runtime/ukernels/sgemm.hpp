@@ -8,10 +8,10 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 
 #include "core/aligned_buffer.hpp"
 #include "core/cpu_features.hpp"
+#include "ukernels/activation.hpp"
 
 namespace keel {
 
@@ -19,16 +19,13 @@ struct SgemmUkernels;  // one table per ISA (runtime/ukernels/isa/*.cpp)
 
 enum class GemmBias { kNone, kPerRow, kPerCol };
 
-// What happens to each output after the product: y = alpha*acc (+ C if accumulate) + bias,
-// then min(max(y, clamp_min), clamp_max) when clamp is set (Relu: clamp_min = 0).
+// What happens to each output after the product: y = act(alpha*acc (+ C if accumulate) + bias).
 struct GemmEpilogue {
   float alpha = 1.0f;
   bool accumulate = false;
   GemmBias bias_kind = GemmBias::kNone;
   const float* bias = nullptr;  // M values (per row) or N values (per column)
-  bool clamp = false;
-  float clamp_min = -std::numeric_limits<float>::infinity();
-  float clamp_max = std::numeric_limits<float>::infinity();
+  ActParams act;
 };
 
 // The ukernel table for an ISA tier (never null: every tier keel knows is compiled in).

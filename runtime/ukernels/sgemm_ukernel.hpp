@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "ukernels/activation.hpp"
+
 namespace keel {
 
 // Every tier uses 6-row tiles and the same K block, so packed A panels are tier-independent
@@ -24,8 +26,7 @@ struct SgemmBlock {
   bool apply_alpha = false;
   const float* bias_row = nullptr;  // mc values, or nullptr
   const float* bias_col = nullptr;  // nc values, or nullptr
-  bool clamp = false;
-  float clamp_min = 0.0f, clamp_max = 0.0f;
+  ActParams act;                    // applied last
 };
 
 struct SgemmUkernels {

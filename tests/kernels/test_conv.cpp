@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "kernels/fused_activation.hpp"
+#include "ref/activation_ref.hpp"
 #include "ref/conv_ref.hpp"
 #include "support/op_runner.hpp"
 #include "support/tolerance.hpp"
@@ -50,10 +52,8 @@ struct ConvCase {
   int64_t group = 1;
   bool bias = true;
   bool const_w = true;
-  std::string act = {};  // fused activation: "", "Relu" or "Clip" (kClipLo, kClipHi)
+  std::string act = {};  // fused activation: "" or its name (parameters: activation_example)
 };
-
-constexpr float kClipLo = -0.3f, kClipHi = 0.6f;
 
 std::vector<int64_t> or_fill(const std::vector<int64_t>& v, size_t n, int64_t fill) {
   return v.empty() ? std::vector<int64_t>(n, fill) : v;
@@ -67,6 +67,16 @@ struct ConvSetup {
   std::vector<float> want;
   double atol = 1e-5, rtol = 1e-5;
 };
+
+// The example parameters (ref::activation_example) of the fused activation called `name`.
+ActParams activation_named(const std::string& name) {
+  for (int i = 0; i < ref::kActKindCount; ++i) {
+    const ActParams p = ref::activation_example(i);
+    if (name == fused_activation_name(p.kind)) return p;
+  }
+  ADD_FAILURE() << "no activation named " << name;
+  return {};
+}
 
 ConvSetup setup_conv(const ConvCase& c, uint32_t seed) {
   const size_t nsp = c.kernel.size();
@@ -93,11 +103,8 @@ ConvSetup setup_conv(const ConvCase& c, uint32_t seed) {
   s.want.resize(static_cast<size_t>(numel(p.y_shape)));
   ref::conv(p, s.x.data_as<float>(), s.w.data_as<float>(), c.bias ? s.b.data_as<float>() : nullptr,
             s.want.data());
-  if (!c.act.empty()) {
-    const float lo = c.act == "Relu" ? 0.0f : kClipLo;
-    const float hi = c.act == "Relu" ? std::numeric_limits<float>::infinity() : kClipHi;
-    for (float& v : s.want) v = std::min(std::max(v, lo), hi);
-  }
+  const ActParams act = activation_named(c.act);
+  for (float& v : s.want) v = static_cast<float>(ref::activate(v, act));
   s.rtol = 1e-5 * (1.0 + std::sqrt(static_cast<double>(numel(w_shape) / c.m)));
 
   OpCall& call = s.call;
@@ -109,10 +116,10 @@ ConvSetup setup_conv(const ConvCase& c, uint32_t seed) {
   if (!c.pads.empty()) call.attributes["pads"] = attr_ints(c.pads);
   if (!c.act.empty()) {
     call.attributes["_keel_activation"] = attr_string(c.act);
-    if (c.act == "Clip") {
-      call.attributes["_keel_min"] = attr_float(kClipLo);
-      call.attributes["_keel_max"] = attr_float(kClipHi);
-    }
+    call.attributes["_keel_min"] = attr_float(act.lo);
+    call.attributes["_keel_max"] = attr_float(act.hi);
+    call.attributes["_keel_alpha"] = attr_float(act.alpha);
+    call.attributes["_keel_beta"] = attr_float(act.beta);
   }
   call.inputs = {{s.x, false}, {s.w, c.const_w}};
   if (c.bias) call.inputs.push_back({s.b, true});
@@ -203,11 +210,11 @@ TEST(Conv, FusedActivationNchw) {
 
 TEST(Conv, RejectsUnknownFusedActivation) {
   ConvSetup s = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}}, 1);
-  s.call.attributes["_keel_activation"] = attr_string("Sigmoid");
+  s.call.attributes["_keel_activation"] = attr_string("Mish");
   auto got = testing::run_op(s.call);
   ASSERT_FALSE(got.is_ok());
   EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
-  EXPECT_NE(got.status().to_string().find("Sigmoid"), std::string::npos);
+  EXPECT_NE(got.status().to_string().find("Mish"), std::string::npos);
 }
 
 // ------------------------------------------------------------------------------- NHWC
@@ -342,6 +349,24 @@ TEST(ConvNhwc, DepthwiseMatchesReference) {
       {"dw_k2x4_s2x1", {1, 20, 7, 9}, 20, {2, 4}, {2, 1}, {}, {1, 2, 0, 1}, 20},
   };
   for (const ConvCase& c : odd) run_nhwc_case(c, seed++);
+}
+
+TEST(Conv, EveryFusedActivationInEveryPath) {
+  // NHWC: 1x1 GEMM, implicit GEMM, depthwise ukernel; NCHW: im2col GEMM, depthwise loop.
+  uint32_t seed = 3000;
+  for (int i = 1; i < ref::kActKindCount; ++i) {
+    const std::string act = fused_activation_name(ref::activation_example(i).kind);
+    const std::vector<ConvCase> cases = {
+        {"pointwise_" + act, {1, 24, 5, 6}, 20, {1, 1}, {}, {}, {}, 1, true, true, act},
+        {"k3_" + act, {1, 16, 7, 7}, 13, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
+        {"dw_k3_" + act, {1, 19, 7, 6}, 19, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 19, true, true, act},
+    };
+    for (const ConvCase& c : cases) {
+      run_nhwc_case(c, seed);
+      for (Isa isa : host_tiers()) run_conv_case(c, isa, 2, seed);
+      ++seed;
+    }
+  }
 }
 
 TEST(ConvNhwc, RejectsWhatItCannotRun) {

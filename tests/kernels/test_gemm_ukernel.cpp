@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "ref/activation_ref.hpp"
 #include "ref/gemm_ref.hpp"
 #include "support/tolerance.hpp"
 #include "ukernels/sgemm.hpp"
@@ -66,9 +67,9 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   ep.accumulate = true;
   ep.bias_kind = GemmBias::kPerRow;
   ep.bias = bias.data();
-  ep.clamp = true;
-  ep.clamp_min = -0.25f;
-  ep.clamp_max = 0.75f;
+  ep.act.kind = ActKind::kClip;
+  ep.act.lo = -0.25f;
+  ep.act.hi = 0.75f;
   got = c0;
   want = c0;
   sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, got.data(), ldc, ep, uk);
@@ -86,8 +87,7 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   GemmEpilogue relu;
   relu.bias_kind = GemmBias::kPerCol;
   relu.bias = bias.data();
-  relu.clamp = true;
-  relu.clamp_min = 0.0f;
+  relu.act.kind = ActKind::kRelu;
   std::vector<float> plain(c0), packed_a(c0), packed_b(c0);
   sgemm(cs.m, cs.n, cs.k, a.data(), lda, cs.ta, b.data(), ldb, cs.tb, plain.data(), ldc, relu, uk);
   SgemmPackedA pa;
@@ -110,6 +110,36 @@ TEST(Sgemm, SizesAroundTileEdgesOnEveryTier) {
           check_case(isa, {m, n, k, false, false}, seed++);
         }
       }
+    }
+  }
+}
+
+TEST(Sgemm, EveryEpilogueActivationOnEveryTier) {
+  // Two K blocks (the activation applies after the last one only), edge tiles in M and N.
+  const int64_t m = 13, n = 37, k = 300, ldc = n;
+  auto a = random_vector(static_cast<size_t>(m * k), 31);
+  auto b = random_vector(static_cast<size_t>(k * n), 32);
+  auto bias = random_vector(static_cast<size_t>(n), 33);
+  std::vector<float> product(static_cast<size_t>(m * n));
+  ref::gemm(m, n, k, 1.0f, a.data(), k, false, b.data(), n, false, 0.0f, product.data(), ldc);
+  for (Isa isa : host_tiers()) {
+    for (int i = 0; i < ref::kActKindCount; ++i) {
+      const ActParams act = ref::activation_example(i);
+      SCOPED_TRACE(std::string(isa_name(isa)) + " activation " + std::to_string(i));
+      GemmEpilogue ep;
+      ep.bias_kind = GemmBias::kPerCol;
+      ep.bias = bias.data();
+      ep.act = act;
+      std::vector<float> got(product.size()), want(product.size());
+      sgemm(m, n, k, a.data(), k, false, b.data(), n, false, got.data(), ldc, ep,
+            sgemm_ukernels(isa));
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t j = 0; j < n; ++j) {
+          want[r * n + j] = static_cast<float>(
+              ref::activate(static_cast<double>(product[r * n + j]) + bias[j], act));
+        }
+      }
+      EXPECT_TRUE(testing::all_close(got.data(), want.data(), m * n, 1e-5, rtol_for(k)));
     }
   }
 }
@@ -184,9 +214,9 @@ TEST(Sgemm, GatheredAMatchesPackedB) {
       GemmEpilogue ep;
       ep.bias_kind = GemmBias::kPerCol;
       ep.bias = bias.data();
-      ep.clamp = true;
-      ep.clamp_min = -0.5f;
-      ep.clamp_max = 2.0f;
+      ep.act.kind = ActKind::kClip;
+      ep.act.lo = -0.5f;
+      ep.act.hi = 2.0f;
       SgemmPackedB pb;
       ASSERT_TRUE(pb.pack(cs.k, cs.n, b.data(), ldb, false, uk));
       const RowMajor src{a.data(), lda};

@@ -14,6 +14,7 @@
 
 #include "core/cpu_features.hpp"
 #include "kernels/norm_rows.hpp"
+#include "ref/activation_ref.hpp"
 #include "ref/normalization_ref.hpp"
 #include "support/tolerance.hpp"
 #include "ukernels/norm_dispatch.hpp"
@@ -103,26 +104,9 @@ std::vector<float> run_layout(NormLayout layout, const std::vector<float>& x, in
   return layout == NormLayout::kNhwc ? nhwc_to_nchw(got, n, c, s) : got;
 }
 
-double apply_act(double v, const NormActParams& a) {
-  switch (a.kind) {
-    case NormAct::kNone: return v;
-    case NormAct::kRelu: return std::max(v, 0.0);
-    case NormAct::kClip: return std::min(std::max(v, double{a.lo}), double{a.hi});
-    case NormAct::kLeakyRelu: return v < 0.0 ? v * a.alpha : v;
-    case NormAct::kHardSwish: return v * std::min(std::max(v / 6.0 + 0.5, 0.0), 1.0);
-  }
-  return v;
-}
-
 std::vector<NormActParams> all_acts() {
-  std::vector<NormActParams> acts(5);
-  acts[1].kind = NormAct::kRelu;
-  acts[2].kind = NormAct::kClip;
-  acts[2].lo = 0.0f;
-  acts[2].hi = 1.5f;
-  acts[3].kind = NormAct::kLeakyRelu;
-  acts[3].alpha = 0.1f;
-  acts[4].kind = NormAct::kHardSwish;
+  std::vector<NormActParams> acts;
+  for (int i = 0; i < ref::kActKindCount; ++i) acts.push_back(ref::activation_example(i));
   return acts;
 }
 
@@ -172,7 +156,7 @@ TEST(NormIsa, ScaleShiftEveryActivationLayoutAndSize) {
                 SCOPED_TRACE(case_name(layout, n, c, s, isa, inplace) + " act " +
                              std::to_string(static_cast<int>(act.kind)));
                 std::vector<double> want(bn.size());
-                for (size_t i = 0; i < bn.size(); ++i) want[i] = apply_act(bn[i], act);
+                for (size_t i = 0; i < bn.size(); ++i) want[i] = ref::activate(bn[i], act);
                 const std::vector<float> got =
                     run_layout(layout, x, n, c, s, inplace, [&](const float* xi, float* yo) {
                       norm::scale_shift_apply(uk, layout, xi, yo, n, c, s, p.a.data(), p.b.data(),

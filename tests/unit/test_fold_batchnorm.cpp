@@ -1037,7 +1037,8 @@ ModelBuilder concat_bn_act(uint32_t seed, const std::string& act) {
 
 TEST(FuseBnActivation, FusesAndMatchesTheUnfusedModel) {
   uint32_t seed = 100;
-  for (const std::string act : {"Relu", "Clip", "HardSwish", "LeakyRelu"}) {
+  for (const std::string act :
+       {"Relu", "Clip", "HardSwish", "LeakyRelu", "HardSigmoid", "Sigmoid"}) {
     SCOPED_TRACE(act);
     ModelBuilder b = concat_bn_act(seed++, act);
     const Pair p = {load(b, {}), load(b, options(true, false))};
@@ -1069,11 +1070,12 @@ TEST(FuseBnActivation, BnOutputUsedTwiceIsNotFused) {
   EXPECT_EQ(find_event(*p.folded, true, "fuse_batchnorm_activation", "bn", "act"), nullptr);
 }
 
-// fuse_conv_activation (keel-only): Relu and Clip run in the convolution's GEMM epilogue, in
-// both layouts; other activations, or a Conv output read twice, stay as written.
-TEST(FuseConvActivation, ReluAndClipFuseAndMatchInBothLayouts) {
+// fuse_conv_activation (keel-only): the activations of kernels/fused_activation.hpp run in the
+// convolution's epilogue, in both layouts; others (Tanh), or a Conv output read twice, stay.
+TEST(FuseConvActivation, ActivationsFuseAndMatchInBothLayouts) {
   uint32_t seed = 120;
-  for (const std::string act : {"Relu", "Clip", "LeakyRelu"}) {
+  for (const std::string act :
+       {"Relu", "Clip", "LeakyRelu", "HardSwish", "HardSigmoid", "Sigmoid", "Silu", "Tanh"}) {
     for (LayoutOption layout : {LayoutOption::kNchw, LayoutOption::kNhwc}) {
       SCOPED_TRACE(act + (layout == LayoutOption::kNhwc ? " nhwc" : " nchw"));
       Rng rng(seed++);
@@ -1084,8 +1086,15 @@ TEST(FuseConvActivation, ReluAndClipFuseAndMatchInBothLayouts) {
         b.initializer("lo", {}, {-0.5f});
         b.initializer("hi", {}, {0.5f});
         b.node("Clip", {"c", "lo", "hi"}, {"y"}, "act");
+      } else if (act == "Silu") {
+        b.node("Sigmoid", {"c"}, {"s"}, "sig");
+        b.node("Mul", {"s", "c"}, {"y"}, "act");
       } else {
-        b.node(act, {"c"}, {"y"}, "act");
+        onnx::NodeProto& n = b.node(act, {"c"}, {"y"}, "act");
+        if (act == "HardSigmoid") {
+          set_attr(n, "alpha", 0.3f);
+          set_attr(n, "beta", 0.4f);
+        }
       }
       b.output("y");
       ModelOptions fused = options(true, true);
@@ -1093,13 +1102,34 @@ TEST(FuseConvActivation, ReluAndClipFuseAndMatchInBothLayouts) {
       const Pair p = load_pair(b, fused);
       ASSERT_TRUE(p.folded && p.plain);
       expect_same_outputs(p);
-      const bool fusable = act != "LeakyRelu";
-      EXPECT_EQ(count_op(*p.folded, act), fusable ? 0 : 1);
-      EXPECT_EQ(find_event(*p.folded, true, "fuse_conv_activation", "conv", "act") != nullptr,
+      const bool fusable = act != "Tanh";
+      const std::string op = act == "Silu" ? "Mul" : act;
+      EXPECT_EQ(count_op(*p.folded, op), fusable ? 0 : 1);
+      EXPECT_EQ(count_op(*p.folded, "Sigmoid"), fusable ? 0 : count_op(*p.plain, "Sigmoid"));
+      const std::string absorbed = act == "Silu" ? "sig + act" : "act";
+      EXPECT_EQ(find_event(*p.folded, true, "fuse_conv_activation", "conv", absorbed) != nullptr,
                 fusable)
           << describe_events(*p.folded);
     }
   }
+}
+
+TEST(FuseConvActivation, SiluNeedsTheSigmoidAndMulToReadOnlyTheConv) {
+  // The Mul multiplies the sigmoid by another tensor: not SiLU, nothing fuses.
+  Rng rng(125);
+  ModelBuilder b;
+  b.input("x", {1, 3, 6, 6});
+  b.input("z", {1, 4, 4, 4});
+  add_conv(b, rng, "conv", "x", "c", {4, 3, 3, 3}, true);
+  b.node("Sigmoid", {"c"}, {"s"}, "sig");
+  b.node("Mul", {"s", "z"}, {"y"}, "act");
+  b.output("y");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Mul"), 1);
+  // The Sigmoid alone (the conv's only consumer) does fuse.
+  EXPECT_EQ(count_op(*p.folded, "Sigmoid"), 0);
 }
 
 TEST(FuseConvActivation, ConvOutputReadTwiceIsNotFused) {
@@ -1115,12 +1145,12 @@ TEST(FuseConvActivation, ConvOutputReadTwiceIsNotFused) {
   EXPECT_EQ(count_op(*p.folded, "Relu"), 1);
 }
 
-TEST(FuseBnActivation, SigmoidIsNotFused) {
-  ModelBuilder b = concat_bn_act(111, "Sigmoid");
+TEST(FuseBnActivation, TanhIsNotFused) {
+  ModelBuilder b = concat_bn_act(111, "Tanh");
   const Pair p = {load(b, {}), load(b, options(true, false))};
   ASSERT_TRUE(p.folded && p.plain);
   expect_same_outputs(p);
-  EXPECT_EQ(count_op(*p.folded, "Sigmoid"), 1);
+  EXPECT_EQ(count_op(*p.folded, "Tanh"), 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "ukernels/activation.hpp"
 #include "ukernels/dwconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
@@ -14,6 +15,7 @@
 namespace keel::ukernels_avx2 {
 namespace {
 
+#include "ukernels/activation_body.inc"
 #include "ukernels/sgemm_body.inc"
 
 using Arch = xsimd::fma3<xsimd::avx2>;
