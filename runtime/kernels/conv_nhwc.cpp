@@ -76,6 +76,44 @@ alignas(64) const float kZeros[kZeroRun] = {};
 constexpr int64_t kMaxMr = 16;
 static_assert(kSgemmMr <= kMaxMr);
 
+// One panel of gather_a when the conv has one group and no horizontal dilation: then the taps
+// of one kernel row are adjacent pixels, and its k_w * channels values of k are consecutive
+// floats of the image (21 for a 7x7 stem on RGB instead of 7 runs of 3). A span that reaches into
+// the left or right padding is assembled in `edge` first. Returns the end of the panel.
+float* gather_kernel_rows(const GatherGeometry& g, const int64_t* ih0, const int64_t* iw0,
+                          const float* const* img, int64_t k0, int64_t kc, int64_t mr, float* d) {
+  static_assert(kSgemmKc <= kZeroRun, "a span (at most kc values) must fit kZeros and edge");
+  alignas(64) float edge[kMaxMr][kZeroRun];
+  const float* src[kMaxMr];
+  const int64_t ch = g.channels, row_len = g.k_w * ch;
+  for (int64_t k = k0; k < k0 + kc;) {
+    const int64_t kh = k / row_len, o = k % row_len;
+    const int64_t len = std::min(row_len - o, k0 + kc - k);
+    const int64_t kw_first = o / ch, kw_last = (o + len - 1) / ch;
+    for (int64_t r = 0; r < mr; ++r) {
+      const int64_t ih = ih0[r] + kh * g.d_h;
+      src[r] = kZeros;
+      if (!img[r] || ih < 0 || ih >= g.in_h) continue;
+      const float* row = img[r] + ih * g.in_w * ch;
+      if (iw0[r] + kw_first >= 0 && iw0[r] + kw_last < g.in_w) {
+        src[r] = row + iw0[r] * ch + o;
+        continue;
+      }
+      for (int64_t j = 0; j < len; ++j) {
+        const int64_t iw = iw0[r] + (o + j) / ch;
+        edge[r][j] = iw >= 0 && iw < g.in_w ? row[iw * ch + (o + j) % ch] : 0.0f;
+      }
+      src[r] = edge[r];
+    }
+    for (int64_t j = 0; j < len; ++j) {
+      for (int64_t r = 0; r < mr; ++r) d[j * mr + r] = src[r][j];
+    }
+    d += len * mr;
+    k += len;
+  }
+  return d;
+}
+
 // SgemmAGather::pack: row i = output pixel (n, oh, ow), column k = (kh, kw, c). Each tap is a
 // contiguous run of cin_g input channels (or zeros in the padding); a panel's mr rows are
 // interleaved tap by tap, so the panel is written sequentially.
@@ -98,6 +136,10 @@ void gather_a(const void* ctx, int64_t i0, int64_t mc, int64_t k0, int64_t kc, i
       ih0[r] = oh * g.s_h - g.p_t;
       iw0[r] = ow * g.s_w - g.p_l;
       img[r] = g.x + n * in_image;
+    }
+    if (g.cin_g == g.channels && g.d_w == 1) {
+      d = gather_kernel_rows(g, ih0, iw0, img, k0, kc, mr, d);
+      continue;
     }
     int64_t tap = k0 / g.cin_g, c = k0 % g.cin_g;
     for (int64_t k = k0; k < k0 + kc; ++tap, c = 0) {
