@@ -4,7 +4,7 @@
 // A walk in topological order gives every rank-4 activation a storage layout. Convolutions
 // with constant 4-D weights always run NHWC (their input is transposed once if it arrives
 // NCHW); pooling and normalization ops run NHWC when their input already is; elementwise ops,
-// Concat, Split and Reduce* keep NHWC by rewriting their axes or permuting their constant
+// Concat, Split, Reduce* and Pad keep NHWC by rewriting their axes or permuting their constant
 // operands; a Transpose reading NHWC data absorbs the conversion into its perm. Every other op
 // reads NCHW, through one Transpose per value, and graph outputs are converted back, so the
 // model's inputs and outputs stay exactly as ONNX defines them. With input_layout NHWC the
@@ -222,6 +222,7 @@ class LayoutRewriter {
     if (any_nhwc && op == "Split" && visit_split(n)) return;
     if (any_nhwc && op == "Transpose" && visit_transpose(n)) return;
     if (any_nhwc && kReduces.count(op) && visit_reduce(n)) return;
+    if (any_nhwc && op == "Pad" && visit_pad(n)) return;
     fall_back(n);
   }
 
@@ -410,6 +411,44 @@ class LayoutRewriter {
       n->attributes["axes"] = ints_attr(physical);
     }
     if (*keepdims != 0) tag(n->outputs[0]);
+    return true;
+  }
+
+  // Pad with constant pads (input from opset 11, attribute before) and no axes input: the pads
+  // are permuted into NHWC order; every mode pads each dim independently of the others.
+  bool visit_pad(Node* n) {
+    if (!is_nhwc(n->inputs[0]) || n->outputs.size() != 1) return false;
+    if (n->has_input(3)) return false;  // axes (opset 18): left to the fallback
+    for (size_t i = 2; i < n->inputs.size(); ++i) {
+      if (is_nhwc(n->inputs[i])) return false;
+    }
+    std::vector<int64_t> pads;
+    Value* pads_input = n->opset >= 11 && n->has_input(1) ? n->inputs[1] : nullptr;
+    if (n->opset >= 11) {
+      if (!pads_input || !pads_input->is_fixed_constant() ||
+          pads_input->constant->dtype() != DataType::kInt64)
+        return false;
+      const Tensor& t = *pads_input->constant;
+      pads.assign(t.data_as<int64_t>(), t.data_as<int64_t>() + t.numel());
+    } else {
+      auto a = n->attr_ints("pads");
+      if (!a.is_ok()) return false;
+      pads = *a;
+    }
+    if (pads.size() != 8) return false;
+    std::vector<int64_t> physical(8);
+    for (int64_t a = 0; a < 4; ++a) {
+      physical[static_cast<size_t>(kToNhwc[a])] = pads[static_cast<size_t>(a)];
+      physical[static_cast<size_t>(kToNhwc[a] + 4)] = pads[static_cast<size_t>(a + 4)];
+    }
+    if (pads_input) {
+      Value* p = graph_.create_unique_value(pads_input->name + "_nhwc");
+      p->set_constant(Tensor::from_vector<int64_t>({8}, physical));
+      graph_.replace_input(n, 1, p);
+    } else {
+      n->attributes["pads"] = ints_attr(physical);
+    }
+    tag(n->outputs[0]);
     return true;
   }
 

@@ -177,6 +177,40 @@ TEST(ChooseLayout, ReduceSplitAndGatesKeepNhwc) {
   EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 1);  // only the input
 }
 
+// DenseNet's transition (a Pad of zeros before an AveragePool) and a reflect Pad that also pads
+// channels: both stay NHWC with their pads permuted, from a constant input (opset 11+) or the
+// attribute (opset < 11).
+TEST(ChooseLayout, PadKeepsNhwc) {
+  for (int opset : {17, 10}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    std::mt19937 gen(5);
+    ModelBuilder b(opset);
+    b.input("x", {1, 4, 8, 8});
+    conv(b, gen, "x", "c1", 4, 6, 3);
+    const std::vector<int64_t> zero_pads(8, 0), pads = {0, 1, 2, 0, 0, 2, 1, 3};
+    auto pad_node = [&](const std::string& in, const std::string& out,
+                        const std::vector<int64_t>& p) -> onnx::NodeProto& {
+      if (opset >= 11) {
+        b.initializer_i64(out + "_pads", {8}, p);
+        return b.node("Pad", {in, out + "_pads"}, {out});
+      }
+      auto& n = b.node("Pad", {in}, {out});
+      set_attr(n, "pads", p);
+      return n;
+    };
+    pad_node("c1", "p0", zero_pads);
+    auto& ap = b.node("AveragePool", {"p0"}, {"a"});
+    set_attr(ap, "kernel_shape", std::vector<int64_t>{2, 2});
+    set_attr(ap, "strides", std::vector<int64_t>{2, 2});
+    set_attr(pad_node("a", "p1", pads), "mode", std::string("reflect"));
+    conv(b, gen, "p1", "c2", 9, 5, 1);
+    b.output("c2");
+    Loaded nhwc = expect_same_outputs(b, {1, 4, 8, 8});
+    ASSERT_TRUE(nhwc.model);
+    EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // the input and the output
+  }
+}
+
 // ConvNeXt's channels-last LayerNorm: Transpose(0,2,3,1) of NHWC data is the identity, and the
 // Transpose back (0,3,1,2) feeding a Conv is read as the NHWC tensor it came from.
 TEST(ChooseLayout, ChannelsLastTransposesCancel) {
