@@ -58,6 +58,7 @@ const std::vector<ConvLayer>& conv_layers() {
       {"resnet50_1x1_512to2048_7", 512, 2048, 7, 7, 1, 1, 1},
       {"resnet18_3x3_512_7", 512, 512, 7, 7, 3, 1, 1},
       {"mobilenetv2_dw3x3_144_56", 144, 144, 56, 56, 3, 1, 144},
+      {"mobilenetv2_dw3x3s2_96_112", 96, 96, 112, 112, 3, 2, 96},
       {"mobilenetv2_dw3x3_960_7", 960, 960, 7, 7, 3, 1, 960},
       {"efficientnet_dw5x5_240_28", 240, 240, 28, 28, 5, 1, 240},
       {"regnet_g8_3x3_48_56", 48, 48, 56, 56, 3, 1, 6},
@@ -127,8 +128,8 @@ void register_benchmarks() {
   struct GemmShape {
     int64_t m, n, k;
   };
-  for (GemmShape s :
-       {GemmShape{1024, 1024, 1024}, GemmShape{3136, 64, 576}, GemmShape{196, 1024, 256}}) {
+  for (GemmShape s : {GemmShape{1024, 1024, 1024}, GemmShape{3136, 64, 576},
+                      GemmShape{196, 1024, 256}, GemmShape{1, 1000, 1280}}) {
     for (int t : {1, 2}) {
       const std::string name = "gemm/" + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
                                std::to_string(s.k) + "/t" + std::to_string(t);
