@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <vector>
-#include <xsimd/xsimd.hpp>
 
 #include "exec/parallel.hpp"
 #include "ukernels/dwconv_dispatch.hpp"
@@ -77,35 +76,6 @@ alignas(64) const float kZeros[kZeroRun] = {};
 constexpr int64_t kMaxMr = 16;
 static_assert(kSgemmMr <= kMaxMr);
 
-// d[j * mr + r] = src[r][j] for j < len, r < mr: `len` columns of an A panel, written
-// sequentially. Every tier's MR is 6: that case transposes 4 columns of rows 0-3 at a time on
-// baseline (SSE2) vectors, which halves the stores of the scalar loop.
-void interleave_rows(const float* const* src, int64_t mr, int64_t len, float* d) {
-  int64_t j = 0;
-  if (mr == 6) {
-    using V = xsimd::batch<float, xsimd::sse2>;
-    const float *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3], *s4 = src[4], *s5 = src[5];
-    for (; j + 4 <= len; j += 4) {
-      const V a = V::load_unaligned(s0 + j), b = V::load_unaligned(s1 + j);
-      const V c = V::load_unaligned(s2 + j), e = V::load_unaligned(s3 + j);
-      const V ac_lo = xsimd::zip_lo(a, c), ac_hi = xsimd::zip_hi(a, c);
-      const V be_lo = xsimd::zip_lo(b, e), be_hi = xsimd::zip_hi(b, e);
-      float* o = d + j * 6;
-      xsimd::zip_lo(ac_lo, be_lo).store_unaligned(o);
-      xsimd::zip_hi(ac_lo, be_lo).store_unaligned(o + 6);
-      xsimd::zip_lo(ac_hi, be_hi).store_unaligned(o + 12);
-      xsimd::zip_hi(ac_hi, be_hi).store_unaligned(o + 18);
-      for (int64_t u = 0; u < 4; ++u) {
-        o[u * 6 + 4] = s4[j + u];
-        o[u * 6 + 5] = s5[j + u];
-      }
-    }
-  }
-  for (; j < len; ++j) {
-    for (int64_t r = 0; r < mr; ++r) d[j * mr + r] = src[r][j];
-  }
-}
-
 // One panel of gather_a when the conv has one group and no horizontal dilation: then the taps
 // of one kernel row are adjacent pixels, and its k_w * channels values of k are consecutive
 // floats of the image (21 for a 7x7 stem on RGB instead of 7 runs of 3). A span that reaches into
@@ -142,7 +112,7 @@ float* gather_kernel_rows(const GatherGeometry& g, const int64_t* ih0, const int
       }
       src[r] = edge[r];
     }
-    interleave_rows(src, mr, len, d);
+    sgemm_interleave_rows(src, mr, len, d);
     d += len * mr;
     k += len;
   }
@@ -189,7 +159,7 @@ void gather_a(const void* ctx, int64_t i0, int64_t mc, int64_t k0, int64_t kc, i
         const int64_t jn = std::min(len - j0, kZeroRun);
         const float* run[kMaxMr];
         for (int64_t r = 0; r < mr; ++r) run[r] = src[r] == kZeros ? kZeros : src[r] + j0;
-        interleave_rows(run, mr, jn, d);
+        sgemm_interleave_rows(run, mr, jn, d);
         d += jn * mr;
       }
       k += len;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <xsimd/xsimd.hpp>
 
 #include "exec/parallel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
@@ -23,6 +24,11 @@ struct StridedMatrix {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Rows past M read zeros from here, kZeroRowLen columns at a time.
+constexpr int64_t kZeroRowLen = 256;
+alignas(64) const float kZeroRow[kZeroRowLen] = {};
+constexpr int64_t kMaxPanelRows = 16;
+
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of A into MR-row panels: panel p holds
 // kc groups of MR values (rows past mc are zero).
 void pack_a(const StridedMatrix& a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int64_t mr,
@@ -30,17 +36,26 @@ void pack_a(const StridedMatrix& a, int64_t i0, int64_t mc, int64_t k0, int64_t 
   for (int64_t p = 0; p * mr < mc; ++p) {
     float* panel = dst + p * mr * kc;
     const int64_t rows = std::min(mr, mc - p * mr);
+    if (a.cs == 1 && mr <= kMaxPanelRows) {
+      // Contiguous rows: interleave them column by column (sequential, vectorized stores).
+      const float* src[kMaxPanelRows];
+      for (int64_t r = 0; r < mr; ++r) {
+        src[r] = r < rows ? a.data + (i0 + p * mr + r) * a.rs + k0 : kZeroRow;
+      }
+      for (int64_t j0 = 0; j0 < kc; j0 += kZeroRowLen) {
+        const float* run[kMaxPanelRows];
+        for (int64_t r = 0; r < mr; ++r) run[r] = src[r] == kZeroRow ? kZeroRow : src[r] + j0;
+        sgemm_interleave_rows(run, mr, std::min(kZeroRowLen, kc - j0), panel + j0 * mr);
+      }
+      continue;
+    }
     for (int64_t r = 0; r < mr; ++r) {
       if (r >= rows) {
         for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = 0.0f;
         continue;
       }
       const float* src = a.data + (i0 + p * mr + r) * a.rs + k0 * a.cs;
-      if (a.cs == 1) {
-        for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k * a.cs];
-      }
+      for (int64_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k * a.cs];
     }
   }
 }
@@ -184,6 +199,34 @@ StridedMatrix strided(const float* p, int64_t ld, bool trans) {
 }
 
 }  // namespace
+
+// Every tier's MR is 6: that case transposes 4 columns of rows 0-3 at a time on baseline (SSE2)
+// vectors, which halves the stores of the scalar loop.
+void sgemm_interleave_rows(const float* const* src, int64_t mr, int64_t len, float* d) {
+  int64_t j = 0;
+  if (mr == 6) {
+    using V = xsimd::batch<float, xsimd::sse2>;
+    const float *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3], *s4 = src[4], *s5 = src[5];
+    for (; j + 4 <= len; j += 4) {
+      const V a = V::load_unaligned(s0 + j), b = V::load_unaligned(s1 + j);
+      const V c = V::load_unaligned(s2 + j), e = V::load_unaligned(s3 + j);
+      const V ac_lo = xsimd::zip_lo(a, c), ac_hi = xsimd::zip_hi(a, c);
+      const V be_lo = xsimd::zip_lo(b, e), be_hi = xsimd::zip_hi(b, e);
+      float* o = d + j * 6;
+      xsimd::zip_lo(ac_lo, be_lo).store_unaligned(o);
+      xsimd::zip_hi(ac_lo, be_lo).store_unaligned(o + 6);
+      xsimd::zip_lo(ac_hi, be_hi).store_unaligned(o + 12);
+      xsimd::zip_hi(ac_hi, be_hi).store_unaligned(o + 18);
+      for (int64_t u = 0; u < 4; ++u) {
+        o[u * 6 + 4] = s4[j + u];
+        o[u * 6 + 5] = s5[j + u];
+      }
+    }
+  }
+  for (; j < len; ++j) {
+    for (int64_t r = 0; r < mr; ++r) d[j * mr + r] = src[r][j];
+  }
+}
 
 const SgemmUkernels* sgemm_ukernels(Isa isa) {
   switch (isa) {

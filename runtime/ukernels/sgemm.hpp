@@ -93,6 +93,10 @@ struct SgemmAGather {
   const void* ctx = nullptr;
 };
 
+// dst[j * mr + r] = src[r][j] for j < len, r < mr: `len` columns of an A panel from mr row
+// pointers, written sequentially (pack functions of gathers use it).
+void sgemm_interleave_rows(const float* const* src, int64_t mr, int64_t len, float* dst);
+
 // C = gathered A [m, b.k()] x packed B: same blocking and bits as sgemm_packed_b.
 void sgemm_gather_a(int64_t m, const SgemmAGather& a, const SgemmPackedB& b, float* c, int64_t ldc,
                     const GemmEpilogue& ep);
