@@ -303,6 +303,22 @@ TEST(ConvNhwc, GemmPathsMatchReference) {
       // RegNet-like: 8 channels per group.
       {"regnet_g4_c32_s1", {2, 32, 9, 9}, 32, {3, 3}, {}, {}, {1, 1, 1, 1}, 4, true, true, "Relu"},
       {"regnet_g6_c48_s2", {1, 48, 10, 11}, 48, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 6},
+      // The direct grouped kernel: 8 and 4 inside pixels per block (widths 21 and 15), masked
+      // output tails (12 per group), multiplier 3 (cin_g 1), stride 2, dilation.
+      {"grouped_g4_c32_w21",
+       {1, 32, 5, 21},
+       32,
+       {3, 3},
+       {},
+       {},
+       {1, 1, 1, 1},
+       4,
+       true,
+       true,
+       "Silu"},
+      {"grouped_g2_c24_m24_w15", {2, 24, 4, 15}, 24, {3, 3}, {}, {}, {1, 1, 1, 1}, 2},
+      {"grouped_mult3_c5_s2", {1, 5, 9, 30}, 15, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 5},
+      {"grouped_g3_c12_dil2", {1, 12, 9, 24}, 12, {3, 3}, {}, {2, 2}, {2, 2, 2, 2}, 3},
       {"depthwise_multiplier2_k5_dil2", {1, 4, 12, 12}, 8, {5, 5}, {}, {2, 2}, {2, 2, 2, 2}, 4},
       {"window_in_padding", {1, 3, 2, 2}, 4, {3, 3}, {}, {}, {3, 3, 3, 3}},
   };

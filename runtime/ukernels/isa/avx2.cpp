@@ -9,6 +9,7 @@
 
 #include "ukernels/activation.hpp"
 #include "ukernels/dwconv_ukernel.hpp"
+#include "ukernels/gconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
@@ -23,6 +24,7 @@ using Arch = xsimd::fma3<xsimd::avx2>;
 #include "ukernels/norm_body.inc"
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
 #include "ukernels/dwconv_body.inc"
+#include "ukernels/gconv_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 16);
 
 void f32_gemm_6x16(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -36,5 +38,7 @@ extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx2");
 
 extern const DwConvUkernels kDwConv = {"f32_dwconv/avx2", F32DwConv<Arch>::kW,
                                        &F32DwConv<Arch>::row};
+
+extern const GroupConvUkernels kGroupConv = {"f32_gconv/avx2", &F32GroupConv<Arch>::row};
 
 }  // namespace keel::ukernels_avx2

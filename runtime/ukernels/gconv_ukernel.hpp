@@ -1,0 +1,47 @@
+// The interface between the NHWC grouped convolution driver (kernels/conv_nhwc.cpp) and the
+// per-ISA direct grouped convolution ukernels (isa/*.cpp, gconv_body.inc), for groups of a few
+// channels (RegNet: 8 in, 8 out) where one GEMM per group would be tiny. Plain data only: this
+// header is included by translation units compiled with AVX flags, so it must not define any
+// inline function.
+#pragma once
+
+#include <cstdint>
+
+#include "ukernels/activation.hpp"
+
+namespace keel {
+
+// A 2-D grouped convolution over one NHWC image: output channel g*cout_g + m reads input
+// channels [g*cin_g, (g+1)*cin_g).
+struct GroupConvParams {
+  int64_t in_h = 0, in_w = 0, in_channels = 0, out_w = 0, out_channels = 0;
+  int64_t groups = 1, cin_g = 1, cout_g = 1;
+  int64_t k_h = 1, k_w = 1;
+  int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+  int64_t pad_t = 0, pad_l = 0;
+  const float* w = nullptr;     // [groups][k_h * k_w][cin_g][cout_g]
+  const float* bias = nullptr;  // out_channels values, or nullptr
+  // k = (kh, kw, c) -> (kh * dil_h * in_w + kw * dil_w) * in_channels + c: where k reads from,
+  // in floats from tap (0, 0) of the pixel at the group's first channel (k_h*k_w*cin_g values).
+  const int64_t* k_offsets = nullptr;
+  ActParams act;  // applied to every output
+};
+
+struct GroupConvUkernels {
+  const char* name;  // "f32_gconv/avx2"
+  // Output row oh of image x [in_h, in_w, in_channels] into y [out_w, out_channels]. Taps that
+  // fall into the padding are skipped (not multiplied by zero).
+  void (*row)(const GroupConvParams* p, const float* x, int64_t oh, float* y);
+};
+
+namespace ukernels_sse2 {
+extern const GroupConvUkernels kGroupConv;
+}
+namespace ukernels_avx2 {
+extern const GroupConvUkernels kGroupConv;
+}
+namespace ukernels_avx512 {
+extern const GroupConvUkernels kGroupConv;
+}
+
+}  // namespace keel
