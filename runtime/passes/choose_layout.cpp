@@ -221,6 +221,7 @@ class LayoutRewriter {
     if (any_nhwc && op == "Concat" && visit_concat(n)) return;
     if (any_nhwc && op == "Split" && visit_split(n)) return;
     if (any_nhwc && op == "Transpose" && visit_transpose(n)) return;
+    if (!any_nhwc && op == "Transpose" && visit_to_nchw_transpose(n)) return;
     if (any_nhwc && kReduces.count(op) && visit_reduce(n)) return;
     if (any_nhwc && op == "Pad" && visit_pad(n)) return;
     fall_back(n);
@@ -369,6 +370,21 @@ class LayoutRewriter {
     } else {
       n->attributes["perm"] = ints_attr(physical);
     }
+    return true;
+  }
+
+  // A model's own Transpose(0, 3, 1, 2) of a channels-last activation (ConvNeXt returning from
+  // its Linear layers): its input bytes already are the NHWC storage of its output, so it
+  // becomes an Identity whose output is NHWC, and the ops after it (layer scale, residual Add)
+  // stay NHWC instead of converting it back.
+  bool visit_to_nchw_transpose(Node* n) {
+    if (!n->has_input(0) || n->inputs[0]->is_constant() || n->outputs.size() != 1 ||
+        !is_perm(*n, kPermToNchw) || n->outputs[0]->is_graph_output) {
+      return false;
+    }
+    n->op_type = "Identity";
+    n->attributes.erase("perm");
+    tag(n->outputs[0]);
     return true;
   }
 

@@ -235,6 +235,37 @@ TEST(ChooseLayout, ChannelsLastTransposesCancel) {
 }
 
 // auto picks NHWC for a model with 2-D convolutions and leaves other models alone.
+// A whole ConvNeXt block: the Transpose back (0,3,1,2) feeds the layer scale and the residual
+// Add, not a Conv: it becomes an Identity with NHWC output and everything stays NHWC.
+TEST(ChooseLayout, ConvNextBlockStaysNhwc) {
+  std::mt19937 gen(6);
+  ModelBuilder b;
+  b.input("x", {1, 8, 6, 6});
+  conv(b, gen, "x", "c0", 8, 8, 1);
+  conv(b, gen, "c0", "c1", 8, 8, 7, 1, 8);
+  auto& t1 = b.node("Transpose", {"c1"}, {"cl"});
+  set_attr(t1, "perm", std::vector<int64_t>{0, 2, 3, 1});
+  b.initializer("g", {8}, uniform(gen, 8));
+  b.initializer("beta", {8}, uniform(gen, 8));
+  auto& ln = b.node("LayerNormalization", {"cl", "g", "beta"}, {"n"});
+  set_attr(ln, "axis", int64_t{-1});
+  b.initializer("w1", {8, 16}, uniform(gen, 128, -0.5f, 0.5f));
+  b.node("MatMul", {"n", "w1"}, {"h"});
+  b.node("Relu", {"h"}, {"hr"});
+  b.initializer("w2", {16, 8}, uniform(gen, 128, -0.5f, 0.5f));
+  b.node("MatMul", {"hr", "w2"}, {"o"});
+  auto& t2 = b.node("Transpose", {"o"}, {"back"});
+  set_attr(t2, "perm", std::vector<int64_t>{0, 3, 1, 2});
+  b.initializer("layer_scale", {8, 1, 1}, uniform(gen, 8));
+  b.node("Mul", {"back", "layer_scale"}, {"scaled"});
+  b.node("Add", {"scaled", "c0"}, {"res"});
+  conv(b, gen, "res", "y", 8, 4, 1);
+  b.output("y");
+  Loaded nhwc = expect_same_outputs(b, {1, 8, 6, 6});
+  ASSERT_TRUE(nhwc.model);
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // the input and the output
+}
+
 TEST(ChooseLayout, AutoChoosesNhwcForConvolutions) {
   std::mt19937 gen(5);
   ModelBuilder with_conv;
