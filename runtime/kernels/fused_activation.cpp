@@ -5,7 +5,7 @@ namespace {
 
 constexpr ActKind kKinds[] = {ActKind::kRelu,      ActKind::kClip,        ActKind::kLeakyRelu,
                               ActKind::kHardSwish, ActKind::kHardSigmoid, ActKind::kSigmoid,
-                              ActKind::kSilu};
+                              ActKind::kSilu,      ActKind::kGelu};
 
 }  // namespace
 
@@ -19,6 +19,7 @@ const char* fused_activation_name(ActKind kind) {
     case ActKind::kHardSigmoid: return "HardSigmoid";
     case ActKind::kSigmoid: return "Sigmoid";
     case ActKind::kSilu: return "Silu";
+    case ActKind::kGelu: return "Gelu";
   }
   return "";
 }
@@ -36,8 +37,8 @@ Result<ActParams> read_fused_activation(const PrepareContext& ctx) {
   }
   if (!known) {
     return ctx.invalid("unknown fused activation '" + name +
-                       "' (expected Relu, Clip, LeakyRelu, HardSwish, HardSigmoid, Sigmoid or "
-                       "Silu)");
+                       "' (expected Relu, Clip, LeakyRelu, HardSwish, HardSigmoid, Sigmoid, "
+                       "Silu or Gelu)");
   }
   KEEL_ASSIGN_OR_RETURN(a.lo, ctx.node.attr_float("_keel_min", 0.0f));
   KEEL_ASSIGN_OR_RETURN(a.hi, ctx.node.attr_float("_keel_max", 0.0f));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "exec/parallel.hpp"
+#include "kernels/fused_activation.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/sgemm.hpp"
 
@@ -146,6 +147,10 @@ class MatMulKernel final : public Kernel {
   MatMulPlan p;
   DataType dtype = DataType::kFloat32;
   std::unique_ptr<SgemmPackedB> packed_b;
+  // Fused by passes/fuse_activation.cpp (constant B only): a per-column bias (input 2) and an
+  // activation, applied in the GEMM epilogue.
+  bool has_bias = false;
+  ActParams act;
 
   const char* name() const override {
     if (dtype != DataType::kFloat32) return "matmul_naive";
@@ -170,7 +175,13 @@ class MatMulKernel final : public Kernel {
     if (p.fold_batch_into_m) {
       const int64_t rows = p.batch * p.m;
       if (packed_b) {
-        sgemm_packed_b(rows, a, p.k, false, *packed_b, y, p.n, {});
+        GemmEpilogue ep;
+        ep.act = act;
+        if (has_bias) {
+          ep.bias_kind = GemmBias::kPerCol;
+          ep.bias = r.in(2).as<float>();
+        }
+        sgemm_packed_b(rows, a, p.k, false, *packed_b, y, p.n, ep);
       } else {
         sgemm(rows, p.n, p.k, a, p.k, false, b, p.n, false, y, p.n, {});
       }
@@ -197,7 +208,11 @@ class MatMulKernel final : public Kernel {
 };
 
 Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
-  if (ctx.num_inputs() != 2) return ctx.invalid("expected 2 inputs");
+  KEEL_ASSIGN_OR_RETURN(const int64_t fused_bias, ctx.node.attr_int("_keel_bias", 0));
+  if (ctx.num_inputs() != (fused_bias ? 3 : 2)) {
+    return ctx.invalid(fused_bias ? "expected 3 inputs (A, B and the fused bias)"
+                                  : "expected 2 inputs");
+  }
   const std::initializer_list<DataType> types = {DataType::kFloat32, DataType::kFloat64,
                                                  DataType::kInt32, DataType::kInt64};
   KEEL_RETURN_IF_ERROR(ctx.check_input(0, types, 1, 64));
@@ -275,6 +290,20 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
     kernel->packed_b = std::make_unique<SgemmPackedB>();
     if (!kernel->packed_b->pack(p.k, p.n, ctx.input(1).value->data_as<float>(), p.n, false)) {
       return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
+    }
+  }
+  KEEL_ASSIGN_OR_RETURN(kernel->act, read_fused_activation(ctx));
+  kernel->has_bias = fused_bias != 0;
+  if ((kernel->has_bias || kernel->act.kind != ActKind::kNone) && !kernel->packed_b) {
+    return ctx.unsupported_case(
+        "a fused bias or activation on a MatMul without a constant "
+        "float32 [K, N] B");
+  }
+  if (kernel->has_bias) {
+    KEEL_RETURN_IF_ERROR(ctx.check_input(2, {DataType::kFloat32}, 1, 1));
+    if (ctx.input(2).shape[0] != p.n) {
+      return ctx.invalid("fused bias has " + std::to_string(ctx.input(2).shape[0]) +
+                         " values, expected N = " + std::to_string(p.n));
     }
   }
   return std::unique_ptr<Kernel>(std::move(kernel));

@@ -3,8 +3,11 @@
 // that both read the node's output, and nothing else does).
 // - fuse_batchnorm_activation: a BatchNormalization that stays (after a Concat or a ReLU, say)
 //   and is followed by an activation runs as one kernel: y = act(x * scale + shift);
-// - fuse_conv_activation: a Conv followed by an activation applies it in the GEMM (or
-//   depthwise) epilogue, while the output tile is still in registers.
+// - fuse_conv_activation: a Conv, or a MatMul with a constant [K, N] B, followed by an
+//   activation applies it in its GEMM (or depthwise, grouped) epilogue, while the output tile
+//   is still in registers;
+// - fuse_matmul_bias: such a MatMul followed by an Add of N constants (a Linear layer as
+//   exporters write it) adds them in the same epilogue.
 // The activation is recorded as keel-private attributes of the node (kernels/
 // fused_activation.hpp), which the batchnorm and conv kernels read.
 #include <cmath>
@@ -116,10 +119,80 @@ bool fusable_activation(Node* node, FusableActivation* f) {
     p.beta = *b;
   } else if (act->op_type == "Sigmoid") {
     p.kind = ActKind::kSigmoid;
+  } else if (act->op_type == "Gelu") {
+    auto approximate = act->attr_string("approximate", "none");
+    if (!approximate.is_ok() || *approximate != "none") return false;
+    p.kind = ActKind::kGelu;
   } else {
     return false;
   }
   f->last = act;
+  return true;
+}
+
+bool is_float_matrix(const Value* v) {
+  return v && v->is_fixed_constant() && v->constant->dtype() == DataType::kFloat32 &&
+         v->constant->shape().size() == 2;
+}
+
+// Exporters write a Linear layer's B as Transpose(W) of the [N, K] weight: that B becomes the
+// constant W^T (the Transpose goes when nothing else reads it).
+void fold_transposed_weight(Graph& graph, Node* mm) {
+  Value* b = mm->inputs[1];
+  Node* t = b->producer;
+  if (!t || !is_op(t, "Transpose") || !t->has_input(0) || !is_float_matrix(t->inputs[0])) return;
+  auto perm = t->attr_ints("perm", {1, 0});
+  if (!perm.is_ok() || *perm != std::vector<int64_t>{1, 0}) return;
+  const Tensor& w = *t->inputs[0]->constant;
+  const int64_t rows = w.shape()[0], cols = w.shape()[1];
+  std::vector<float> wt(static_cast<size_t>(rows * cols));
+  const float* src = w.data_as<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) wt[c * rows + r] = src[r * cols + c];
+  }
+  Value* folded = graph.create_unique_value(t->inputs[0]->name + "_t");
+  folded->set_constant(Tensor::from_vector(Shape{cols, rows}, wt));
+  graph.replace_input(mm, 1, folded);
+  if (b->consumers.empty() && !b->is_graph_output) graph.erase_node(t);
+}
+
+// A MatMul the SGEMM epilogue can finish: float32 A times a constant float32 [K, N] B.
+bool is_epilogue_matmul(Graph& graph, Node* n) {
+  if (n->op_type != "MatMul" || n->inputs.size() != 2 || !n->inputs[0] || !n->inputs[1]) {
+    return false;
+  }
+  fold_transposed_weight(graph, n);
+  return is_float_matrix(n->inputs[1]);
+}
+
+// MatMul -> Add(y, c) with c a float32 constant of N values ([N] or [1, ..., 1, N]): c becomes
+// the MatMul's third input (_keel_bias = 1), added in the GEMM epilogue.
+bool fuse_matmul_bias(Graph& graph, Node* mm, PassContext& ctx) {
+  if (mm->has_attribute("_keel_bias") || !mm->has_output(0)) return false;
+  Node* add = sole_consumer(mm->outputs[0]);
+  if (!is_op(add, "Add")) return false;
+  Value* c = other_input(add, mm->outputs[0]);
+  // Exporters share equal initializers through Identity nodes: read through them.
+  while (c && !c->is_constant() && c->producer && is_op(c->producer, "Identity") &&
+         c->producer->has_input(0)) {
+    c = c->producer->inputs[0];
+  }
+  const int64_t n = mm->inputs[1]->constant->shape()[1];
+  if (!c || !c->is_fixed_constant() || c->constant->dtype() != DataType::kFloat32 ||
+      c->constant->numel() != n || c->constant->shape().empty() || c->constant->shape().back() != n)
+    return false;
+  Value* bias = graph.create_unique_value(mm->name + "_bias");
+  bias->set_constant(c->constant->reshaped({n}));
+  const std::string add_name = add->name;
+  absorb_output(graph, mm, add);
+  mm->inputs.push_back(nullptr);
+  graph.replace_input(mm, 2, bias);
+  Attribute one;
+  one.kind = AttributeKind::kInt;
+  one.i = 1;
+  mm->attributes["_keel_bias"] = one;
+  ctx.events.push_back(
+      {true, "fuse_matmul_bias", mm->name, add_name, "per-column bias added in the GEMM epilogue"});
   return true;
 }
 
@@ -129,7 +202,9 @@ bool fuse_activation(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* node : graph.nodes()) {
     if (node->erased || !node->domain.empty()) continue;
-    const bool conv = node->op_type == "Conv";
+    const bool matmul = is_epilogue_matmul(graph, node);
+    if (matmul) changed = fuse_matmul_bias(graph, node, ctx) || changed;
+    const bool conv = node->op_type == "Conv" || matmul;
     if (!conv && node->op_type != "BatchNormalization") continue;
     FusableActivation f;
     if (!fusable_activation(node, &f)) continue;
@@ -148,7 +223,7 @@ bool fuse_activation(Graph& graph, PassContext& ctx) {
     absorb_output(graph, node, f.last);
     if (conv) {
       ctx.events.push_back({true, "fuse_conv_activation", node->name, act_name,
-                            kind + " applied in the convolution's epilogue"});
+                            kind + " applied in the " + node->op_type + "'s epilogue"});
     } else {
       ctx.events.push_back(
           {true, "fuse_batchnorm_activation", node->name, act_name,

@@ -34,35 +34,9 @@ struct NormMatch {
   float eps = 0.0f;
 };
 
-bool is_op(const Node* n, const char* op) {
-  return n && !n->erased && n->domain.empty() && n->op_type == op && n->outputs.size() == 1 &&
-         n->has_output(0);
-}
-
-// The one node reading `v` (once), when `v` is not a graph output either.
-Node* sole_consumer(const Value* v) { return single_use(v) ? v->consumers[0] : nullptr; }
-
-// The other input of a two-input node that reads `v` in one of its two slots.
-Value* other_input(const Node* n, const Value* v) {
-  if (n->inputs.size() != 2 || !n->inputs[0] || !n->inputs[1]) return nullptr;
-  if (n->inputs[0] == v && n->inputs[1] != v) return n->inputs[1];
-  if (n->inputs[1] == v && n->inputs[0] != v) return n->inputs[0];
-  return nullptr;
-}
-
 // The rank of `v` when its declared type gives one, else -1.
 int64_t declared_rank(const Value* v) {
   return v->type.dims ? static_cast<int64_t>(v->type.dims->size()) : -1;
-}
-
-// The value of a foldable constant with exactly one element, as double.
-std::optional<double> scalar_constant(const Value* v, const PassContext& ctx) {
-  std::string why;
-  const Tensor* t = foldable_constant(v, ctx, "scalar", &why);
-  if (!t || t->numel() != 1) return std::nullopt;
-  auto values = to_doubles(*t);
-  if (!values) return std::nullopt;
-  return (*values)[0];
 }
 
 // k when ReduceMean `rm` reads `in` (of rank `rank`, -1 when unknown) over the trailing axes

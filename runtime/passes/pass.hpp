@@ -45,8 +45,11 @@ Status run_load_passes(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_consumer(Graph& graph, PassContext& ctx);
 bool fold_conv_mul_add(Graph& graph, PassContext& ctx);
-// Relu/Clip/LeakyRelu/HardSwish after a remaining BatchNormalization, Relu/Clip after a Conv.
+// An activation (kernels/fused_activation.hpp) after a remaining BatchNormalization, a Conv or
+// a MatMul with constant B (which also takes a following per-column bias Add).
 bool fuse_activation(Graph& graph, PassContext& ctx);
+// Decomposed exact GELU (Div, Erf, Add, Mul, Mul) -> one Gelu node (keel-only below opset 20).
+bool fuse_gelu_pattern(Graph& graph, PassContext& ctx);
 // Decomposed LayerNorm / RMSNorm subgraphs -> LayerNormalization (opset >= 17) or
 // RMSNormalization (opset >= 23) of the model's opset (standard ONNX: runs with folding).
 bool fuse_layernorm_pattern(Graph& graph, PassContext& ctx);

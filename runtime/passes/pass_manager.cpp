@@ -42,7 +42,10 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
     }
     ctx.events = std::move(unique);
   }
-  if (ctx.options.runtime_fusions) fuse_activation(graph, ctx);
+  if (ctx.options.runtime_fusions) {
+    fuse_gelu_pattern(graph, ctx);
+    fuse_activation(graph, ctx);
+  }
   graph.compact();
   // Last: the layout pass sees the final ops (a no-op for LayoutOption::kNchw).
   KEEL_RETURN_IF_ERROR(choose_layout(graph, ctx));

@@ -211,4 +211,27 @@ void absorb_output(Graph& graph, Node* producer, Node* bn) {
   old_out->producer = nullptr;
 }
 
+bool is_op(const Node* n, const char* op) {
+  return n && !n->erased && n->domain.empty() && n->op_type == op && n->outputs.size() == 1 &&
+         n->has_output(0);
+}
+
+Node* sole_consumer(const Value* v) { return single_use(v) ? v->consumers[0] : nullptr; }
+
+Value* other_input(const Node* n, const Value* v) {
+  if (n->inputs.size() != 2 || !n->inputs[0] || !n->inputs[1]) return nullptr;
+  if (n->inputs[0] == v && n->inputs[1] != v) return n->inputs[1];
+  if (n->inputs[1] == v && n->inputs[0] != v) return n->inputs[0];
+  return nullptr;
+}
+
+std::optional<double> scalar_constant(const Value* v, const PassContext& ctx) {
+  std::string why;
+  const Tensor* t = foldable_constant(v, ctx, "scalar", &why);
+  if (!t || t->numel() != 1) return std::nullopt;
+  auto values = to_doubles(*t);
+  if (!values) return std::nullopt;
+  return (*values)[0];
+}
+
 }  // namespace keel

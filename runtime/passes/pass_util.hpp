@@ -57,4 +57,13 @@ std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels
 // Moves `bn`'s output to `producer` (which keeps the BN's output name) and erases `bn`.
 void absorb_output(Graph& graph, Node* producer, Node* bn);
 
+// A live standard-domain `op` node with exactly one (present) output.
+bool is_op(const Node* n, const char* op);
+// The one node reading `v` (once), when `v` is not a graph output either.
+Node* sole_consumer(const Value* v);
+// The other input of a two-input node that reads `v` in one of its two slots.
+Value* other_input(const Node* n, const Value* v);
+// The value of a foldable constant with exactly one element, as double.
+std::optional<double> scalar_constant(const Value* v, const PassContext& ctx);
+
 }  // namespace keel

@@ -15,6 +15,7 @@ double activate(double v, const ActParams& p) {
     case ActKind::kHardSigmoid: return std::min(std::max(v * p.alpha + p.beta, 0.0), 1.0);
     case ActKind::kSigmoid: return 1.0 / (1.0 + std::exp(-v));
     case ActKind::kSilu: return v / (1.0 + std::exp(-v));
+    case ActKind::kGelu: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
   }
   return v;
 }

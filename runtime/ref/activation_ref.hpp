@@ -8,7 +8,7 @@ namespace keel::ref {
 double activate(double v, const ActParams& p);
 
 // One ActParams of every kind (kNone first), with non-trivial parameters, for tests.
-inline constexpr int kActKindCount = 8;
+inline constexpr int kActKindCount = 9;
 ActParams activation_example(int index);
 
 }  // namespace keel::ref

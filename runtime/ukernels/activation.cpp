@@ -21,6 +21,7 @@ float activate_scalar(float v, const ActParams& p) {
       const float s = v >= 0.0f ? r : e * r;
       return p.kind == ActKind::kSigmoid ? s : v * s;
     }
+    case ActKind::kGelu: return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
   }
   return v;
 }

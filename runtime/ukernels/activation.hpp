@@ -17,6 +17,7 @@ enum class ActKind : int32_t {
   kHardSigmoid,  // min(max(alpha * x + beta, 0), 1)
   kSigmoid,      // 1 / (1 + exp(-x))
   kSilu,         // x * sigmoid(x) (Swish: a Sigmoid and a Mul in ONNX graphs)
+  kGelu,         // x * (1 + erf(x / sqrt(2))) / 2
 };
 
 struct ActParams {

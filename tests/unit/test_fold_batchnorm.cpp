@@ -447,8 +447,10 @@ TEST(FoldMatMulBn, ConstantBRank2A) {
   b.node("MatMul", {"a", "w"}, {"m"}, "mm");
   add_bn(b, rng, "bn", "m", "y", 4);
   b.output("y");
-  expect_bn_folded(b, folded_into("mm", "y", "fold_batchnorm", "bn"));
-  auto m = load(b, {});
+  // Without runtime fusions (keel fold): the Add stays (with fusions it becomes the MatMul's
+  // epilogue bias, see FuseMatMulEpilogue).
+  expect_bn_folded(b, folded_into("mm", "y", "fold_batchnorm", "bn"), options(true, false));
+  auto m = load(b, options(true, false));
   ASSERT_TRUE(m);
   EXPECT_EQ(count_op(*m, "Add"), 1);
   EXPECT_EQ(count_op(*m, "MatMul"), 1);
@@ -463,7 +465,7 @@ TEST(FoldMatMulBn, LegacyOpset6AddBroadcastsTheShift) {
   b.node("MatMul", {"a", "w"}, {"m"}, "mm");
   add_bn(b, rng, "bn", "m", "y", 4);
   b.output("y");
-  expect_bn_folded(b, folded_into("mm", "y", "fold_batchnorm", "bn"));
+  expect_bn_folded(b, folded_into("mm", "y", "fold_batchnorm", "bn"), options(true, false));
 }
 
 TEST(FoldMatMulBn, Rank3AStays) {
@@ -1130,6 +1132,123 @@ TEST(FuseConvActivation, SiluNeedsTheSigmoidAndMulToReadOnlyTheConv) {
   EXPECT_EQ(count_op(*p.folded, "Mul"), 1);
   // The Sigmoid alone (the conv's only consumer) does fuse.
   EXPECT_EQ(count_op(*p.folded, "Sigmoid"), 0);
+}
+
+// The exact GELU as exporters decompose it, in both forms: y = ((x * (1 + erf(x / sqrt2))) * 0.5
+// or (0.5 * x) * (1 + erf(x * (1 / sqrt2))). Returns the output name.
+std::string add_decomposed_gelu(ModelBuilder& b, const std::string& x, bool half_first) {
+  b.initializer(x + "_c", {}, {half_first ? 0.70710678f : 1.41421356f});
+  b.initializer(x + "_one", {}, {1.0f});
+  b.initializer(x + "_half", {}, {0.5f});
+  b.node(half_first ? "Mul" : "Div", {x, x + "_c"}, {x + "_d"}, x + "_div");
+  b.node("Erf", {x + "_d"}, {x + "_e"}, x + "_erf");
+  b.node("Add", {x + "_one", x + "_e"}, {x + "_a"}, x + "_add");
+  if (half_first) {
+    b.node("Mul", {x + "_half", x}, {x + "_h"}, x + "_mulhalf");
+    b.node("Mul", {x + "_h", x + "_a"}, {x + "_gelu"}, x + "_gelu");
+  } else {
+    b.node("Mul", {x, x + "_a"}, {x + "_m"}, x + "_mul");
+    b.node("Mul", {x + "_m", x + "_half"}, {x + "_gelu"}, x + "_gelu");
+  }
+  return x + "_gelu";
+}
+
+// A Linear layer as exporters write it (MatMul with constant B, Add of N constants) and a GELU:
+// one MatMul with the bias and the Gelu in its GEMM epilogue, rank-2 and rank-3 A.
+TEST(FuseMatMulEpilogue, BiasAndGeluRunInTheGemmEpilogue) {
+  uint32_t seed = 140;
+  for (bool half_first : {false, true}) {
+    for (std::vector<int64_t> a_dims : {std::vector<int64_t>{7, 5}, {2, 7, 5}}) {
+      SCOPED_TRACE(std::string(half_first ? "0.5 * x first" : "x * (1 + erf) first") + " rank " +
+                   std::to_string(a_dims.size()));
+      Rng rng(seed++);
+      ModelBuilder b;
+      b.input("a", a_dims);
+      rand_init(b, rng, "w", {5, 6});
+      rand_init(b, rng, "bias", {6});
+      b.node("MatMul", {"a", "w"}, {"m"}, "mm");
+      b.node("Add", {"m", "bias"}, {"x"}, "add_bias");
+      const std::string y = add_decomposed_gelu(b, "x", half_first);
+      b.output(y);
+      const Pair p = load_pair(b, options(true, true));
+      ASSERT_TRUE(p.folded && p.plain);
+      expect_same_outputs(p);
+      EXPECT_EQ(count_op(*p.folded, "Add"), 0);
+      EXPECT_EQ(count_op(*p.folded, "Erf"), 0);
+      EXPECT_EQ(count_op(*p.folded, "Mul"), 0);
+      EXPECT_EQ(count_op(*p.folded, "Gelu"), 0);
+      EXPECT_NE(find_event(*p.folded, true, "fuse_matmul_bias", "mm", "add_bias"), nullptr)
+          << describe_events(*p.folded);
+      EXPECT_NE(find_event(*p.folded, true, "fuse_gelu_pattern", y, "x_div"), nullptr)
+          << describe_events(*p.folded);
+      EXPECT_NE(find_event(*p.folded, true, "fuse_conv_activation", "mm", y), nullptr)
+          << describe_events(*p.folded);
+      const Value* out = p.folded->graph().find_value(y);
+      ASSERT_TRUE(out && out->producer);
+      EXPECT_EQ(out->producer->name, "mm");
+    }
+  }
+}
+
+TEST(FuseMatMulEpilogue, TransposedWeightAndSharedBiasAsExportersWriteThem) {
+  // B = Transpose(W [N, K]) and the bias read through an Identity of a shared initializer.
+  Rng rng(145);
+  ModelBuilder b;
+  b.input("a", {2, 4, 5});
+  rand_init(b, rng, "w", {6, 5});
+  rand_init(b, rng, "shared_bias", {6});
+  auto& t = b.node("Transpose", {"w"}, {"wt"}, "wt");
+  set_attr(t, "perm", std::vector<int64_t>{1, 0});
+  b.node("Identity", {"shared_bias"}, {"bias"}, "bias_alias");
+  b.node("MatMul", {"a", "wt"}, {"m"}, "mm");
+  b.node("Add", {"bias", "m"}, {"x"}, "add_bias");
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  b.output("y");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Add"), 0);
+  EXPECT_EQ(count_op(*p.folded, "Relu"), 0);
+  EXPECT_EQ(count_op(*p.folded, "Transpose"), 0);
+  EXPECT_NE(find_event(*p.folded, true, "fuse_matmul_bias", "mm", "add_bias"), nullptr)
+      << describe_events(*p.folded);
+}
+
+TEST(FuseMatMulEpilogue, GeluWithoutAProducerRunsAlone) {
+  // After a graph input there is no epilogue to join: one standalone Gelu node; a decomposition
+  // with another constant (not sqrt 2) is left as written.
+  ModelBuilder b;
+  b.input("x", {3, 8});
+  b.input("z", {3, 8});
+  const std::string y = add_decomposed_gelu(b, "x", false);
+  b.output(y);
+  b.initializer("z_c", {}, {1.5f});
+  b.node("Div", {"z", "z_c"}, {"z_d"});
+  b.node("Erf", {"z_d"}, {"z_e"});
+  b.output("z_e");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Gelu"), 1);
+  EXPECT_EQ(count_op(*p.folded, "Erf"), 1);
+}
+
+TEST(FuseMatMulEpilogue, BiasOfAnotherShapeIsNotFused) {
+  // Add of a [7, 6] tensor (a row dimension): not a per-column bias.
+  Rng rng(150);
+  ModelBuilder b;
+  b.input("a", {7, 5});
+  rand_init(b, rng, "w", {5, 6});
+  rand_init(b, rng, "c", {7, 6});
+  b.node("MatMul", {"a", "w"}, {"m"}, "mm");
+  b.node("Add", {"m", "c"}, {"y"}, "add");
+  b.node("Relu", {"y"}, {"r"}, "relu");
+  b.output("r");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Add"), 1);
+  EXPECT_EQ(find_event(*p.folded, true, "fuse_matmul_bias", "mm", "add"), nullptr);
 }
 
 TEST(FuseConvActivation, ConvOutputReadTwiceIsNotFused) {
