@@ -15,19 +15,6 @@ namespace keel {
 
 namespace {
 
-Attribute str_attr(std::string s) {
-  Attribute a;
-  a.kind = AttributeKind::kString;
-  a.s = std::move(s);
-  return a;
-}
-Attribute float_attr(float f) {
-  Attribute a;
-  a.kind = AttributeKind::kFloat;
-  a.f = f;
-  return a;
-}
-
 // Clip bounds from attributes (opset < 11) or constant scalar inputs.
 bool clip_bounds(const Node& clip, float* lo, float* hi) {
   *lo = -std::numeric_limits<float>::infinity();
@@ -94,10 +81,10 @@ bool fuse_activation(Graph& graph, PassContext& ctx) {
     float lo = 0, hi = 0, alpha = 0;
     Node* act = fusable_activation(node, conv, &kind, &lo, &hi, &alpha);
     if (!act) continue;
-    node->attributes["_keel_activation"] = str_attr(kind);
-    node->attributes["_keel_min"] = float_attr(lo);
-    node->attributes["_keel_max"] = float_attr(hi);
-    node->attributes["_keel_alpha"] = float_attr(alpha);
+    node->attributes["_keel_activation"] = Attribute::of_string(kind);
+    node->attributes["_keel_min"] = Attribute::of_float(lo);
+    node->attributes["_keel_max"] = Attribute::of_float(hi);
+    node->attributes["_keel_alpha"] = Attribute::of_float(alpha);
     const std::string act_name = act->name;
     absorb_output(graph, node, act);
     if (conv) {
