@@ -67,13 +67,6 @@ const std::vector<ConvLayer>& conv_layers() {
   return layers;
 }
 
-Attribute ints_attribute(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = AttributeKind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
 std::vector<float> random_values(int64_t n, uint32_t seed) {
   Floats f(n, seed);
   return std::vector<float>(f.data(), f.data() + n);
@@ -87,19 +80,11 @@ void bm_conv(benchmark::State& st, ConvLayer l, bool nhwc, int threads) {
   testing::OpCall call;
   call.op_type = "Conv";
   call.threads = threads;
-  call.attributes["kernel_shape"] = ints_attribute({l.k, l.k});
-  call.attributes["strides"] = ints_attribute({l.stride, l.stride});
-  call.attributes["pads"] = ints_attribute({pad, pad, pad, pad});
-  Attribute group;
-  group.kind = AttributeKind::kInt;
-  group.i = l.group;
-  call.attributes["group"] = group;
-  if (nhwc) {
-    Attribute layout;
-    layout.kind = AttributeKind::kString;
-    layout.s = "NHWC";
-    call.attributes["_keel_layout"] = layout;
-  }
+  call.attributes["kernel_shape"] = Attribute::of_ints({l.k, l.k});
+  call.attributes["strides"] = Attribute::of_ints({l.stride, l.stride});
+  call.attributes["pads"] = Attribute::of_ints({pad, pad, pad, pad});
+  call.attributes["group"] = Attribute::of_int(l.group);
+  if (nhwc) call.attributes["_keel_layout"] = Attribute::of_string("NHWC");
   const Shape x_shape = nhwc ? Shape{1, l.h, l.w, l.c} : Shape{1, l.c, l.h, l.w};
   call.inputs.push_back({Tensor::from_vector(x_shape, random_values(l.c * l.h * l.w, 1)), false});
   call.inputs.push_back(

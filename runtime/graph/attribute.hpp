@@ -32,6 +32,13 @@ struct Attribute {
   std::vector<float> floats;
   std::vector<int64_t> ints;
   std::vector<std::string> strings;
+
+  // Attributes of one kind, for passes and tests that write nodes.
+  static Attribute of_int(int64_t v);
+  static Attribute of_float(float v);
+  static Attribute of_string(std::string v);
+  static Attribute of_ints(std::vector<int64_t> v);
+  static Attribute of_floats(std::vector<float> v);
 };
 
 }  // namespace keel

@@ -72,19 +72,6 @@ const std::set<std::string> kReduces = {
     "ReduceMean", "ReduceMax", "ReduceMin",       "ReduceSum",    "ReduceProd",
     "ReduceL1",   "ReduceL2",  "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"};
 
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = AttributeKind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = AttributeKind::kInt;
-  a.i = v;
-  return a;
-}
-
 // Rank of `v` when the model declares it or it is a constant; -1 otherwise.
 int64_t known_rank(const Value* v) {
   if (v->is_constant()) return static_cast<int64_t>(v->constant->shape().size());
@@ -143,12 +130,7 @@ class LayoutRewriter {
  private:
   bool is_nhwc(const Value* v) const { return v && nhwc_.count(v) > 0; }
 
-  void mark(Node* n) {
-    Attribute a;
-    a.kind = AttributeKind::kString;
-    a.s = "NHWC";
-    n->attributes[kLayoutAttr] = a;
-  }
+  void mark(Node* n) { n->attributes[kLayoutAttr] = Attribute::of_string("NHWC"); }
 
   // Tags `v` as stored NHWC; its declared NCHW dims no longer describe the storage (a graph
   // output keeps them: it is converted back at the end).
@@ -167,7 +149,7 @@ class LayoutRewriter {
     node->name = out->name;
     node->inputs = {from};
     node->outputs = {out};
-    node->attributes["perm"] = ints_attr(perm);
+    node->attributes["perm"] = Attribute::of_ints(perm);
     graph_.add_node(std::move(node));
     return out;
   }
@@ -324,7 +306,7 @@ class LayoutRewriter {
     if (!axis.is_ok()) return false;
     const int64_t a = normalize_axis(*axis, 4);
     if (a < 0 || a > 3) return false;
-    n->attributes["axis"] = int_attr(kToNhwc[a]);
+    n->attributes["axis"] = Attribute::of_int(kToNhwc[a]);
     return true;
   }
 
@@ -368,7 +350,7 @@ class LayoutRewriter {
       n->op_type = "Identity";
       n->attributes.erase("perm");
     } else {
-      n->attributes["perm"] = ints_attr(physical);
+      n->attributes["perm"] = Attribute::of_ints(physical);
     }
     return true;
   }
@@ -424,7 +406,7 @@ class LayoutRewriter {
           Tensor::from_vector<int64_t>({static_cast<int64_t>(physical.size())}, physical));
       graph_.replace_input(n, 1, p);
     } else {
-      n->attributes["axes"] = ints_attr(physical);
+      n->attributes["axes"] = Attribute::of_ints(physical);
     }
     if (*keepdims != 0) tag(n->outputs[0]);
     return true;
@@ -462,7 +444,7 @@ class LayoutRewriter {
       p->set_constant(Tensor::from_vector<int64_t>({8}, physical));
       graph_.replace_input(n, 1, p);
     } else {
-      n->attributes["pads"] = ints_attr(physical);
+      n->attributes["pads"] = Attribute::of_ints(physical);
     }
     tag(n->outputs[0]);
     return true;
@@ -494,7 +476,7 @@ class LayoutRewriter {
       node->name = inner->name + "_to_nchw";
       node->inputs = {inner};
       node->outputs = {out};
-      node->attributes["perm"] = ints_attr(kPermToNchw);
+      node->attributes["perm"] = Attribute::of_ints(kPermToNchw);
       graph_.add_node(std::move(node));
     }
   }

@@ -133,10 +133,7 @@ bool fold_into_gemm(Graph& g, Node* gemm, Node* bn, PassContext& ctx, std::strin
   set_float_constant(bias, {n}, c_new);
   gemm->inputs.resize(3, nullptr);
   g.replace_input(gemm, 2, bias);
-  Attribute one;
-  one.kind = AttributeKind::kFloat;
-  one.f = 1.0f;
-  gemm->attributes["beta"] = one;
+  gemm->attributes["beta"] = Attribute::of_float(1.0f);
   return true;
 }
 
@@ -186,10 +183,7 @@ bool fold_into_matmul(Graph& g, Node* mm, Node* bn, PassContext& ctx, std::strin
   add->inputs = {mm->outputs[0], shift};
   if (add->opset < 7) {
     // Add-1/6 broadcasts only when asked to: [M, N] + [N] aligns the trailing dims.
-    Attribute broadcast;
-    broadcast.kind = AttributeKind::kInt;
-    broadcast.i = 1;
-    add->attributes["broadcast"] = broadcast;
+    add->attributes["broadcast"] = Attribute::of_int(1);
   }
   Value* out = bn->outputs[0];
   g.erase_node(bn);

@@ -20,19 +20,6 @@ namespace keel {
 
 namespace {
 
-Attribute str_attr(std::string s) {
-  Attribute a;
-  a.kind = AttributeKind::kString;
-  a.s = std::move(s);
-  return a;
-}
-Attribute float_attr(float f) {
-  Attribute a;
-  a.kind = AttributeKind::kFloat;
-  a.f = f;
-  return a;
-}
-
 // Clip bounds from attributes (opset < 11) or constant scalar inputs.
 bool clip_bounds(const Node& clip, float* lo, float* hi) {
   *lo = -std::numeric_limits<float>::infinity();
@@ -187,10 +174,7 @@ bool fuse_matmul_bias(Graph& graph, Node* mm, PassContext& ctx) {
   absorb_output(graph, mm, add);
   mm->inputs.push_back(nullptr);
   graph.replace_input(mm, 2, bias);
-  Attribute one;
-  one.kind = AttributeKind::kInt;
-  one.i = 1;
-  mm->attributes["_keel_bias"] = one;
+  mm->attributes["_keel_bias"] = Attribute::of_int(1);
   ctx.events.push_back(
       {true, "fuse_matmul_bias", mm->name, add_name, "per-column bias added in the GEMM epilogue"});
   return true;
@@ -210,11 +194,11 @@ bool fuse_activation(Graph& graph, PassContext& ctx) {
     if (!fusable_activation(node, &f)) continue;
     const ActParams& p = f.params;
     const std::string kind = fused_activation_name(p.kind);
-    node->attributes["_keel_activation"] = str_attr(kind);
-    node->attributes["_keel_min"] = float_attr(p.lo);
-    node->attributes["_keel_max"] = float_attr(p.hi);
-    node->attributes["_keel_alpha"] = float_attr(p.alpha);
-    node->attributes["_keel_beta"] = float_attr(p.beta);
+    node->attributes["_keel_activation"] = Attribute::of_string(kind);
+    node->attributes["_keel_min"] = Attribute::of_float(p.lo);
+    node->attributes["_keel_max"] = Attribute::of_float(p.hi);
+    node->attributes["_keel_alpha"] = Attribute::of_float(p.alpha);
+    node->attributes["_keel_beta"] = Attribute::of_float(p.beta);
     std::string act_name = f.last->name;
     if (f.sigmoid) {
       act_name = f.sigmoid->name + " + " + act_name;

@@ -83,13 +83,6 @@ bool match_gelu(Node* erf, const PassContext& ctx, GeluMatch* m) {
   return true;
 }
 
-Attribute string_attribute(std::string s) {
-  Attribute a;
-  a.kind = AttributeKind::kString;
-  a.s = std::move(s);
-  return a;
-}
-
 }  // namespace
 
 bool fuse_gelu_pattern(Graph& graph, PassContext& ctx) {
@@ -106,7 +99,7 @@ bool fuse_gelu_pattern(Graph& graph, PassContext& ctx) {
     node->opset = kGeluOpset;
     node->inputs = {m.x};
     node->outputs = {m.out};
-    node->attributes["approximate"] = string_attribute("none");
+    node->attributes["approximate"] = Attribute::of_string("none");
     graph.add_node(std::move(node));
     ctx.events.push_back({true, "fuse_gelu_pattern", name, source,
                           "decomposed GELU (5 nodes) replaced by one Gelu"});

@@ -254,20 +254,6 @@ Value* ones_scale(Graph& graph, const NormMatch& m, const std::string& hint) {
   return v;
 }
 
-Attribute int_attr(int64_t i) {
-  Attribute a;
-  a.kind = AttributeKind::kInt;
-  a.i = i;
-  return a;
-}
-
-Attribute float_attr(float f) {
-  Attribute a;
-  a.kind = AttributeKind::kFloat;
-  a.f = f;
-  return a;
-}
-
 void replace(Graph& graph, const NormMatch& m, bool rms, int opset, PassContext& ctx) {
   const std::string name = m.last->name;
   const std::string source = m.nodes.front()->name;
@@ -283,8 +269,8 @@ void replace(Graph& graph, const NormMatch& m, bool rms, int opset, PassContext&
   node->inputs = {m.x, scale};
   if (bias) node->inputs.push_back(bias);
   node->outputs = {m.out};
-  node->attributes["axis"] = int_attr(-m.k);
-  node->attributes["epsilon"] = float_attr(m.eps);
+  node->attributes["axis"] = Attribute::of_int(-m.k);
+  node->attributes["epsilon"] = Attribute::of_float(m.eps);
   graph.add_node(std::move(node));
   ctx.events.push_back({true, "fuse_layernorm_pattern", name, source,
                         std::string(rms ? "decomposed RMSNorm (" : "decomposed LayerNorm (") +

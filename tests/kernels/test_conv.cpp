@@ -6,7 +6,6 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "kernels/fused_activation.hpp"
 #include "ref/activation_ref.hpp"
 #include "ref/conv_ref.hpp"
+#include "support/nhwc_test_util.hpp"
 #include "support/op_runner.hpp"
 #include "support/tolerance.hpp"
 
@@ -25,23 +25,10 @@ using testing::attr_float;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::attr_string;
+using testing::host_tiers;
 using testing::OpCall;
-
-Tensor random_tensor(Shape shape, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& x : v) x = dist(gen);
-  return Tensor::from_vector(std::move(shape), v);
-}
-
-std::vector<Isa> host_tiers() {
-  std::vector<Isa> tiers;
-  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
-    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
-  }
-  return tiers;
-}
+using testing::random_tensor;
+using testing::transpose4;
 
 struct ConvCase {
   std::string name;
@@ -219,28 +206,13 @@ TEST(Conv, RejectsUnknownFusedActivation) {
 
 // ------------------------------------------------------------------------------- NHWC
 
-// [N, C, H, W] <-> [N, H, W, C].
-std::vector<float> to_nhwc(const float* x, const Shape& nchw) {
-  const int64_t n = nchw[0], c = nchw[1], hw = nchw[2] * nchw[3];
-  std::vector<float> y(static_cast<size_t>(n * c * hw));
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < c; ++j) {
-      for (int64_t p = 0; p < hw; ++p) y[(i * hw + p) * c + j] = x[(i * c + j) * hw + p];
-    }
-  }
-  return y;
-}
-
-Shape nhwc_shape(const Shape& nchw) { return {nchw[0], nchw[2], nchw[3], nchw[1]}; }
-
 // Runs the case in NHWC on every host tier with 1, 2 and 7 threads: close to the reference,
 // and the same bits for every thread count.
 void run_nhwc_case(const ConvCase& c, uint32_t seed) {
   ConvSetup s = setup_conv(c, seed);
   s.call.attributes["_keel_layout"] = attr_string("NHWC");
-  s.call.inputs[0].tensor =
-      Tensor::from_vector(nhwc_shape(c.x), to_nhwc(s.x.data_as<float>(), c.x));
-  const std::vector<float> want = to_nhwc(s.want.data(), s.y_shape);
+  s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+  const Tensor want = transpose4(Tensor::from_vector(s.y_shape, s.want), {0, 2, 3, 1});
   for (Isa isa : host_tiers()) {
     std::vector<float> first;
     for (int threads : {1, 2, 7}) {
@@ -248,14 +220,15 @@ void run_nhwc_case(const ConvCase& c, uint32_t seed) {
                    " seed " + std::to_string(seed));
       auto got = run_on(s.call, isa, threads);
       ASSERT_TRUE(got.is_ok()) << got.status().to_string();
-      ASSERT_EQ((*got)[0].shape(), nhwc_shape(s.y_shape));
+      ASSERT_EQ((*got)[0].shape(), want.shape());
       const float* y = (*got)[0].data_as<float>();
-      EXPECT_TRUE(testing::all_close(y, want.data(), static_cast<int64_t>(want.size()), s.atol,
-                                     s.rtol, !c.act.empty()));
+      const size_t n = static_cast<size_t>(want.numel());
+      EXPECT_TRUE(testing::all_close(y, want.data_as<float>(), want.numel(), s.atol, s.rtol,
+                                     !c.act.empty()));
       if (first.empty()) {
-        first.assign(y, y + want.size());
+        first.assign(y, y + n);
       } else {
-        EXPECT_EQ(0, std::memcmp(first.data(), y, want.size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(first.data(), y, n * sizeof(float)));
       }
     }
   }
@@ -389,8 +362,7 @@ TEST(ConvNhwc, RejectsWhatItCannotRun) {
   // Non-constant weights: the layout pass only marks convs with constant W.
   ConvSetup s = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}, {}, {}, {}, 1, true, false}, 1);
   s.call.attributes["_keel_layout"] = attr_string("NHWC");
-  s.call.inputs[0].tensor =
-      Tensor::from_vector(Shape{1, 6, 6, 4}, to_nhwc(s.x.data_as<float>(), {1, 4, 6, 6}));
+  s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
   auto got = testing::run_op(s.call);
   ASSERT_FALSE(got.is_ok());
   EXPECT_EQ(got.status().code(), StatusCode::kUnsupported);

@@ -8,11 +8,11 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "support/nhwc_test_util.hpp"
 #include "support/op_runner.hpp"
 
 namespace keel {
@@ -22,41 +22,10 @@ using testing::attr_float;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::attr_string;
+using testing::host_tiers;
 using testing::OpCall;
-
-Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& x : v) x = dist(gen);
-  return Tensor::from_vector(std::move(shape), v);
-}
-
-// perm {0,2,3,1}: NCHW -> NHWC; {0,3,1,2}: back.
-Tensor transpose4(const Tensor& t, const std::vector<int64_t>& perm) {
-  const Shape& s = t.shape();
-  const Shape out = {s[perm[0]], s[perm[1]], s[perm[2]], s[perm[3]]};
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  const int64_t strides[4] = {s[1] * s[2] * s[3], s[2] * s[3], s[3], 1};
-  int64_t i = 0;
-  for (int64_t a = 0; a < out[0]; ++a)
-    for (int64_t b = 0; b < out[1]; ++b)
-      for (int64_t c = 0; c < out[2]; ++c)
-        for (int64_t d = 0; d < out[3]; ++d) {
-          const int64_t src = a * strides[perm[0]] + b * strides[perm[1]] + c * strides[perm[2]] +
-                              d * strides[perm[3]];
-          v[static_cast<size_t>(i++)] = t.data_as<float>()[src];
-        }
-  return Tensor::from_vector(out, v);
-}
-
-std::vector<Isa> host_tiers() {
-  std::vector<Isa> tiers;
-  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
-    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
-  }
-  return tiers;
-}
+using testing::random_tensor;
+using testing::transpose4;
 
 struct NhwcCase {
   std::string name;

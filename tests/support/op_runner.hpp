@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/prepared_op.hpp"
@@ -13,10 +14,11 @@ namespace keel::testing {
 // Returns the outputs, or the factory's error.
 Result<std::vector<Tensor>> run_op(const OpCall& call);
 
-Attribute attr_int(int64_t v);
-Attribute attr_float(float v);
-Attribute attr_string(std::string v);
-Attribute attr_ints(std::vector<int64_t> v);
-Attribute attr_floats(std::vector<float> v);
+// Short names for the Attribute constructors, used throughout the kernel tests.
+inline Attribute attr_int(int64_t v) { return Attribute::of_int(v); }
+inline Attribute attr_float(float v) { return Attribute::of_float(v); }
+inline Attribute attr_string(std::string v) { return Attribute::of_string(std::move(v)); }
+inline Attribute attr_ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+inline Attribute attr_floats(std::vector<float> v) { return Attribute::of_floats(std::move(v)); }
 
 }  // namespace keel::testing

@@ -46,12 +46,7 @@ void add_bench_options(CLI::App& app, BenchArgs& args) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--concurrency", args.concurrency, "runs in flight at once on one shared session")
       ->check(CLI::PositiveNumber);
-  app.add_option("--layout", args.layout,
-                 "activation layout inside the model: nchw, nhwc or auto (NHWC for CNNs)")
-      ->check(CLI::IsMember({"nchw", "nhwc", "auto"}));
-  app.add_option("--input-layout", args.input_layout,
-                 "how rank-4 inputs are given: nchw (as the model declares) or nhwc")
-      ->check(CLI::IsMember({"nchw", "nhwc"}));
+  add_layout_options(app, args.layouts);
   app.add_flag("--no-fold", args.no_fold,
                "keep BatchNorm and friends as separate nodes, no fusions");
   app.add_option("--json", args.json_path, "write the figures as JSON to FILE");
@@ -381,8 +376,7 @@ Status bench_command(const BenchArgs& args) {
   ModelOptions mopts;
   mopts.fold = !args.no_fold;
   mopts.runtime_fusions = !args.no_fold;
-  KEEL_ASSIGN_OR_RETURN(mopts.layout, parse_layout_option(args.layout));
-  mopts.input_layout = args.input_layout == "nhwc" ? Layout::kNhwc : Layout::kNchw;
+  KEEL_RETURN_IF_ERROR(apply_layout_flags(args.layouts, mopts));
 
   const Clock::time_point t_load = Clock::now();
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load_file(paths.onnx, mopts));
@@ -498,7 +492,7 @@ Status bench_command(const BenchArgs& args) {
   j["isa"] = isa_name(active_isa());
   j["threads"] = threads;
   j["concurrency"] = concurrency;
-  j["layout"] = args.layout;
+  j["layout"] = args.layouts.layout;
   j["fold"] = !args.no_fold;
   j["batch"] = args.batch > 0 ? json(args.batch) : json(nullptr);
   json jin = json::array();
@@ -535,7 +529,7 @@ Status bench_command(const BenchArgs& args) {
   std::printf("ISA: %s\n", isa_name(active_isa()));
   std::printf("Threads: %d\n", threads);
   std::printf("Concurrency: %d\n", concurrency);
-  std::printf("Layout: %s\n", args.layout.c_str());
+  std::printf("Layout: %s\n", args.layouts.layout.c_str());
   std::printf("Folding: %s\n", args.no_fold ? "off" : "on");
   for (const NamedTensor& f : feeds) {
     std::printf("Input %s: %s%s\n", f.name.c_str(), dtype_name(f.tensor.dtype()).c_str(),
@@ -563,11 +557,11 @@ Status bench_command(const BenchArgs& args) {
   std::printf("Parallel op overhead: %.2f us\n", overhead_us);
 
   if (profile) {
-    json meta = {{"model", paths.onnx},   {"isa", isa_name(active_isa())},
-                 {"threads", threads},    {"concurrency", concurrency},
-                 {"layout", args.layout}, {"keel_version", version()}};
+    json meta = {
+        {"model", paths.onnx},        {"isa", isa_name(active_isa())}, {"threads", threads},
+        {"concurrency", concurrency}, {"layout", args.layouts.layout}, {"keel_version", version()}};
     KEEL_ASSIGN_OR_RETURN(
-        json p, write_profile(args.profile_path, steps, streams, start, args.layout, meta));
+        json p, write_profile(args.profile_path, steps, streams, start, args.layouts.layout, meta));
     j["profile"] = p;
   } else {
     j["profile"] = nullptr;

@@ -9,6 +9,12 @@
 
 namespace keel::tools {
 
+// --layout and --input-layout, the same for run and bench.
+struct LayoutFlags {
+  std::string layout = "auto";
+  std::string input_layout = "nchw";
+};
+
 struct RunArgs {
   std::string model;  // a .onnx file, or a model folder (model.onnx, inputs/, outputs_f64/)
   std::vector<std::string> inputs;  // NAME=FILE.npy
@@ -19,8 +25,7 @@ struct RunArgs {
   int iterations = 10;
   uint64_t seed = 1;
   bool no_fold = false;
-  std::string layout = "auto";
-  std::string input_layout = "nchw";
+  LayoutFlags layouts;
 };
 
 struct FoldArgs {
@@ -44,8 +49,7 @@ struct BenchArgs {
   double time_s = 0;       // 0: 5 seconds unless iterations is given
   int warmup = 2;
   int concurrency = 1;
-  std::string layout = "auto";
-  std::string input_layout = "nchw";
+  LayoutFlags layouts;
   bool no_fold = false;
   std::string json_path;
   std::string profile_path;
@@ -72,6 +76,10 @@ struct ModelPaths {
   std::string references_dir;  // likewise
 };
 ModelPaths resolve_model_paths(const std::string& model);
+// Declares --layout and --input-layout on `app`.
+void add_layout_options(CLI::App& app, LayoutFlags& flags);
+// Sets options.layout and options.input_layout from the flags.
+Status apply_layout_flags(const LayoutFlags& flags, ModelOptions& options);
 // Builds the feeds: -i files, then the folder's inputs/ (stored NCHW; transposed to NHWC when
 // folder_inputs_to_nhwc), then seeded random data.
 Result<std::vector<NamedTensor>> make_feeds(const Model& model,

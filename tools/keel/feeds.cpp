@@ -26,6 +26,21 @@ ModelPaths resolve_model_paths(const std::string& model) {
   return p;
 }
 
+void add_layout_options(CLI::App& app, LayoutFlags& flags) {
+  app.add_option("--layout", flags.layout,
+                 "activation layout inside the model: nchw, nhwc or auto (NHWC for CNNs)")
+      ->check(CLI::IsMember({"nchw", "nhwc", "auto"}));
+  app.add_option("--input-layout", flags.input_layout,
+                 "how rank-4 inputs are given: nchw (as the model declares) or nhwc")
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
+}
+
+Status apply_layout_flags(const LayoutFlags& flags, ModelOptions& options) {
+  KEEL_ASSIGN_OR_RETURN(options.layout, parse_layout_option(flags.layout));
+  options.input_layout = flags.input_layout == "nhwc" ? Layout::kNhwc : Layout::kNchw;
+  return Status::ok();
+}
+
 namespace {
 
 Result<std::pair<std::string, std::string>> split_assignment(const std::string& s,

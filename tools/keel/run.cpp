@@ -28,12 +28,7 @@ void add_run_options(CLI::App& app, RunArgs& args) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", args.seed, "seed for random inputs");
   app.add_flag("--no-fold", args.no_fold, "keep BatchNorm and friends as separate nodes");
-  app.add_option("--layout", args.layout,
-                 "activation layout inside the model: nchw, nhwc or auto (NHWC for CNNs)")
-      ->check(CLI::IsMember({"nchw", "nhwc", "auto"}));
-  app.add_option("--input-layout", args.input_layout,
-                 "how rank-4 inputs are given: nchw (as the model declares) or nhwc")
-      ->check(CLI::IsMember({"nchw", "nhwc"}));
+  add_layout_options(app, args.layouts);
 }
 
 namespace {
@@ -79,8 +74,7 @@ Status run_command(const RunArgs& args) {
   ModelOptions mopts;
   mopts.fold = !args.no_fold;
   mopts.runtime_fusions = !args.no_fold;  // --no-fold runs the graph as written
-  KEEL_ASSIGN_OR_RETURN(mopts.layout, parse_layout_option(args.layout));
-  mopts.input_layout = args.input_layout == "nhwc" ? Layout::kNhwc : Layout::kNchw;
+  KEEL_RETURN_IF_ERROR(apply_layout_flags(args.layouts, mopts));
   const auto t0 = std::chrono::steady_clock::now();
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load_file(paths.onnx, mopts));
   const auto t1 = std::chrono::steady_clock::now();
