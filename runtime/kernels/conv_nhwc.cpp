@@ -325,6 +325,23 @@ class ConvNhwcGrouped final : public Kernel {
   std::vector<int64_t> k_offsets_;
 };
 
+// The 2-D window of g (its last two dims) into a ukernel's parameters, which name the fields
+// alike (DwConvParams, GroupConvParams).
+template <class Params>
+void set_window(Params& p, const Geometry3& g) {
+  p.in_h = g.in[1];
+  p.in_w = g.in[2];
+  p.out_w = g.out[2];
+  p.k_h = g.k[1];
+  p.k_w = g.k[2];
+  p.stride_h = g.s[1];
+  p.stride_w = g.s[2];
+  p.dil_h = g.d[1];
+  p.dil_w = g.d[2];
+  p.pad_t = g.pb[1];
+  p.pad_l = g.pb[2];
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
@@ -347,18 +364,8 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   }
   if (cs.cin_g == 1 && cs.cout_g == 1) {
     DwConvParams p;
-    p.in_h = g.in[1];
-    p.in_w = g.in[2];
+    set_window(p, g);
     p.channels = cs.cin;
-    p.out_w = g.out[2];
-    p.k_h = g.k[1];
-    p.k_w = g.k[2];
-    p.stride_h = g.s[1];
-    p.stride_w = g.s[2];
-    p.dil_h = g.d[1];
-    p.dil_w = g.d[2];
-    p.pad_t = g.pb[1];
-    p.pad_l = g.pb[2];
     p.act = act;
     auto k = std::make_unique<ConvNhwcDepthwise>(cs.batch, g.out[1], cs.has_bias, p);
     k->prepack(wd);
@@ -368,22 +375,12 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   // RegNet's 8-channel groups; larger groups amortize the GEMM's packing).
   if (cs.group > 1 && cs.cin_g * cs.cout_g <= 1024) {
     GroupConvParams p;
-    p.in_h = g.in[1];
-    p.in_w = g.in[2];
+    set_window(p, g);
     p.in_channels = cs.cin;
-    p.out_w = g.out[2];
     p.out_channels = cs.cout;
     p.groups = cs.group;
     p.cin_g = cs.cin_g;
     p.cout_g = cs.cout_g;
-    p.k_h = g.k[1];
-    p.k_w = g.k[2];
-    p.stride_h = g.s[1];
-    p.stride_w = g.s[2];
-    p.dil_h = g.d[1];
-    p.dil_w = g.d[2];
-    p.pad_t = g.pb[1];
-    p.pad_l = g.pb[2];
     p.act = act;
     auto k = std::make_unique<ConvNhwcGrouped>(cs.batch, g.out[1], cs.has_bias, p);
     k->prepack(wd);

@@ -72,6 +72,23 @@ const std::set<std::string> kReduces = {
     "ReduceMean", "ReduceMax", "ReduceMin",       "ReduceSum",    "ReduceProd",
     "ReduceL1",   "ReduceL2",  "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"};
 
+// An op's int64 list from its constant `input` (newer opsets), or from attribute `attr` when
+// `input` is null (older ones). False when the input is not a fixed int64 constant or the
+// attribute cannot be read.
+bool ints_from_input_or_attr(const Node& n, const Value* input, const char* attr,
+                             std::vector<int64_t>* out) {
+  if (input) {
+    if (!input->is_fixed_constant() || input->constant->dtype() != DataType::kInt64) return false;
+    const Tensor& t = *input->constant;
+    out->assign(t.data_as<int64_t>(), t.data_as<int64_t>() + t.numel());
+    return true;
+  }
+  auto a = n.attr_ints(attr);
+  if (!a.is_ok()) return false;
+  *out = *a;
+  return true;
+}
+
 // Rank of `v` when the model declares it or it is a constant; -1 otherwise.
 int64_t known_rank(const Value* v) {
   if (v->is_constant()) return static_cast<int64_t>(v->constant->shape().size());
@@ -375,18 +392,9 @@ class LayoutRewriter {
     if (!is_nhwc(n->inputs[0]) || n->outputs.size() != 1) return false;
     auto keepdims = n->attr_int("keepdims", 1);
     if (!keepdims.is_ok()) return false;
-    std::vector<int64_t> axes;
     Value* axes_input = n->has_input(1) ? n->inputs[1] : nullptr;
-    if (axes_input) {
-      if (!axes_input->is_fixed_constant() || axes_input->constant->dtype() != DataType::kInt64)
-        return false;
-      const Tensor& t = *axes_input->constant;
-      axes.assign(t.data_as<int64_t>(), t.data_as<int64_t>() + t.numel());
-    } else {
-      auto a = n->attr_ints("axes");
-      if (!a.is_ok()) return false;
-      axes = *a;
-    }
+    std::vector<int64_t> axes;
+    if (!ints_from_input_or_attr(*n, axes_input, "axes", &axes)) return false;
     if (axes.empty()) return false;  // all axes or none (noop_with_empty_axes): leave it
     std::vector<bool> reduced(4, false);
     std::vector<int64_t> physical;
@@ -420,20 +428,10 @@ class LayoutRewriter {
     for (size_t i = 2; i < n->inputs.size(); ++i) {
       if (is_nhwc(n->inputs[i])) return false;
     }
-    std::vector<int64_t> pads;
     Value* pads_input = n->opset >= 11 && n->has_input(1) ? n->inputs[1] : nullptr;
-    if (n->opset >= 11) {
-      if (!pads_input || !pads_input->is_fixed_constant() ||
-          pads_input->constant->dtype() != DataType::kInt64)
-        return false;
-      const Tensor& t = *pads_input->constant;
-      pads.assign(t.data_as<int64_t>(), t.data_as<int64_t>() + t.numel());
-    } else {
-      auto a = n->attr_ints("pads");
-      if (!a.is_ok()) return false;
-      pads = *a;
-    }
-    if (pads.size() != 8) return false;
+    if (n->opset >= 11 && !pads_input) return false;
+    std::vector<int64_t> pads;
+    if (!ints_from_input_or_attr(*n, pads_input, "pads", &pads) || pads.size() != 8) return false;
     std::vector<int64_t> physical(8);
     for (int64_t a = 0; a < 4; ++a) {
       physical[static_cast<size_t>(kToNhwc[a])] = pads[static_cast<size_t>(a)];

@@ -211,6 +211,17 @@ TEST(ChooseLayout, PadKeepsNhwc) {
   }
 }
 
+// ConvNeXt's channels-last LayerNorm of NCHW `in`: Transpose(0,2,3,1), then LayerNorm over C.
+void channels_last_layernorm(ModelBuilder& b, std::mt19937& gen, const std::string& in,
+                             const std::string& out, int64_t c) {
+  auto& t = b.node("Transpose", {in}, {in + "_cl"});
+  set_attr(t, "perm", std::vector<int64_t>{0, 2, 3, 1});
+  b.initializer(out + "_g", {c}, uniform(gen, c));
+  b.initializer(out + "_beta", {c}, uniform(gen, c));
+  auto& ln = b.node("LayerNormalization", {in + "_cl", out + "_g", out + "_beta"}, {out});
+  set_attr(ln, "axis", int64_t{-1});
+}
+
 // ConvNeXt's channels-last LayerNorm: Transpose(0,2,3,1) of NHWC data is the identity, and the
 // Transpose back (0,3,1,2) feeding a Conv is read as the NHWC tensor it came from.
 TEST(ChooseLayout, ChannelsLastTransposesCancel) {
@@ -218,12 +229,7 @@ TEST(ChooseLayout, ChannelsLastTransposesCancel) {
   ModelBuilder b;
   b.input("x", {1, 8, 5, 5});
   conv(b, gen, "x", "c1", 8, 8, 7, 1, 8);
-  auto& t1 = b.node("Transpose", {"c1"}, {"cl"});
-  set_attr(t1, "perm", std::vector<int64_t>{0, 2, 3, 1});
-  b.initializer("g", {8}, uniform(gen, 8));
-  b.initializer("beta", {8}, uniform(gen, 8));
-  auto& ln = b.node("LayerNormalization", {"cl", "g", "beta"}, {"n"});
-  set_attr(ln, "axis", int64_t{-1});
+  channels_last_layernorm(b, gen, "c1", "n", 8);
   auto& t2 = b.node("Transpose", {"n"}, {"back"});
   set_attr(t2, "perm", std::vector<int64_t>{0, 3, 1, 2});
   conv(b, gen, "back", "y", 8, 4, 1);
@@ -234,7 +240,6 @@ TEST(ChooseLayout, ChannelsLastTransposesCancel) {
   EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);
 }
 
-// auto picks NHWC for a model with 2-D convolutions and leaves other models alone.
 // A whole ConvNeXt block: the Transpose back (0,3,1,2) feeds the layer scale and the residual
 // Add, not a Conv: it becomes an Identity with NHWC output and everything stays NHWC.
 TEST(ChooseLayout, ConvNextBlockStaysNhwc) {
@@ -243,12 +248,7 @@ TEST(ChooseLayout, ConvNextBlockStaysNhwc) {
   b.input("x", {1, 8, 6, 6});
   conv(b, gen, "x", "c0", 8, 8, 1);
   conv(b, gen, "c0", "c1", 8, 8, 7, 1, 8);
-  auto& t1 = b.node("Transpose", {"c1"}, {"cl"});
-  set_attr(t1, "perm", std::vector<int64_t>{0, 2, 3, 1});
-  b.initializer("g", {8}, uniform(gen, 8));
-  b.initializer("beta", {8}, uniform(gen, 8));
-  auto& ln = b.node("LayerNormalization", {"cl", "g", "beta"}, {"n"});
-  set_attr(ln, "axis", int64_t{-1});
+  channels_last_layernorm(b, gen, "c1", "n", 8);
   b.initializer("w1", {8, 16}, uniform(gen, 128, -0.5f, 0.5f));
   b.node("MatMul", {"n", "w1"}, {"h"});
   b.node("Relu", {"h"}, {"hr"});
@@ -266,6 +266,7 @@ TEST(ChooseLayout, ConvNextBlockStaysNhwc) {
   EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // the input and the output
 }
 
+// auto picks NHWC for a model with 2-D convolutions and leaves other models alone.
 TEST(ChooseLayout, AutoChoosesNhwcForConvolutions) {
   std::mt19937 gen(5);
   ModelBuilder with_conv;
