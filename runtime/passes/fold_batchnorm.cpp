@@ -137,11 +137,6 @@ bool fold_into_gemm(Graph& g, Node* gemm, Node* bn, PassContext& ctx, std::strin
   return true;
 }
 
-// Rank of a value when the model declares it (value_info, inputs, outputs).
-int64_t declared_rank(const Value* v) {
-  return v && v->type.dims ? static_cast<int64_t>(v->type.dims->size()) : -1;
-}
-
 // MatMul with constant B [K, N] and a rank-2 output: the columns are the BN's channels.
 // B's columns are scaled and the BN becomes Add(shift) (MatMul has no bias input).
 bool fold_into_matmul(Graph& g, Node* mm, Node* bn, PassContext& ctx, std::string* why) {

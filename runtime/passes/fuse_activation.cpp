@@ -152,8 +152,9 @@ bool is_epilogue_matmul(Graph& graph, Node* n) {
   return is_float_matrix(n->inputs[1]);
 }
 
-// MatMul -> Add(y, c) with c a float32 constant of N values ([N] or [1, ..., 1, N]): c becomes
-// the MatMul's third input (_keel_bias = 1), added in the GEMM epilogue.
+// MatMul -> Add(y, c) with c a float32 constant of N values ([N], or [1, ..., 1, N] of a rank
+// no higher than y's): c becomes the MatMul's third input (_keel_bias = 1), added in the GEMM
+// epilogue.
 bool fuse_matmul_bias(Graph& graph, Node* mm, PassContext& ctx) {
   if (mm->has_attribute("_keel_bias") || !mm->has_output(0)) return false;
   Node* add = sole_consumer(mm->outputs[0]);
@@ -168,6 +169,12 @@ bool fuse_matmul_bias(Graph& graph, Node* mm, PassContext& ctx) {
   if (!c || !c->is_fixed_constant() || c->constant->dtype() != DataType::kFloat32 ||
       c->constant->numel() != n || c->constant->shape().empty() || c->constant->shape().back() != n)
     return false;
+  // The Add must not broadcast its output to a higher rank than the MatMul's (a [1, 1, N]
+  // constant after a rank-2 product): the output's rank must be known to allow more than [N].
+  const int64_t rank_a = declared_rank(mm->inputs[0]);
+  const int64_t rank_y = rank_a < 0 ? -1 : (rank_a == 1 ? 1 : rank_a);
+  const int64_t rank_c = static_cast<int64_t>(c->constant->shape().size());
+  if (rank_c > 1 && (rank_y < 0 || rank_c > rank_y)) return false;
   Value* bias = graph.create_unique_value(mm->name + "_bias");
   bias->set_constant(c->constant->reshaped({n}));
   const std::string add_name = add->name;

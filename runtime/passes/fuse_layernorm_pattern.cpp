@@ -34,11 +34,6 @@ struct NormMatch {
   float eps = 0.0f;
 };
 
-// The rank of `v` when its declared type gives one, else -1.
-int64_t declared_rank(const Value* v) {
-  return v->type.dims ? static_cast<int64_t>(v->type.dims->size()) : -1;
-}
-
 // k when ReduceMean `rm` reads `in` (of rank `rank`, -1 when unknown) over the trailing axes
 // [-k, -1] with keepdims=1. Non-negative axes need the rank.
 std::optional<int64_t> trailing_reduce(const Node* rm, const Value* in, int64_t rank,

@@ -211,6 +211,10 @@ void absorb_output(Graph& graph, Node* producer, Node* bn) {
   old_out->producer = nullptr;
 }
 
+int64_t declared_rank(const Value* v) {
+  return v && v->type.dims ? static_cast<int64_t>(v->type.dims->size()) : -1;
+}
+
 bool is_op(const Node* n, const char* op) {
   return n && !n->erased && n->domain.empty() && n->op_type == op && n->outputs.size() == 1 &&
          n->has_output(0);

@@ -57,6 +57,8 @@ std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels
 // Moves `bn`'s output to `producer` (which keeps the BN's output name) and erases `bn`.
 void absorb_output(Graph& graph, Node* producer, Node* bn);
 
+// Rank of a value when the model declares it (value_info, inputs, outputs), else -1.
+int64_t declared_rank(const Value* v);
 // A live standard-domain `op` node with exactly one (present) output.
 bool is_op(const Node* n, const char* op);
 // The one node reading `v` (once), when `v` is not a graph output either.

@@ -1251,6 +1251,25 @@ TEST(FuseMatMulEpilogue, BiasOfAnotherShapeIsNotFused) {
   EXPECT_EQ(find_event(*p.folded, true, "fuse_matmul_bias", "mm", "add"), nullptr);
 }
 
+TEST(FuseMatMulEpilogue, BiasThatRaisesTheRankIsNotFused) {
+  // [7, 6] + [1, 1, 6] is [1, 7, 6]: the Add changes the shape, so it stays.
+  Rng rng(151);
+  ModelBuilder b;
+  b.input("a", {7, 5});
+  rand_init(b, rng, "w", {5, 6});
+  rand_init(b, rng, "c", {1, 1, 6});
+  b.node("MatMul", {"a", "w"}, {"m"}, "mm");
+  b.node("Add", {"m", "c"}, {"y"}, "add");
+  b.output("y");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Add"), 1);
+  auto out = run(p.folded, random_feeds(*p.folded));
+  ASSERT_TRUE(out.is_ok());
+  EXPECT_EQ((*out)[0].shape(), (Shape{1, 7, 6}));
+}
+
 TEST(FuseConvActivation, ConvOutputReadTwiceIsNotFused) {
   Rng rng(130);
   ModelBuilder b;
