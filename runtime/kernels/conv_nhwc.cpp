@@ -217,6 +217,18 @@ class ConvNhwcGemm final : public Kernel {
   std::vector<SgemmPackedB> packed_;
 };
 
+// Every output row (n, oh) of a batch of NHWC images through a per-ISA row ukernel, in
+// parallel; `macs_per_output` sizes the work of a row of out_row outputs.
+template <class Params>
+void for_each_output_row(void (*row)(const Params*, const float*, int64_t, float*), const Params& p,
+                         const float* x, float* y, int64_t batch, int64_t out_h, int64_t in_image,
+                         int64_t out_row, int64_t macs_per_output) {
+  parallel_for(batch * out_h, out_row * macs_per_output, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      row(&p, x + (t / out_h) * in_image, t % out_h, y + t * out_row);
+  });
+}
+
 // -------------------------------------------------------------------------- depthwise
 
 class ConvNhwcDepthwise final : public Kernel {
@@ -245,12 +257,8 @@ class ConvNhwcDepthwise final : public Kernel {
     p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
     const float* x = r.in(0).as<float>();
     float* y = r.out(0).as<float>();
-    const int64_t in_image = p.in_h * p.in_w * p.channels, out_row = p.out_w * p.channels;
-    parallel_for(batch_ * out_h_, out_row * p.k_h * p.k_w, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        uk_->row(&p, x + (t / out_h_) * in_image, t % out_h_, y + t * out_row);
-      }
-    });
+    for_each_output_row(uk_->row, p, x, y, batch_, out_h_, p.in_h * p.in_w * p.channels,
+                        p.out_w * p.channels, p.k_h * p.k_w);
   }
 
  private:
@@ -307,13 +315,8 @@ class ConvNhwcGrouped final : public Kernel {
     p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
     const float* x = r.in(0).as<float>();
     float* y = r.out(0).as<float>();
-    const int64_t in_image = p.in_h * p.in_w * p.in_channels, out_row = p.out_w * p.out_channels;
-    const int64_t row_work = out_row * p.cin_g * p.k_h * p.k_w;
-    parallel_for(batch_ * out_h_, row_work, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        uk_->row(&p, x + (t / out_h_) * in_image, t % out_h_, y + t * out_row);
-      }
-    });
+    for_each_output_row(uk_->row, p, x, y, batch_, out_h_, p.in_h * p.in_w * p.in_channels,
+                        p.out_w * p.out_channels, p.cin_g * p.k_h * p.k_w);
   }
 
  private:

@@ -143,13 +143,13 @@ void fold_transposed_weight(Graph& graph, Node* mm) {
   if (b->consumers.empty() && !b->is_graph_output) graph.erase_node(t);
 }
 
+bool is_two_input_matmul(const Node* n) {
+  return n->op_type == "MatMul" && n->inputs.size() == 2 && n->inputs[0] && n->inputs[1];
+}
+
 // A MatMul the SGEMM epilogue can finish: float32 A times a constant float32 [K, N] B.
-bool is_epilogue_matmul(Graph& graph, Node* n) {
-  if (n->op_type != "MatMul" || n->inputs.size() != 2 || !n->inputs[0] || !n->inputs[1]) {
-    return false;
-  }
-  fold_transposed_weight(graph, n);
-  return is_float_matrix(n->inputs[1]);
+bool is_epilogue_matmul(const Node* n) {
+  return is_two_input_matmul(n) && is_float_matrix(n->inputs[1]);
 }
 
 // MatMul -> Add(y, c) with c a float32 constant of N values ([N], or [1, ..., 1, N] of a rank
@@ -193,7 +193,8 @@ bool fuse_activation(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* node : graph.nodes()) {
     if (node->erased || !node->domain.empty()) continue;
-    const bool matmul = is_epilogue_matmul(graph, node);
+    if (is_two_input_matmul(node)) fold_transposed_weight(graph, node);
+    const bool matmul = is_epilogue_matmul(node);
     if (matmul) changed = fuse_matmul_bias(graph, node, ctx) || changed;
     const bool conv = node->op_type == "Conv" || matmul;
     if (!conv && node->op_type != "BatchNormalization") continue;
