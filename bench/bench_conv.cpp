@@ -3,9 +3,10 @@
 // benchmark; 2 threads are measured against twice the single-core peak). Depthwise layers
 // also report the bytes they must move (input, output, weights) as bytes_per_second.
 // Names: gemm/<M>x<N>x<K>/t<threads>, conv/<layout>/<layer>/t<threads>; the label is the
-// kernel that ran. The convolutions run through the kernel registry exactly as in a model
-// (tests/support/prepared_op.hpp), with weights constant and packed at prepare time.
-// KEEL_MAX_ISA caps the ISA, as everywhere.
+// kernel that ran. Layouts: nchw, nhwc, and nchw_in (NHWC output from the model's NCHW image,
+// read in place: how a model's stem runs; layers of at most 4 input channels). The convolutions run
+// through the kernel registry exactly as in a model (tests/support/prepared_op.hpp), with weights
+// constant and packed at prepare time. KEEL_MAX_ISA caps the ISA, as everywhere.
 #include <memory>
 
 #include "bench_common.hpp"
@@ -54,7 +55,10 @@ struct ConvLayer {
 const std::vector<ConvLayer>& conv_layers() {
   static const std::vector<ConvLayer> layers = {
       {"resnet50_stem_7x7s2", 3, 64, 224, 224, 7, 2, 1},
+      {"mobilenetv3_stem_3x3s2", 3, 16, 224, 224, 3, 2, 1},
+      {"regnet_stem_3x3s2", 3, 32, 224, 224, 3, 2, 1},
       {"resnet50_1x1_64to256_56", 64, 256, 56, 56, 1, 1, 1},
+      {"mobilenetv3_1x1_16to72_56", 16, 72, 56, 56, 1, 1, 1},
       {"resnet50_1x1_256to64_56", 256, 64, 56, 56, 1, 1, 1},
       {"resnet50_3x3_64_56", 64, 64, 56, 56, 3, 1, 1},
       {"resnet50_3x3_128s2_56", 128, 128, 56, 56, 3, 2, 1},
@@ -76,7 +80,19 @@ std::vector<float> random_values(int64_t n, uint32_t seed) {
   return std::vector<float>(f.data(), f.data() + n);
 }
 
-void bm_conv(benchmark::State& st, ConvLayer l, bool nhwc, int threads) {
+enum class ConvLayout { kNchw, kNhwc, kNchwIn };
+
+const char* conv_layout_name(ConvLayout layout) {
+  switch (layout) {
+    case ConvLayout::kNchw: return "nchw";
+    case ConvLayout::kNhwc: return "nhwc";
+    case ConvLayout::kNchwIn: break;
+  }
+  return "nchw_in";
+}
+
+void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) {
+  const bool nhwc = layout == ConvLayout::kNhwc;
   const int64_t pad = l.k / 2;
   const int64_t oh = (l.h + 2 * pad - l.k) / l.stride + 1;
   const int64_t ow = (l.w + 2 * pad - l.k) / l.stride + 1;
@@ -88,7 +104,10 @@ void bm_conv(benchmark::State& st, ConvLayer l, bool nhwc, int threads) {
   call.attributes["strides"] = Attribute::of_ints({l.stride, l.stride});
   call.attributes["pads"] = Attribute::of_ints({pad, pad, pad, pad});
   call.attributes["group"] = Attribute::of_int(l.group);
-  if (nhwc) call.attributes["_keel_layout"] = Attribute::of_string("NHWC");
+  if (layout != ConvLayout::kNchw) call.attributes["_keel_layout"] = Attribute::of_string("NHWC");
+  if (layout == ConvLayout::kNchwIn) {
+    call.attributes["_keel_input_layout"] = Attribute::of_string("NCHW");
+  }
   const Shape x_shape = nhwc ? Shape{1, l.h, l.w, l.c} : Shape{1, l.c, l.h, l.w};
   call.inputs.push_back({Tensor::from_vector(x_shape, random_values(l.c * l.h * l.w, 1)), false});
   call.inputs.push_back(
@@ -129,13 +148,14 @@ void register_benchmarks() {
     }
   }
   for (const ConvLayer& l : conv_layers()) {
-    for (bool nhwc : {true, false}) {
+    for (ConvLayout layout : {ConvLayout::kNhwc, ConvLayout::kNchwIn, ConvLayout::kNchw}) {
+      if (layout == ConvLayout::kNchwIn && l.c > 4) continue;
       for (int t : {1, 2}) {
-        if (!nhwc && t == 2) continue;  // NCHW: the single-thread reference point only
-        const std::string name =
-            std::string("conv/") + (nhwc ? "nhwc/" : "nchw/") + l.name + "/t" + std::to_string(t);
+        if (layout == ConvLayout::kNchw && t == 2) continue;  // the single-thread reference only
+        const std::string name = std::string("conv/") + conv_layout_name(layout) + "/" + l.name +
+                                 "/t" + std::to_string(t);
         benchmark::RegisterBenchmark(
-            name.c_str(), [l, nhwc, t](benchmark::State& st) { bm_conv(st, l, nhwc, t); })
+            name.c_str(), [l, layout, t](benchmark::State& st) { bm_conv(st, l, layout, t); })
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
       }

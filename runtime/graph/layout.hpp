@@ -18,6 +18,13 @@ enum class LayoutOption { kNchw, kNhwc, kAuto };
 
 inline constexpr const char* kLayoutAttr = "_keel_layout";
 
+// A Conv marked NHWC may also carry kInputLayoutAttr = "NCHW": its X stays the model's NCHW
+// tensor and the kernel reads it in place, strided. choose_layout does this for convolutions
+// with at most kMaxStridedNchwChannels input channels (a stem on an RGB image), where the
+// strided reads cost less than a transpose.
+inline constexpr const char* kInputLayoutAttr = "_keel_input_layout";
+inline constexpr int64_t kMaxStridedNchwChannels = 4;
+
 const char* layout_name(Layout layout);  // "NCHW" / "NHWC"
 
 // "nchw" | "nhwc" | "auto" (as the CLI and the C/Python APIs spell it).
@@ -26,5 +33,8 @@ const char* layout_option_name(LayoutOption option);
 
 // The node's layout: NCHW unless the attribute says NHWC (anything else is invalid).
 Result<Layout> node_layout(const Node& node);
+
+// The layout of the node's X (input 0): kInputLayoutAttr when set, node_layout otherwise.
+Result<Layout> node_input_layout(const Node& node);
 
 }  // namespace keel

@@ -226,8 +226,15 @@ class ConvKernel final : public Kernel {
 
 Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
+  KEEL_ASSIGN_OR_RETURN(const Layout x_layout, node_input_layout(ctx.node));
   ConvShapes cs;
-  KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, false, layout, cs));
+  KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, false, x_layout, cs));
+  // The one mixed case: a 2-D NHWC conv reading an NCHW X in place.
+  if (x_layout != layout && (x_layout != Layout::kNchw || cs.in_spatial.size() != 2)) {
+    return ctx.invalid(std::string(kInputLayoutAttr) + " " + layout_name(x_layout) +
+                       " needs a 2-D conv marked NHWC, got " + layout_name(layout) + " X " +
+                       shape_to_string(ctx.input(0).shape));
+  }
   WindowGeometry wg;
   KEEL_RETURN_IF_ERROR(read_window(ctx, cs.in_spatial, cs.kernel, true, wg));
   KEEL_RETURN_IF_ERROR(compute_forward_output(ctx, false, wg));
@@ -239,7 +246,7 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   const Geometry3 g = to_geometry3(wg);
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {out_shape, {cs.cin_g, g.k_size(), g.out_size()}}));
   ctx.set_output(0, DataType::kFloat32, out_shape);
-  if (layout == Layout::kNhwc) return make_conv_nhwc(ctx, cs, g, act);
+  if (layout == Layout::kNhwc) return make_conv_nhwc(ctx, cs, g, act, x_layout);
 
   bool unit = true;
   for (size_t i = 0; i < wg.rank(); ++i) {

@@ -5,7 +5,9 @@
 //   conv_nhwc_depthwise  one input and one output channel per group: the per-ISA depthwise
 //                        ukernel (vectorized over channels), parallel over (n, output row)
 //   conv_nhwc_grouped    groups of few channels (cin_g * cout_g <= 1024, RegNet's 8 x 8): the
-//                        per-ISA direct grouped ukernel (vectorized over a group's outputs)
+//                        per-ISA direct grouped ukernel (vectorized over a group's outputs);
+//                        also every conv whose X is NCHW (kInputLayoutAttr, a stem on an RGB
+//                        image), which it reads in place through its strides
 //   conv_nhwc_gemm       anything else: implicit GEMM per group, rows = output pixels,
 //                        K = (kh, kw, c); the driver gathers A panels straight from the image
 //                        (no im2col buffer), B = weights reordered to [(kh, kw, c), m]
@@ -282,23 +284,28 @@ class ConvNhwcGrouped final : public Kernel {
         params_(p),
         uk_(gconv_ukernels_active()) {}
 
-  // W [M, cin_g, kH, kW] -> [group][kH*kW][cin_g][cout_g]; the k offsets into the image.
+  // W [M, cin_g, kH, kW] -> [group][chunk][kH*kW][cin_g][cw] (GroupConvParams::w); the k
+  // offsets into the image.
   void prepack(const float* w) {
-    const GroupConvParams& p = params_;
-    const int64_t taps = p.k_h * p.k_w;
+    GroupConvParams& p = params_;
+    const int64_t taps = p.k_h * p.k_w, kdim = taps * p.cin_g;
+    // Chunks of 32 outputs (two AVX2 blocks, one AVX-512 block) once a group's weights pass
+    // 16 KB, half of L1; groups of few channels keep one chunk.
+    p.w_chunk = p.groups == 1 && kdim * p.cout_g * 4 > 16 * 1024 ? 32 : p.cout_g;
     k_offsets_.resize(static_cast<size_t>(taps * p.cin_g));
     for (int64_t t = 0; t < taps; ++t) {
       for (int64_t c = 0; c < p.cin_g; ++c) {
-        k_offsets_[t * p.cin_g + c] =
-            ((t / p.k_w) * p.dil_h * p.in_w + (t % p.k_w) * p.dil_w) * p.in_channels + c;
+        k_offsets_[t * p.cin_g + c] = (t / p.k_w) * p.dil_h * p.in_row_stride +
+                                      (t % p.k_w) * p.dil_w * p.in_px_stride + c * p.in_ch_stride;
       }
     }
     w_.resize(static_cast<size_t>(p.out_channels * p.cin_g * taps));
     for (int64_t g = 0; g < p.groups; ++g) {
       for (int64_t m = 0; m < p.cout_g; ++m) {
+        const int64_t m0 = m - m % p.w_chunk, cw = std::min(p.w_chunk, p.cout_g - m0);
         for (int64_t c = 0; c < p.cin_g; ++c) {
           for (int64_t t = 0; t < taps; ++t) {
-            w_[((g * taps + t) * p.cin_g + c) * p.cout_g + m] =
+            w_[(g * p.cout_g + m0) * kdim + (t * p.cin_g + c) * cw + (m - m0)] =
                 w[((g * p.cout_g + m) * p.cin_g + c) * taps + t];
           }
         }
@@ -348,7 +355,8 @@ void set_window(Params& p, const Geometry3& g) {
 }  // namespace
 
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
-                                               const Geometry3& g, const ConvActivation& act) {
+                                               const Geometry3& g, const ConvActivation& act,
+                                               Layout x_layout) {
   const Tensor* w = ctx.input(1).value;
   if (w == nullptr) {
     return ctx.unsupported_case(
@@ -359,13 +367,14 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   // g is 3-D with a unit leading dim: index 1 is H, 2 is W.
   const bool unit = g.k[1] == 1 && g.k[2] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[1] == 0 &&
                     g.pb[2] == 0 && g.out[1] == g.in[1] && g.out[2] == g.in[2];
-  if (unit && cs.group == 1) {
+  const bool x_nchw = x_layout == Layout::kNchw;
+  if (unit && cs.group == 1 && !x_nchw) {
     auto k =
         std::make_unique<ConvNhwc1x1>(cs.batch * g.in_size(), cs.cin, cs.cout, cs.has_bias, act);
     if (!k->prepack(wd)) return packing_failed(ctx);
     return std::unique_ptr<Kernel>(std::move(k));
   }
-  if (cs.cin_g == 1 && cs.cout_g == 1) {
+  if (cs.cin_g == 1 && cs.cout_g == 1 && !x_nchw) {
     DwConvParams p;
     set_window(p, g);
     p.channels = cs.cin;
@@ -376,10 +385,13 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   }
   // The direct grouped kernel while a group's GEMM would be tiny (measured with bench_conv on
   // RegNet's 8-channel groups; larger groups amortize the GEMM's packing).
-  if (cs.group > 1 && cs.cin_g * cs.cout_g <= 1024) {
+  if ((cs.group > 1 && cs.cin_g * cs.cout_g <= 1024) || x_nchw) {
     GroupConvParams p;
     set_window(p, g);
     p.in_channels = cs.cin;
+    p.in_ch_stride = x_nchw ? p.in_h * p.in_w : 1;
+    p.in_px_stride = x_nchw ? 1 : cs.cin;
+    p.in_row_stride = p.in_w * p.in_px_stride;
     p.out_channels = cs.cout;
     p.groups = cs.group;
     p.cin_g = cs.cin_g;

@@ -10,8 +10,10 @@
 namespace keel {
 
 // Picks and prepares the implementation for a Conv whose inputs, geometry (2-D, in g's last
-// two dims) and output shape [N, OH, OW, M] make_conv has validated and set. Needs W constant.
+// two dims) and output shape [N, OH, OW, M] make_conv has validated and set; X is NHWC, or
+// NCHW when x_layout says so (kInputLayoutAttr). Needs W constant.
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
-                                               const Geometry3& g, const ConvActivation& act);
+                                               const Geometry3& g, const ConvActivation& act,
+                                               Layout x_layout);
 
 }  // namespace keel

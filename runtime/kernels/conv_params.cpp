@@ -159,7 +159,7 @@ void valid_output_range(int64_t offset, int64_t stride, int64_t in, int64_t out,
   if (hi < lo) hi = lo;
 }
 
-Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout layout, ConvShapes& cs) {
+Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, ConvShapes& cs) {
   if (ctx.num_inputs() < 2 || ctx.num_inputs() > 3) {
     return ctx.invalid("expected 2 or 3 inputs, got " + std::to_string(ctx.num_inputs()));
   }
@@ -167,7 +167,7 @@ Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout layout, Con
   KEEL_RETURN_IF_ERROR(ctx.check_input(1, {DataType::kFloat32}, 3, 64));
   const Shape& x = ctx.input(0).shape;
   const Shape& w = ctx.input(1).shape;
-  const bool nhwc = layout == Layout::kNhwc;
+  const bool nhwc = x_layout == Layout::kNhwc;
   if (nhwc && x.size() != 4) {
     return ctx.invalid("X " + shape_to_string(x) + " must have rank 4 in the NHWC layout");
   }

@@ -66,9 +66,9 @@ struct ConvShapes {
   bool has_bias = false;
 };
 
-// Checks input count, dtypes, ranks and the X/W/B/group agreement. With Layout::kNhwc, X is
+// Checks input count, dtypes, ranks and the X/W/B/group agreement. With x_layout kNhwc, X is
 // [N, H, W, C] (rank 4 only); W and B keep their ONNX shapes.
-Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout layout, ConvShapes& cs);
+Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, ConvShapes& cs);
 
 // Geometry padded to 3 spatial dims (leading dims of size 1, stride 1, no padding).
 struct Geometry3 {

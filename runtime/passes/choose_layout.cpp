@@ -3,13 +3,13 @@
 //
 // A walk in topological order gives every rank-4 activation a storage layout. Convolutions
 // with constant 4-D weights always run NHWC (their input is transposed once if it arrives
-// NCHW); pooling and normalization ops run NHWC when their input already is; elementwise ops,
-// Concat, Split, Reduce* and Pad keep NHWC by rewriting their axes or permuting their constant
-// operands; a Transpose reading NHWC data absorbs the conversion into its perm. Every other op
-// reads NCHW, through one Transpose per value, and graph outputs are converted back, so the
-// model's inputs and outputs stay exactly as ONNX defines them. With input_layout NHWC the
-// caller hands rank-4 inputs as NHWC (an image decoder's HWC buffer): no conversion at all
-// when the first op is a Conv.
+// NCHW, or read in place if it has at most kMaxStridedNchwChannels channels); pooling and
+// normalization ops run NHWC when their input already is; elementwise ops, Concat, Split, Reduce*
+// and Pad keep NHWC by rewriting their axes or permuting their constant operands; a Transpose
+// reading NHWC data absorbs the conversion into its perm. Every other op reads NCHW, through one
+// Transpose per value, and graph outputs are converted back, so the model's inputs and outputs stay
+// exactly as ONNX defines them. With input_layout NHWC the caller hands rank-4 inputs as NHWC (an
+// image decoder's HWC buffer): no conversion at all when the first op is a Conv.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -247,10 +247,24 @@ class LayoutRewriter {
       // The weights say 2-D; an input of unknown rank would be rejected by the kernel anyway.
       if (known_rank(n->inputs[0]) != -1) return false;
     }
-    graph_.replace_input(n, 0, as_nhwc(n->inputs[0]));
+    if (reads_nchw_in_place(n)) {
+      n->attributes[kInputLayoutAttr] = Attribute::of_string("NCHW");
+    } else {
+      graph_.replace_input(n, 0, as_nhwc(n->inputs[0]));
+    }
     mark(n);
     tag(n->outputs[0]);
     return true;
+  }
+
+  // A conv on few channels (a stem on an RGB image) reads its NCHW input in place, strided,
+  // unless an NHWC copy of it exists anyway.
+  bool reads_nchw_in_place(const Node* n) const {
+    Value* x = n->inputs[0];
+    if (is_nhwc(x) || to_nhwc_.count(x) || known_rank(x) != 4) return false;
+    auto group = n->attr_int("group", 1);
+    return group.is_ok() && *group >= 1 &&
+           n->inputs[1]->constant->shape()[1] * *group <= kMaxStridedNchwChannels;
   }
 
   // Pooling and normalization ops on NHWC data (their other inputs are per-channel).

@@ -11,25 +11,34 @@
 
 namespace keel {
 
-// A 2-D grouped convolution over one NHWC image: output channel g*cout_g + m reads input
-// channels [g*cin_g, (g+1)*cin_g).
+// A 2-D grouped convolution of one image into NHWC output: output channel g*cout_g + m reads
+// input channels [g*cin_g, (g+1)*cin_g). The input is addressed through three strides, so it
+// may be NHWC (ch 1, px in_channels) or NCHW (ch in_h*in_w, px 1): a stem convolution reads a
+// model's NCHW image directly.
 struct GroupConvParams {
   int64_t in_h = 0, in_w = 0, in_channels = 0, out_w = 0, out_channels = 0;
+  int64_t in_ch_stride = 1, in_px_stride = 0, in_row_stride = 0;  // floats
   int64_t groups = 1, cin_g = 1, cout_g = 1;
   int64_t k_h = 1, k_w = 1;
   int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
   int64_t pad_t = 0, pad_l = 0;
-  const float* w = nullptr;     // [groups][k_h * k_w][cin_g][cout_g]
+  // Weights [groups][chunk][k_h * k_w][cin_g][cw]: each group's outputs in chunks of
+  // w_chunk (cw = w_chunk, or what is left in the last chunk). w_chunk = cout_g is the plain
+  // [k][cout_g] layout; a smaller one keeps a chunk's weights contiguous, so a row swept chunk
+  // by chunk reads them from L1 (a 7x7 stem's 37 KB do not fit; strided rows alias in L1).
+  const float* w = nullptr;
+  int64_t w_chunk = 0;
   const float* bias = nullptr;  // out_channels values, or nullptr
-  // k = (kh, kw, c) -> (kh * dil_h * in_w + kw * dil_w) * in_channels + c: where k reads from,
-  // in floats from tap (0, 0) of the pixel at the group's first channel (k_h*k_w*cin_g values).
+  // k = (kh, kw, c) -> kh * dil_h * in_row_stride + kw * dil_w * in_px_stride + c * in_ch_stride:
+  // where k reads from, in floats from tap (0, 0) of the pixel at the group's first channel
+  // (k_h*k_w*cin_g values).
   const int64_t* k_offsets = nullptr;
   ActParams act;  // applied to every output
 };
 
 struct GroupConvUkernels {
   const char* name;  // "f32_gconv/avx2"
-  // Output row oh of image x [in_h, in_w, in_channels] into y [out_w, out_channels]. Taps that
+  // Output row oh of image x (strided as the params say) into y [out_w, out_channels]. Taps that
   // fall into the padding are skipped (not multiplied by zero).
   void (*row)(const GroupConvParams* p, const float* x, int64_t oh, float* y);
 };

@@ -207,17 +207,22 @@ TEST(Conv, RejectsUnknownFusedActivation) {
 // ------------------------------------------------------------------------------- NHWC
 
 // Runs the case in NHWC on every host tier with 1, 2 and 7 threads: close to the reference,
-// and the same bits for every thread count.
-void run_nhwc_case(const ConvCase& c, uint32_t seed) {
+// and the same bits for every thread count. x_nchw: X stays NCHW, read in place
+// (_keel_input_layout), only the output is NHWC.
+void run_nhwc_case(const ConvCase& c, uint32_t seed, bool x_nchw = false) {
   ConvSetup s = setup_conv(c, seed);
   s.call.attributes["_keel_layout"] = attr_string("NHWC");
-  s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+  if (x_nchw) {
+    s.call.attributes["_keel_input_layout"] = attr_string("NCHW");
+  } else {
+    s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+  }
   const Tensor want = transpose4(Tensor::from_vector(s.y_shape, s.want), {0, 2, 3, 1});
   for (Isa isa : host_tiers()) {
     std::vector<float> first;
     for (int threads : {1, 2, 7}) {
-      SCOPED_TRACE(c.name + "_nhwc_" + isa_name(isa) + " threads " + std::to_string(threads) +
-                   " seed " + std::to_string(seed));
+      SCOPED_TRACE(c.name + (x_nchw ? "_nchw_to_nhwc_" : "_nhwc_") + isa_name(isa) + " threads " +
+                   std::to_string(threads) + " seed " + std::to_string(seed));
       auto got = run_on(s.call, isa, threads);
       ASSERT_TRUE(got.is_ok()) << got.status().to_string();
       ASSERT_EQ((*got)[0].shape(), want.shape());
@@ -297,6 +302,45 @@ TEST(ConvNhwc, GemmPathsMatchReference) {
   };
   uint32_t seed = 1000;
   for (const ConvCase& c : cases) run_nhwc_case(c, seed++);
+}
+
+// Stem convolutions reading the model's NCHW image in place (the direct kernel through its
+// strides): pixel tiles of 6 and 3 then single edge pixels (widths 23, 30, 9), two-vector
+// blocks with single-vector and masked tails (16, 20, 24, 40, 64 outputs on AVX2; every count
+// splits differently on SSE2), 1 to 4 input channels, dilation, groups, batch 3.
+TEST(ConvNhwc, StridedNchwInputMatchesReference) {
+  const std::vector<ConvCase> cases = {
+      {"stem_k3_s2_c3_m16_hardswish",
+       {1, 3, 23, 30},
+       16,
+       {3, 3},
+       {2, 2},
+       {},
+       {1, 1, 1, 1},
+       1,
+       true,
+       true,
+       "HardSwish"},
+      {"stem_k3_s2_n3_c3_m24", {3, 3, 17, 23}, 24, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}},
+      {"stem_k7_s2_c3_m64_relu",
+       {1, 3, 29, 30},
+       64,
+       {7, 7},
+       {2, 2},
+       {},
+       {3, 3, 3, 3},
+       1,
+       true,
+       true,
+       "Relu"},
+      {"patchify_k4_s4_c3_m40", {1, 3, 16, 36}, 40, {4, 4}, {4, 4}},
+      {"k3_c4_m20_no_bias", {2, 4, 9, 9}, 20, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, false},
+      {"k3_c1_m8_dil2_asym", {1, 1, 12, 23}, 8, {3, 3}, {1, 2}, {2, 2}, {2, 0, 1, 3}},
+      {"group3_c3_m12", {1, 3, 10, 23}, 12, {3, 3}, {}, {}, {1, 1, 1, 1}, 3},
+      {"window_in_padding_c2", {1, 2, 2, 2}, 5, {3, 3}, {}, {}, {3, 3, 3, 3}},
+  };
+  uint32_t seed = 1500;
+  for (const ConvCase& c : cases) run_nhwc_case(c, seed++, true);
 }
 
 TEST(ConvNhwc, DepthwiseMatchesReference) {
@@ -382,6 +426,20 @@ TEST(ConvNhwc, RejectsWhatItCannotRun) {
   got = testing::run_op(s2.call);
   ASSERT_FALSE(got.is_ok());
   EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
+
+  // The only mixed layouts: an NCHW X of a 2-D conv marked NHWC.
+  ConvSetup s3 = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}}, 4);
+  s3.call.attributes["_keel_input_layout"] = attr_string("NHWC");
+  got = testing::run_op(s3.call);
+  ASSERT_FALSE(got.is_ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
+  ConvSetup s4 = setup_conv({"conv3d", {1, 2, 4, 5, 6}, 3, {3, 3, 3}}, 5);
+  s4.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s4.call.attributes["_keel_input_layout"] = attr_string("NCHW");
+  got = testing::run_op(s4.call);
+  ASSERT_FALSE(got.is_ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
+  EXPECT_NE(got.status().to_string().find("_keel_input_layout"), std::string::npos);
 }
 
 TEST(Conv, BitsDoNotDependOnThreadCount) {

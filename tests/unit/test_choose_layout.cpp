@@ -1,7 +1,8 @@
 // choose_layout on hand-built CNN fragments: with layout NHWC every model gives the outputs of
 // the NCHW run (same names, shapes and values), the layout-aware nodes are marked NHWC, and
-// only the expected conversions are inserted (one at the input, one before an op that needs
-// NCHW, none between NHWC ops).
+// only the expected conversions are inserted (one at an input of more than 4 channels, one
+// before an op that needs NCHW, none between NHWC ops; a conv on at most 4 channels reads its
+// NCHW input in place).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -57,6 +58,16 @@ int count_ops(const Model& m, const std::string& op) {
   return n;
 }
 
+// Convs that read an NCHW input in place (kInputLayoutAttr).
+int count_strided_nchw_reads(const Model& m) {
+  int n = 0;
+  for (const Node* node : m.graph().nodes()) {
+    auto layout = node_input_layout(*node);
+    n += layout.is_ok() && *layout == Layout::kNchw && node->has_attribute(kInputLayoutAttr);
+  }
+  return n;
+}
+
 int count_nhwc_nodes(const Model& m) {
   int n = 0;
   for (const Node* node : m.graph().nodes()) {
@@ -104,7 +115,8 @@ void conv(ModelBuilder& b, std::mt19937& gen, const std::string& in, const std::
 }
 
 // A residual block with pooling, a per-channel constant, a channel Concat and a classifier:
-// one conversion at the input, one before Flatten (Gemm needs the NCHW order).
+// the first conv reads the 3-channel input in place, one conversion before Flatten (Gemm needs
+// the NCHW order).
 TEST(ChooseLayout, ResidualBlockRunsNhwcBetweenTwoConversions) {
   std::mt19937 gen(1);
   ModelBuilder b;
@@ -128,7 +140,8 @@ TEST(ChooseLayout, ResidualBlockRunsNhwcBetweenTwoConversions) {
   b.output("y");
   Loaded nhwc = expect_same_outputs(b, {1, 3, 11, 11});
   ASSERT_TRUE(nhwc.model);
-  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 1);
+  EXPECT_EQ(count_strided_nchw_reads(*nhwc.model), 1);
   // Conv x2, MaxPool, GlobalAveragePool (Relu fused into the first Conv's epilogue).
   EXPECT_EQ(count_nhwc_nodes(*nhwc.model), 4);
 }
@@ -147,7 +160,25 @@ TEST(ChooseLayout, GraphOutputsStayNchw) {
   ASSERT_TRUE(nhwc.model);
   EXPECT_EQ(nhwc.model->outputs()[0].name, "s1");
   EXPECT_EQ(nhwc.model->outputs()[1].name, "c2");
-  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 3);  // input, s1 and c2 back to NCHW
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);    // s1 and c2 back to NCHW
+  EXPECT_EQ(count_strided_nchw_reads(*nhwc.model), 1);  // c1 reads the 4-channel x
+}
+
+// A few-channel input read in place by both convs that read it; an Add of it with an NHWC
+// value still sees the right data.
+TEST(ChooseLayout, FewChannelInputIsReadInPlaceByEveryConv) {
+  std::mt19937 gen(4);
+  ModelBuilder b;
+  b.input("x", {1, 3, 9, 9});
+  conv(b, gen, "x", "c1", 3, 3, 3);
+  b.node("Add", {"c1", "x"}, {"s"});
+  conv(b, gen, "x", "c2", 3, 5, 3, 2);
+  b.output("s");
+  b.output("c2");
+  Loaded nhwc = expect_same_outputs(b, {1, 3, 9, 9});
+  ASSERT_TRUE(nhwc.model);
+  EXPECT_EQ(count_strided_nchw_reads(*nhwc.model), 2);
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // c1 for the Add; c2 back
 }
 
 // Reduce over H, W (keepdims 1: stays NHWC; keepdims 0: [N, C] in both layouts), a
@@ -174,7 +205,8 @@ TEST(ChooseLayout, ReduceSplitAndGatesKeepNhwc) {
   b.output("y");
   Loaded nhwc = expect_same_outputs(b, {1, 6, 7, 7});
   ASSERT_TRUE(nhwc.model);
-  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 1);  // only the input
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 1);  // only the input (6 channels)
+  EXPECT_EQ(count_strided_nchw_reads(*nhwc.model), 0);
 }
 
 // DenseNet's transition (a Pad of zeros before an AveragePool) and a reflect Pad that also pads
@@ -207,7 +239,7 @@ TEST(ChooseLayout, PadKeepsNhwc) {
     b.output("c2");
     Loaded nhwc = expect_same_outputs(b, {1, 4, 8, 8});
     ASSERT_TRUE(nhwc.model);
-    EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // the input and the output
+    EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 1);  // the output (c1 reads x in place)
   }
 }
 
