@@ -26,11 +26,12 @@ namespace keel::ukernels_avx512 {
 namespace {
 
 #include "ukernels/activation_body.inc"
-#include "ukernels/sgemm_body.inc"
 
 using Arch = xsimd::avx512bw;
 
 #include "ukernels/norm_body.inc"
+// After norm_body.inc: the SGEMM edge tiles use F32Norm's masked tail loads and stores.
+#include "ukernels/sgemm_body.inc"
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
 #include "ukernels/dwconv_body.inc"
 #include "ukernels/gconv_body.inc"
