@@ -223,6 +223,7 @@ class LayoutRewriter {
     if (!any_nhwc && op == "Transpose" && visit_to_nchw_transpose(n)) return;
     if (any_nhwc && kReduces.count(op) && visit_reduce(n)) return;
     if (any_nhwc && op == "Pad" && visit_pad(n)) return;
+    if (any_nhwc && op == "Shape" && visit_shape(n)) return;
     fall_back(n);
   }
 
@@ -459,6 +460,29 @@ class LayoutRewriter {
       n->attributes["pads"] = Attribute::of_ints(physical);
     }
     tag(n->outputs[0]);
+    return true;
+  }
+
+  // Shape of NHWC data (ShuffleNet computes every channel shuffle's target shape from one):
+  // the shape of the storage, put back in NCHW order by a Gather of its four values, instead
+  // of a transpose of the whole tensor.
+  bool visit_shape(Node* n) {
+    if (!is_nhwc(n->inputs[0]) || n->outputs.size() != 1 || !n->has_output(0)) return false;
+    if (n->has_attribute("start") || n->has_attribute("end")) return false;
+    Value* out = n->outputs[0];
+    Value* storage = graph_.create_unique_value(out->name + "_nhwc");
+    storage->type.dtype = DataType::kInt64;
+    n->outputs[0] = storage;
+    storage->producer = n;
+    Value* order = graph_.create_unique_value(out->name + "_nchw_order");
+    order->set_constant(Tensor::from_vector<int64_t>({4}, kPermToNchw));
+    auto gather = std::make_unique<Node>();
+    gather->op_type = "Gather";
+    gather->opset = static_cast<int>(graph_.opset_imports[""]);
+    gather->name = out->name + "_nchw";
+    gather->inputs = {storage, order};
+    gather->outputs = {out};
+    graph_.add_node(std::move(gather));
     return true;
   }
 

@@ -181,6 +181,22 @@ TEST(ChooseLayout, FewChannelInputIsReadInPlaceByEveryConv) {
   EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // c1 for the Add; c2 back
 }
 
+// Shape of an NHWC value is its storage's shape reordered (a Gather), not a transpose of it.
+TEST(ChooseLayout, ShapeOfNhwcDataNeedsNoTranspose) {
+  std::mt19937 gen(6);
+  ModelBuilder b;
+  b.input("x", {1, 3, 6, 7});
+  conv(b, gen, "x", "c1", 3, 5, 3);
+  conv(b, gen, "c1", "c2", 5, 5, 3);
+  b.node("Shape", {"c1"}, {"c1_shape"});
+  b.node("Reshape", {"c2", "c1_shape"}, {"y"});
+  b.output("y");
+  Loaded nhwc = expect_same_outputs(b, {1, 3, 6, 7});
+  ASSERT_TRUE(nhwc.model);
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 1);  // c2 for the Reshape
+  EXPECT_EQ(count_ops(*nhwc.model, "Gather"), 1);
+}
+
 // Reduce over H, W (keepdims 1: stays NHWC; keepdims 0: [N, C] in both layouts), a
 // squeeze-excitation gate, a channel Split and a depthwise Conv.
 TEST(ChooseLayout, ReduceSplitAndGatesKeepNhwc) {
