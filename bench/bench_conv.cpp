@@ -46,6 +46,31 @@ void bm_gemm(benchmark::State& st, int64_t m, int64_t n, int64_t k, int threads)
   st.SetLabel(sgemm_ukernel_name(packed.ukernels()));
 }
 
+// A classifier GEMV (1 x K times packed K x N) whose weights come from memory, as in a model
+// where the layers before evicted them: the call cycles through enough copies of B to
+// overflow the last-level cache. Reports the weight bytes read per second.
+void bm_gemv_cold(benchmark::State& st, int64_t n, int64_t k, int threads) {
+  constexpr int kCopies = 24;  // 24 x 4 MB for 1024 x 1000: well past a 32 MB L3
+  Floats a(k, 1), b(k * n, 2), c(n, 3);
+  std::vector<SgemmPackedB> packed(kCopies);
+  for (SgemmPackedB& p : packed) {
+    if (!p.pack(k, n, b.data(), n, false)) {
+      st.SkipWithError("out of memory packing B");
+      return;
+    }
+  }
+  tbb::task_arena arena(threads);
+  size_t i = 0;
+  for (auto _ : st) {
+    const SgemmPackedB& p = packed[i++ % kCopies];
+    arena.execute([&] { sgemm_packed_b(1, a.data(), k, false, p, c.data(), n, {}); });
+    benchmark::ClobberMemory();
+  }
+  set_flop_counters(st, 2.0 * static_cast<double>(n * k), threads);
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * n * k * 4);
+  st.SetLabel(sgemm_ukernel_name(packed[0].ukernels()));
+}
+
 struct ConvLayer {
   const char* name;
   int64_t c, m, h, w, k, stride, group;
@@ -59,6 +84,7 @@ const std::vector<ConvLayer>& conv_layers() {
       {"regnet_stem_3x3s2", 3, 32, 224, 224, 3, 2, 1},
       {"resnet50_1x1_64to256_56", 64, 256, 56, 56, 1, 1, 1},
       {"mobilenetv3_1x1_16to72_56", 16, 72, 56, 56, 1, 1, 1},
+      {"mobilenetv2_1x1_16to96_112", 16, 96, 112, 112, 1, 1, 1},
       {"resnet50_1x1_256to64_56", 256, 64, 56, 56, 1, 1, 1},
       {"resnet50_3x3_64_56", 64, 64, 56, 56, 3, 1, 1},
       {"resnet50_3x3_128s2_56", 128, 128, 56, 56, 3, 2, 1},
@@ -146,6 +172,13 @@ void register_benchmarks() {
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
     }
+  }
+  for (int t : {1, 2}) {
+    const std::string name = "gemv_cold/1x1000x1024/t" + std::to_string(t);
+    benchmark::RegisterBenchmark(name.c_str(),
+                                 [t](benchmark::State& st) { bm_gemv_cold(st, 1000, 1024, t); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
   }
   for (const ConvLayer& l : conv_layers()) {
     for (ConvLayout layout : {ConvLayout::kNhwc, ConvLayout::kNchwIn, ConvLayout::kNchw}) {
