@@ -4,11 +4,14 @@
 //                        X[N*H*W, C] x W^T, one GEMM with the batch folded into the rows
 //   conv_nhwc_depthwise  one input and one output channel per group: the per-ISA depthwise
 //                        ukernel (vectorized over channels), parallel over (n, output row)
-//   conv_nhwc_grouped    groups of few channels (cin_g * cout_g <= 1024, RegNet's 8 x 8): the
-//                        per-ISA direct grouped ukernel (vectorized over a group's outputs);
-//                        also every conv whose X is NCHW (kInputLayoutAttr, a stem on an RGB
-//                        image), which it reads in place through its strides
-//   conv_nhwc_gemm       anything else: implicit GEMM per group, rows = output pixels,
+//   conv_nhwc_direct     the per-ISA direct ukernel (gconv_ukernel.hpp: vectorized over a
+//                        group's outputs, input values broadcast, no packing of the image) for
+//                        groups of few channels (cin_g * cout_g <= 1024, RegNet's 8 x 8), for
+//                        KxK convs of one group with at most 64 outputs (DenseNet's 3x3 to 32,
+//                        ResNet's first stage), and for every conv whose X is NCHW
+//                        (kInputLayoutAttr, a stem on an RGB image), read in place, strided
+//   conv_nhwc_gemm       anything else (wide outputs amortize the gather): implicit GEMM per group,
+//   rows = output pixels,
 //                        K = (kh, kw, c); the driver gathers A panels straight from the image
 //                        (no im2col buffer), B = weights reordered to [(kh, kw, c), m]
 // The fused activation runs in the GEMM epilogue or the ukernel.
@@ -275,9 +278,9 @@ class ConvNhwcDepthwise final : public Kernel {
 
 // Few channels per group (RegNet: 8): a direct kernel vectorized over each group's output
 // channels, instead of one tiny GEMM per group.
-class ConvNhwcGrouped final : public Kernel {
+class ConvNhwcDirect final : public Kernel {
  public:
-  ConvNhwcGrouped(int64_t batch, int64_t out_h, bool has_bias, const GroupConvParams& p)
+  ConvNhwcDirect(int64_t batch, int64_t out_h, bool has_bias, const GroupConvParams& p)
       : batch_(batch),
         out_h_(out_h),
         has_bias_(has_bias),
@@ -313,7 +316,7 @@ class ConvNhwcGrouped final : public Kernel {
     }
   }
 
-  const char* name() const override { return "conv_nhwc_grouped"; }
+  const char* name() const override { return "conv_nhwc_direct"; }
 
   void run(const KernelRun& r) const override {
     GroupConvParams p = params_;
@@ -383,9 +386,12 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
     k->prepack(wd);
     return std::unique_ptr<Kernel>(std::move(k));
   }
-  // The direct grouped kernel while a group's GEMM would be tiny (measured with bench_conv on
-  // RegNet's 8-channel groups; larger groups amortize the GEMM's packing).
-  if ((cs.group > 1 && cs.cin_g * cs.cout_g <= 1024) || x_nchw) {
+  // The direct kernel while a group's GEMM would be tiny (RegNet's 8-channel groups), or while
+  // too few outputs share each gathered A panel: measured with bench_conv (AVX2, 2026-11-25),
+  // 3x3 convs to 32 outputs run 1.1-1.5x faster direct at 7x7 to 56x56, ResNet's 64 -> 64 at
+  // 56x56 1.15x; at 128 outputs and more the implicit GEMM wins (up to 1.8x at 512).
+  const bool few_outputs = cs.group == 1 && cs.cout <= 64 && g.k[1] * g.k[2] > 1;
+  if ((cs.group > 1 && cs.cin_g * cs.cout_g <= 1024) || few_outputs || x_nchw) {
     GroupConvParams p;
     set_window(p, g);
     p.in_channels = cs.cin;
@@ -397,7 +403,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
     p.cin_g = cs.cin_g;
     p.cout_g = cs.cout_g;
     p.act = act;
-    auto k = std::make_unique<ConvNhwcGrouped>(cs.batch, g.out[1], cs.has_bias, p);
+    auto k = std::make_unique<ConvNhwcDirect>(cs.batch, g.out[1], cs.has_bias, p);
     k->prepack(wd);
     return std::unique_ptr<Kernel>(std::move(k));
   }

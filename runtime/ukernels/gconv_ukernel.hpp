@@ -1,6 +1,8 @@
-// The interface between the NHWC grouped convolution driver (kernels/conv_nhwc.cpp) and the
-// per-ISA direct grouped convolution ukernels (isa/*.cpp, gconv_body.inc), for groups of a few
-// channels (RegNet: 8 in, 8 out) where one GEMM per group would be tiny. Plain data only: this
+// The interface between the NHWC direct convolution driver (kernels/conv_nhwc.cpp) and the
+// per-ISA direct (grouped) convolution ukernels (isa/*.cpp, gconv_body.inc): for groups of a
+// few channels (RegNet: 8 in, 8 out) where one GEMM per group would be tiny, for convs with few
+// outputs (DenseNet's 3x3 to 32) where the implicit GEMM's gather would not pay, and for stems
+// reading an NCHW image in place. Plain data only: this
 // header is included by translation units compiled with AVX flags, so it must not define any
 // inline function.
 #pragma once

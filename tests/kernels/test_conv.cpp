@@ -299,6 +299,25 @@ TEST(ConvNhwc, GemmPathsMatchReference) {
       {"grouped_g3_c12_dil2", {1, 12, 9, 24}, 12, {3, 3}, {}, {2, 2}, {2, 2, 2, 2}, 3},
       {"depthwise_multiplier2_k5_dil2", {1, 4, 12, 12}, 8, {5, 5}, {}, {2, 2}, {2, 2, 2, 2}, 4},
       {"window_in_padding", {1, 3, 2, 2}, 4, {3, 3}, {}, {}, {3, 3, 3, 3}},
+      // More than 64 outputs: the implicit GEMM (kernel-row gather at the stem, K blocks of
+      // 256 starting mid-tap, dilation, large groups); up to 64 the direct kernel (above).
+      {"gemm_stem_k7_s2_pad3_c3_m72", {1, 3, 23, 25}, 72, {7, 7}, {2, 2}, {}, {3, 3, 3, 3}},
+      {"gemm_k3_s2_n2_c40_m80",
+       {2, 40, 9, 11},
+       80,
+       {3, 3},
+       {2, 2},
+       {},
+       {1, 1, 1, 1},
+       1,
+       true,
+       true,
+       "Relu"},
+      {"gemm_k3_dil2_asym_m66", {1, 5, 11, 9}, 66, {3, 3}, {1, 2}, {2, 2}, {2, 0, 1, 3}},
+      {"gemm_group2_c64_m130", {1, 64, 6, 7}, 130, {3, 3}, {}, {}, {1, 1, 1, 1}, 2},
+      // Direct, 64 outputs: weight chunks of 32 (K x 64 floats pass 16 KB) and edge pixels in
+      // blocks of four vectors.
+      {"direct_k3_c32_m64_chunks", {1, 32, 7, 19}, 64, {3, 3}, {}, {}, {1, 1, 1, 1}},
   };
   uint32_t seed = 1000;
   for (const ConvCase& c : cases) run_nhwc_case(c, seed++);
@@ -385,13 +404,15 @@ TEST(ConvNhwc, DepthwiseMatchesReference) {
 }
 
 TEST(Conv, EveryFusedActivationInEveryPath) {
-  // NHWC: 1x1 GEMM, implicit GEMM, depthwise ukernel; NCHW: im2col GEMM, depthwise loop.
+  // NHWC: 1x1 GEMM, direct ukernel, implicit GEMM, depthwise ukernel; NCHW: im2col GEMM,
+  // depthwise loop.
   uint32_t seed = 3000;
   for (int i = 1; i < ref::kActKindCount; ++i) {
     const std::string act = fused_activation_name(ref::activation_example(i).kind);
     const std::vector<ConvCase> cases = {
         {"pointwise_" + act, {1, 24, 5, 6}, 20, {1, 1}, {}, {}, {}, 1, true, true, act},
         {"k3_" + act, {1, 16, 7, 7}, 13, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
+        {"k3_gemm_" + act, {1, 8, 6, 7}, 70, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
         {"dw_k3_" + act, {1, 19, 7, 6}, 19, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 19, true, true, act},
     };
     for (const ConvCase& c : cases) {
