@@ -130,7 +130,8 @@ void run(const SgemmUkernels* uk, int64_t m, int64_t n, int64_t k, const Operand
   // Smaller blocks when there are too few tasks for the threads (the block sizes do not
   // change any output bit: K blocking is fixed).
   int64_t mc = kMc, nc = kNc;
-  const int64_t want = int64_t{current_max_threads()} * 3;
+  const int threads = current_max_threads();
+  const int64_t want = threads == 1 ? 1 : int64_t{threads} * 3;
   while (ceil_div(m, mc) * ceil_div(n, nc) < want) {
     if (nc > 4 * nr && nc >= mc) {
       nc /= 2;
