@@ -300,6 +300,48 @@ void StridedCopy::run_tiled(const std::byte* in, std::byte* out) const {
   });
 }
 
+namespace {
+
+// out[j][i] = in[j + i * stride] for j < rows, i < kInner: kInner rows of the input zipped into
+// the output (a channel shuffle's transpose on NHWC data: [..., g, C/g] -> [..., C/g, g]).
+template <typename U, int64_t kInner>
+void zip_rows(const std::byte* in, int64_t stride, int64_t rows, std::byte* out) {
+  const auto* src = reinterpret_cast<const U*>(in);
+  auto* dst = reinterpret_cast<U*>(out);
+  for (int64_t j = 0; j < rows; ++j) {
+    for (int64_t i = 0; i < kInner; ++i) dst[j * kInner + i] = src[j + i * stride];
+  }
+}
+
+}  // namespace
+
+void StridedCopy::run_zipped(const std::byte* in, std::byte* out) const {
+  // Output [..., R, I] (I = 2..4) reads input at j * 1 + i * stride.
+  const size_t rank = shape_.size();
+  const int64_t rows = shape_[rank - 2];
+  const int64_t inner = shape_[rank - 1];
+  const int64_t stride = strides_[rank - 1];
+  const int64_t batch = numel_ / (rows * inner);
+  const auto es = static_cast<int64_t>(elem_size_);
+  parallel_for(batch, rows * inner, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      int64_t off = offset_;
+      int64_t rem = b;
+      for (size_t d = rank - 2; d-- > 0;) {
+        off += (rem % shape_[d]) * strides_[d];
+        rem /= shape_[d];
+      }
+      const std::byte* src = in + off * es;
+      std::byte* dst = out + b * rows * inner * es;
+      switch (inner) {
+        case 2: zip_rows<uint32_t, 2>(src, stride, rows, dst); break;
+        case 3: zip_rows<uint32_t, 3>(src, stride, rows, dst); break;
+        default: zip_rows<uint32_t, 4>(src, stride, rows, dst); break;
+      }
+    }
+  });
+}
+
 void StridedCopy::run(const void* in, void* out) const {
   if (numel_ == 0) return;
   const auto* src = static_cast<const std::byte*>(in);
@@ -310,6 +352,11 @@ void StridedCopy::run(const void* in, void* out) const {
   if (pow2 && rank >= 2 && strides_[rank - 2] == 1 && strides_[rank - 1] != 1 &&
       shape_[rank - 2] >= 8 && inner >= 8) {
     run_tiled(src, dst);
+    return;
+  }
+  if (elem_size_ == 4 && rank >= 2 && strides_[rank - 2] == 1 && inner >= 2 && inner <= 4 &&
+      shape_[rank - 2] >= 8) {
+    run_zipped(src, dst);
     return;
   }
   const int64_t rows = numel_ / inner;

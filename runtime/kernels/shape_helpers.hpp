@@ -45,6 +45,7 @@ class StridedCopy {
  private:
   void run_rows(const std::byte* in, std::byte* out, int64_t row_begin, int64_t row_end) const;
   void run_tiled(const std::byte* in, std::byte* out) const;
+  void run_zipped(const std::byte* in, std::byte* out) const;
 
   size_t elem_size_ = 0;
   Shape shape_;                   // coalesced output shape

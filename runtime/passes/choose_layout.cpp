@@ -118,6 +118,12 @@ std::optional<Tensor> permute_constant(const Tensor& t) {
   return std::move(*r);
 }
 
+// Whether int attribute `name` (default `fallback`) reads as `want`.
+bool int_attr_is(const Node& n, const char* name, int64_t fallback, int64_t want) {
+  auto v = n.attr_int(name, fallback);
+  return v.is_ok() && *v == want;
+}
+
 bool is_perm(const Node& transpose, const std::vector<int64_t>& perm) {
   auto p = transpose.attr_ints("perm", {});
   return p.is_ok() && *p == perm;
@@ -224,6 +230,8 @@ class LayoutRewriter {
     if (any_nhwc && kReduces.count(op) && visit_reduce(n)) return;
     if (any_nhwc && op == "Pad" && visit_pad(n)) return;
     if (any_nhwc && op == "Shape" && visit_shape(n)) return;
+    if (any_nhwc && op == "Slice" && visit_slice(n)) return;
+    if (any_nhwc && op == "Reshape" && visit_channel_shuffle(n)) return;
     fall_back(n);
   }
 
@@ -482,7 +490,140 @@ class LayoutRewriter {
     gather->name = out->name + "_nchw";
     gather->inputs = {storage, order};
     gather->outputs = {out};
-    graph_.add_node(std::move(gather));
+    nchw_shapes_.insert(graph_.add_node(std::move(gather)));
+    return true;
+  }
+
+  // Slice along known axes (a constant input from opset 10, the attribute before; or, absent,
+  // the first len(starts) axes with constant starts): the axes are remapped, starts, ends and
+  // steps (per axis, possibly computed) stay as they are.
+  bool visit_slice(Node* n) {
+    if (!is_nhwc(n->inputs[0]) || n->outputs.size() != 1) return false;
+    for (size_t i = 1; i < n->inputs.size(); ++i) {
+      if (is_nhwc(n->inputs[i])) return false;
+    }
+    const bool inputs_form = n->opset >= 10;
+    Value* axes_input = inputs_form && n->has_input(3) ? n->inputs[3] : nullptr;
+    std::vector<int64_t> axes;
+    if (axes_input || (!inputs_form && n->has_attribute("axes"))) {
+      if (!ints_from_input_or_attr(*n, axes_input, "axes", &axes)) return false;
+    } else {
+      // Absent axes: one per start.
+      std::vector<int64_t> starts;
+      Value* starts_input = inputs_form && n->has_input(1) ? n->inputs[1] : nullptr;
+      if (inputs_form && !starts_input) return false;
+      if (!ints_from_input_or_attr(*n, starts_input, "starts", &starts)) return false;
+      for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+    }
+    std::vector<int64_t> physical;
+    for (int64_t a : axes) {
+      a = normalize_axis(a, 4);
+      if (a < 0 || a > 3) return false;
+      physical.push_back(kToNhwc[a]);
+    }
+    if (!inputs_form) {
+      n->attributes["axes"] = Attribute::of_ints(physical);
+    } else {
+      Value* p = graph_.create_unique_value(n->name + "_axes_nhwc");
+      p->set_constant(
+          Tensor::from_vector<int64_t>({static_cast<int64_t>(physical.size())}, physical));
+      if (n->inputs.size() < 4) n->inputs.resize(4, nullptr);
+      graph_.replace_input(n, 3, p);
+    }
+    tag(n->outputs[0]);
+    return true;
+  }
+
+  // The tensor `v` is the shape of: v = Shape(x), as the model wrote it or as visit_shape
+  // rewrote it (a Gather of the storage's shape); nullptr otherwise.
+  const Value* shape_source(const Value* v) const {
+    const Node* p = v ? v->producer : nullptr;
+    if (p && nchw_shapes_.count(p)) p = p->inputs[0]->producer;
+    if (!is_op(p, "Shape") || p->has_attribute("start") || p->has_attribute("end")) return nullptr;
+    return p->inputs[0];
+  }
+
+  // Whether `v` is Unsqueeze(Gather(Shape(x), axis), [0]): dim `axis` of x as a 1-element
+  // tensor, the way exporters build a target shape from the input's dims.
+  bool is_dim_of(const Value* v, const Value* x, int64_t axis) const {
+    const Node* u = v ? v->producer : nullptr;
+    if (!is_op(u, "Unsqueeze") || !u->has_input(0)) return false;
+    std::vector<int64_t> unsqueeze_axes;
+    if (!ints_from_input_or_attr(*u, u->opset >= 13 && u->has_input(1) ? u->inputs[1] : nullptr,
+                                 "axes", &unsqueeze_axes) ||
+        unsqueeze_axes != std::vector<int64_t>{0}) {
+      return false;
+    }
+    const Node* g = u->inputs[0]->producer;
+    if (!is_op(g, "Gather") || !g->has_input(1) || !int_attr_is(*g, "axis", 0, 0)) {
+      return false;
+    }
+    const Value* index = g->inputs[1];
+    if (!index->is_fixed_constant() || index->constant->numel() != 1 ||
+        !index->constant->shape().empty() || index->constant->dtype() != DataType::kInt64) {
+      return false;
+    }
+    return shape_source(g->inputs[0]) == x &&
+           normalize_axis(index->constant->data_as<int64_t>()[0], 4) == axis;
+  }
+
+  // A Concat of `count` 1-element pieces whose pieces at `dims` positions are x's dims
+  // (position -> NCHW axis of x).
+  bool concat_of_dims(const Value* shape, const Value* x, size_t count,
+                      const std::vector<std::pair<size_t, int64_t>>& dims) const {
+    const Node* c = shape->producer;
+    if (!is_op(c, "Concat") || c->inputs.size() != count || !int_attr_is(*c, "axis", -1, 0)) {
+      return false;
+    }
+    for (auto [pos, axis] : dims) {
+      if (!is_dim_of(c->inputs[pos], x, axis)) return false;
+    }
+    return true;
+  }
+
+  // `v` reordered by a Gather with constant `indices` (a shape vector into NHWC order).
+  Value* gathered(Value* v, const std::vector<int64_t>& indices, const char* suffix) {
+    Value* idx = graph_.create_unique_value(v->name + suffix + "_indices");
+    idx->set_constant(
+        Tensor::from_vector<int64_t>({static_cast<int64_t>(indices.size())}, indices));
+    Value* out = graph_.create_unique_value(v->name + suffix);
+    out->type.dtype = DataType::kInt64;
+    auto node = std::make_unique<Node>();
+    node->op_type = "Gather";
+    node->opset = static_cast<int>(graph_.opset_imports[""]);
+    node->name = out->name;
+    node->inputs = {v, idx};
+    node->outputs = {out};
+    graph_.add_node(std::move(node));
+    return out;
+  }
+
+  // ShuffleNet's channel shuffle of NHWC x, Reshape(x, [N, g, C/g, H, W]) -> Transpose(0, 2,
+  // 1, 3, 4) -> Reshape([N, -1, H, W]), with both shapes built from x's own dims: in NHWC the
+  // same permutation of channels is Reshape([N, H, W, g, C/g]) -> Transpose(0, 1, 2, 4, 3) ->
+  // Reshape([N, H, W, -1]), one transpose instead of three. The shapes stay computed (the
+  // batch may be dynamic) and are reordered by Gathers.
+  bool visit_channel_shuffle(Node* r1) {
+    Value* x = r1->inputs[0];
+    if (!is_nhwc(x) || !r1->has_input(1) || !is_op(r1, "Reshape")) return false;
+    if (!int_attr_is(*r1, "allowzero", 0, 0)) return false;
+    Node* t = sole_consumer(r1->outputs[0]);
+    if (!is_op(t, "Transpose") || !is_perm(*t, {0, 2, 1, 3, 4})) return false;
+    Node* r2 = sole_consumer(t->outputs[0]);
+    if (!is_op(r2, "Reshape") || r2->inputs[0] != t->outputs[0] || !r2->has_input(1) ||
+        !int_attr_is(*r2, "allowzero", 0, 0)) {
+      return false;
+    }
+    // Dims 0, 3, 4 of the 5-D shape and 0, 2, 3 of the 4-D one are x's N, H, W, so the other
+    // dims split and rejoin C (the element counts force it).
+    if (!concat_of_dims(r1->inputs[1], x, 5, {{0, 0}, {3, 2}, {4, 3}}) ||
+        !concat_of_dims(r2->inputs[1], x, 4, {{0, 0}, {2, 2}, {3, 3}})) {
+      return false;
+    }
+    graph_.replace_input(r1, 1, gathered(r1->inputs[1], {0, 3, 4, 1, 2}, "_nhwc"));
+    t->attributes["perm"] = Attribute::of_ints({0, 1, 2, 4, 3});
+    graph_.replace_input(r2, 1, gathered(r2->inputs[1], {0, 2, 3, 1}, "_nhwc"));
+    tag(r2->outputs[0]);
     return true;
   }
 
@@ -522,7 +663,8 @@ class LayoutRewriter {
   bool nhwc_ops_;
   std::set<const Value*> nhwc_;
   std::map<Value*, Value*> to_nhwc_, to_nchw_, permuted_;
-  std::vector<Node*> bypassed_;  // model Transposes whose output is read through their input
+  std::vector<Node*> bypassed_;        // model Transposes whose output is read through their input
+  std::set<const Node*> nchw_shapes_;  // visit_shape's Gathers: NCHW shapes of NHWC values
 };
 
 // kAuto: NHWC when the model has a 2-D convolution with constant weights (CNNs: the NHWC

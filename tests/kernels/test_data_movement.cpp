@@ -113,6 +113,25 @@ TEST(Transpose, NchwToNhwcAndBackLargeTiledWithThreads) {
   }
 }
 
+// A channel shuffle on NHWC data, [N, H, W, g, C/g] -> [N, H, W, C/g, g]: g = 2, 3, 4 rows
+// zipped (4-byte elements), g = 5 through the general path, with threads.
+TEST(Transpose, ChannelShuffleOfNhwcZipsRows) {
+  for (int64_t g : {2, 3, 4, 5}) {
+    for (DataType t : {DataType::kFloat32, DataType::kInt32, DataType::kInt64}) {
+      Tensor x = Tensor::allocate(t, {2, 3, 5, g, 29}).value();
+      auto* p = static_cast<uint8_t*>(x.data());
+      for (size_t i = 0; i < x.nbytes(); ++i) p[i] = static_cast<uint8_t>(i * 13 + 5);
+      for (int threads : {1, 3}) {
+        auto out =
+            run1("Transpose", {{x, false}}, {{"perm", attr_ints({0, 1, 2, 4, 3})}}, 17, 1, threads);
+        ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+        EXPECT_TRUE(same_bytes((*out)[0], transpose_ref(x, {0, 1, 2, 4, 3})))
+            << "g " << g << " " << dtype_name(t) << " threads " << threads;
+      }
+    }
+  }
+}
+
 TEST(Transpose, DefaultReversesAndEveryElementSizeWorks) {
   for (DataType t : {DataType::kUint8, DataType::kFloat16, DataType::kInt32, DataType::kInt64}) {
     Tensor x = Tensor::allocate(t, {3, 40, 17}).value();

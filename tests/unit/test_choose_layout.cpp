@@ -197,6 +197,90 @@ TEST(ChooseLayout, ShapeOfNhwcDataNeedsNoTranspose) {
   EXPECT_EQ(count_ops(*nhwc.model, "Gather"), 1);
 }
 
+int count_perms(const Model& m, const std::vector<int64_t>& perm) {
+  int n = 0;
+  for (const Node* node : m.graph().nodes()) {
+    auto p = node->attr_ints("perm", {});
+    n += node->op_type == "Transpose" && p.is_ok() && *p == perm;
+  }
+  return n;
+}
+
+// ShuffleNet's channel shuffle as torch exports it (target shapes computed from Shape with a
+// dynamic batch), then a channel split by Slice: all NHWC, the shuffle one transpose of the last
+// two dims. A shape built from another tensor's dims is left to the NCHW fallback.
+TEST(ChooseLayout, ChannelShuffleAndSliceStayNhwc) {
+  for (bool own_dims : {true, false}) {
+    SCOPED_TRACE(own_dims ? "shapes from x's dims" : "shapes from another tensor");
+    std::mt19937 gen(8);
+    ModelBuilder b;
+    b.input("x", {1, 4, 6, 5});
+    conv(b, gen, "x", "c1", 4, 8, 3);
+    conv(b, gen, "x", "other", 4, 8, 1);
+    const std::string src = own_dims ? "c1" : "other";
+    b.initializer_i64("zero", {1}, {0});
+    for (int64_t axis : {0, 2, 3}) {
+      const std::string a = std::to_string(axis);
+      b.initializer_i64("i" + a, {}, {axis});
+      b.node("Shape", {src}, {"shape" + a});
+      b.node("Gather", {"shape" + a, "i" + a}, {"dim" + a});
+      b.node("Unsqueeze", {"dim" + a, "zero"}, {"u" + a});
+    }
+    b.initializer_i64("groups", {1}, {2});
+    b.initializer_i64("per_group", {1}, {4});
+    b.initializer_i64("minus_one", {1}, {-1});
+    set_attr(b.node("Concat", {"u0", "groups", "per_group", "u2", "u3"}, {"s5"}), "axis",
+             int64_t{0});
+    set_attr(b.node("Concat", {"u0", "minus_one", "u2", "u3"}, {"s4"}), "axis", int64_t{0});
+    b.node("Reshape", {"c1", "s5"}, {"split"});
+    set_attr(b.node("Transpose", {"split"}, {"swapped"}), "perm",
+             std::vector<int64_t>{0, 2, 1, 3, 4});
+    b.node("Reshape", {"swapped", "s4"}, {"shuffled"});
+    b.initializer_i64("starts", {1}, {4});
+    b.initializer_i64("ends", {1}, {8});
+    b.initializer_i64("axes", {1}, {-3});
+    b.node("Slice", {"shuffled", "starts", "ends", "axes"}, {"half"});
+    conv(b, gen, "half", "c2", 4, 3, 3);
+    b.node("Add", {"c2", "c2"}, {"y"});
+    b.output("y");
+    Loaded nhwc = expect_same_outputs(b, {1, 4, 6, 5});
+    ASSERT_TRUE(nhwc.model);
+    if (own_dims) {
+      EXPECT_EQ(count_perms(*nhwc.model, {0, 1, 2, 4, 3}), 1);  // the shuffle, on NHWC data
+      EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);        // and y back to NCHW
+    } else {
+      EXPECT_EQ(count_perms(*nhwc.model, {0, 1, 2, 4, 3}), 0);
+      EXPECT_GT(count_ops(*nhwc.model, "Transpose"), 2);
+    }
+  }
+}
+
+// Slice with its axes implied by the starts (opset 17 inputs, opset 9 attributes): NHWC.
+TEST(ChooseLayout, SliceWithoutAxesStaysNhwc) {
+  for (int opset : {17, 9}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    std::mt19937 gen(9);
+    ModelBuilder b(opset);
+    b.input("x", {1, 5, 7, 6});
+    conv(b, gen, "x", "c1", 5, 8, 3);
+    const std::vector<int64_t> starts = {0, 2, 1}, ends = {1, 7, 5};
+    if (opset >= 10) {
+      b.initializer_i64("starts", {3}, starts);
+      b.initializer_i64("ends", {3}, ends);
+      b.node("Slice", {"c1", "starts", "ends"}, {"part"});
+    } else {
+      auto& s = b.node("Slice", {"c1"}, {"part"});
+      set_attr(s, "starts", starts);
+      set_attr(s, "ends", ends);
+    }
+    conv(b, gen, "part", "c2", 5, 4, 1);
+    b.output("c2");
+    Loaded nhwc = expect_same_outputs(b, {1, 5, 7, 6});
+    ASSERT_TRUE(nhwc.model);
+    EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // x (5 channels) in, c2 out
+  }
+}
+
 // Reduce over H, W (keepdims 1: stays NHWC; keepdims 0: [N, C] in both layouts), a
 // squeeze-excitation gate, a channel Split and a depthwise Conv.
 TEST(ChooseLayout, ReduceSplitAndGatesKeepNhwc) {
