@@ -30,18 +30,18 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& fn) {
     fn(int64_t{0}, n);
     return;
   }
-  // About 4 chunks per thread, each at least kMinParallelWork/4 of work.
+  // About 4 chunks per thread, each at least kMinParallelWork/4 of work. Chunk sizes differ by
+  // at most one item: 14 output rows in 8 chunks are 1, 2, 2, 2, 1, 2, 2, 2 (7 per thread),
+  // where chunks of a rounded-up size (2 x 7) would give one thread 8 and the other 6.
   int64_t chunks = std::min<int64_t>(n, int64_t{threads} * 4);
   chunks = std::max<int64_t>(1, std::min<int64_t>(chunks, work / (kMinParallelWork / 4)));
-  const int64_t per = (n + chunks - 1) / chunks;
-  chunks = (n + per - 1) / per;
   tbb::parallel_for(
       tbb::blocked_range<int64_t>(0, chunks, 1),
       [&](const tbb::blocked_range<int64_t>& r) {
         for (int64_t c = r.begin(); c != r.end(); ++c) {
-          const int64_t b = c * per;
-          const int64_t e = std::min(n, b + per);
-          fn(b, e);
+          const int64_t b = c * n / chunks;
+          const int64_t e = (c + 1) * n / chunks;
+          if (b < e) fn(b, e);
         }
       },
       tbb::static_partitioner());
