@@ -622,6 +622,9 @@ class LayoutRewriter {
     }
     graph_.replace_input(r1, 1, gathered(r1->inputs[1], {0, 3, 4, 1, 2}, "_nhwc"));
     t->attributes["perm"] = Attribute::of_ints({0, 1, 2, 4, 3});
+    // The 5-D values in between are stored in the new order: their declared dims no longer hold.
+    r1->outputs[0]->type.dims.reset();
+    t->outputs[0]->type.dims.reset();
     graph_.replace_input(r2, 1, gathered(r2->inputs[1], {0, 2, 3, 1}, "_nhwc"));
     tag(r2->outputs[0]);
     return true;
