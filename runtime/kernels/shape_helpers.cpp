@@ -267,6 +267,15 @@ void StridedCopy::run_rows(const std::byte* in, std::byte* out, int64_t row_begi
   }
 }
 
+int64_t StridedCopy::batch_offset(int64_t b) const {
+  int64_t off = offset_;
+  for (size_t d = shape_.size() - 2; d-- > 0;) {
+    off += (b % shape_[d]) * strides_[d];
+    b /= shape_[d];
+  }
+  return off;
+}
+
 void StridedCopy::run_tiled(const std::byte* in, std::byte* out) const {
   // Output [..., R, C] reads input at i * 1 + j * stride: a batch of 2-D transposes.
   const size_t rank = shape_.size();
@@ -282,13 +291,7 @@ void StridedCopy::run_tiled(const std::byte* in, std::byte* out) const {
       const int64_t b = t / row_blocks;
       const int64_t r0 = (t % row_blocks) * kRowBlock;
       const int64_t nr = std::min(kRowBlock, rows - r0);
-      int64_t off = offset_ + r0;
-      int64_t rem = b;
-      for (size_t d = rank - 2; d-- > 0;) {
-        off += (rem % shape_[d]) * strides_[d];
-        rem /= shape_[d];
-      }
-      const std::byte* src = in + off * es;
+      const std::byte* src = in + (batch_offset(b) + r0) * es;
       std::byte* dst = out + (b * rows + r0) * cols * es;
       switch (elem_size_) {
         case 1: transpose_block<uint8_t>(src, stride, nr, cols, dst); break;
@@ -325,13 +328,7 @@ void StridedCopy::run_zipped(const std::byte* in, std::byte* out) const {
   const auto es = static_cast<int64_t>(elem_size_);
   parallel_for(batch, rows * inner, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
-      int64_t off = offset_;
-      int64_t rem = b;
-      for (size_t d = rank - 2; d-- > 0;) {
-        off += (rem % shape_[d]) * strides_[d];
-        rem /= shape_[d];
-      }
-      const std::byte* src = in + off * es;
+      const std::byte* src = in + batch_offset(b) * es;
       std::byte* dst = out + b * rows * inner * es;
       switch (inner) {
         case 2: zip_rows<uint32_t, 2>(src, stride, rows, dst); break;

@@ -44,6 +44,8 @@ class StridedCopy {
 
  private:
   void run_rows(const std::byte* in, std::byte* out, int64_t row_begin, int64_t row_end) const;
+  // Input offset (elements) of matrix b of the batch over all dims but the last two.
+  int64_t batch_offset(int64_t b) const;
   void run_tiled(const std::byte* in, std::byte* out) const;
   void run_zipped(const std::byte* in, std::byte* out) const;
 
