@@ -482,16 +482,22 @@ class LayoutRewriter {
     storage->type.dtype = DataType::kInt64;
     n->outputs[0] = storage;
     storage->producer = n;
-    Value* order = graph_.create_unique_value(out->name + "_nchw_order");
-    order->set_constant(Tensor::from_vector<int64_t>({4}, kPermToNchw));
-    auto gather = std::make_unique<Node>();
-    gather->op_type = "Gather";
-    gather->opset = static_cast<int>(graph_.opset_imports[""]);
-    gather->name = out->name + "_nchw";
-    gather->inputs = {storage, order};
-    gather->outputs = {out};
-    nchw_shapes_.insert(graph_.add_node(std::move(gather)));
+    nchw_shapes_.insert(add_gather(storage, kPermToNchw, out));
     return true;
+  }
+
+  // A Gather (axis 0) of `from` at constant `indices` into `out`: reorders a shape vector.
+  Node* add_gather(Value* from, const std::vector<int64_t>& indices, Value* out) {
+    Value* idx = graph_.create_unique_value(out->name + "_indices");
+    idx->set_constant(
+        Tensor::from_vector<int64_t>({static_cast<int64_t>(indices.size())}, indices));
+    auto node = std::make_unique<Node>();
+    node->op_type = "Gather";
+    node->opset = static_cast<int>(graph_.opset_imports[""]);
+    node->name = out->name + "_gather";
+    node->inputs = {from, idx};
+    node->outputs = {out};
+    return graph_.add_node(std::move(node));
   }
 
   // Slice along known axes (a constant input from opset 10, the attribute before; or, absent,
@@ -583,18 +589,9 @@ class LayoutRewriter {
 
   // `v` reordered by a Gather with constant `indices` (a shape vector into NHWC order).
   Value* gathered(Value* v, const std::vector<int64_t>& indices, const char* suffix) {
-    Value* idx = graph_.create_unique_value(v->name + suffix + "_indices");
-    idx->set_constant(
-        Tensor::from_vector<int64_t>({static_cast<int64_t>(indices.size())}, indices));
     Value* out = graph_.create_unique_value(v->name + suffix);
     out->type.dtype = DataType::kInt64;
-    auto node = std::make_unique<Node>();
-    node->op_type = "Gather";
-    node->opset = static_cast<int>(graph_.opset_imports[""]);
-    node->name = out->name;
-    node->inputs = {v, idx};
-    node->outputs = {out};
-    graph_.add_node(std::move(node));
+    add_gather(v, indices, out);
     return out;
   }
 
