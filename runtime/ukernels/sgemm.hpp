@@ -1,8 +1,9 @@
 // Single-precision GEMM: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] (+ C) (+ bias), clamped.
 //
-// Row-major matrices with an optional transpose per operand. Both operands are packed into
-// panels (A: MR rows, B: NR columns, K in blocks of kSgemmKc) and multiplied by an MR x NR
-// register-tile microkernel of the active ISA. Work is split over M and N tiles only, never
+// Row-major matrices with an optional transpose per operand. B is packed into panels of NR
+// columns, K in blocks of kSgemmKc; A is read in place when its rows are contiguous (not
+// transposed), else packed into panels of MR rows. An MR x NR register-tile microkernel of the
+// active ISA multiplies them (same bits either way). Work is split over M and N tiles only, never
 // over K, so the result bits do not depend on the thread count. Constant operands (weights)
 // can be packed once at plan time (SgemmPackedA / SgemmPackedB).
 #pragma once

@@ -17,7 +17,10 @@ constexpr int64_t kSgemmKc = 256;
 // One block product: C[mc, nc] (+)= packed A panels x packed B panels over kc.
 struct SgemmBlock {
   int64_t mc = 0, nc = 0, kc = 0;
-  const float* a = nullptr;  // ceil(mc/MR) panels of kc*MR floats
+  // ceil(mc/MR) panels of kc*MR floats, or (lda > 0) mc rows of the caller's row-major A,
+  // lda floats apart, at this block's first column.
+  const float* a = nullptr;
+  int64_t lda = 0;
   const float* b = nullptr;  // ceil(nc/NR) panels of kc*NR floats
   float* c = nullptr;
   int64_t ldc = 0;

@@ -83,7 +83,8 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   }
   EXPECT_TRUE(testing::all_close(got.data(), want.data(), cs.m * ldc, atol, rtol, true));
 
-  // Prepacked A with per-column bias (Relu), prepacked B: same bits as the unpacked path.
+  // Prepacked A with per-column bias (Relu), prepacked B: same bits as the unpacked path
+  // (which reads A's rows in place when A is not transposed, and packs them when it is).
   GemmEpilogue relu;
   relu.bias_kind = GemmBias::kPerCol;
   relu.bias = bias.data();
