@@ -12,11 +12,14 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "exec/parallel.hpp"
+#include "kernels/broadcast.hpp"
 #include "kernels/conv_nhwc.hpp"
 #include "kernels/conv_params.hpp"
+#include "kernels/conv_residual.hpp"
 #include "kernels/fused_activation.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/sgemm.hpp"
@@ -224,6 +227,40 @@ class ConvKernel final : public Kernel {
   std::vector<SgemmPackedA> packed_;
 };
 
+Result<std::unique_ptr<Kernel>> make_conv_nchw(PrepareContext& ctx, const ConvShapes& cs,
+                                               const Geometry3& g, const WindowGeometry& wg,
+                                               const ConvActivation& act);
+
+// A Conv carrying a residual (kernels/conv_residual.hpp): in the GEMM epilogue when R has Y's
+// shape and the NHWC kernel is a GEMM, else the conv without activation and a second pass.
+Result<std::unique_ptr<Kernel>> make_conv_with_residual(PrepareContext& ctx, const ConvShapes& cs,
+                                                        const Geometry3& g,
+                                                        const WindowGeometry& wg,
+                                                        const ConvActivation& act, Layout layout,
+                                                        Layout x_layout, const Shape& conv_shape) {
+  KEEL_RETURN_IF_ERROR(ctx.check_input(3, {DataType::kFloat32}));
+  const Shape& r_shape = ctx.input(3).shape;
+  const std::optional<Shape> out_shape = broadcast_shapes(conv_shape, r_shape);
+  if (!out_shape) {
+    return ctx.invalid("the residual (input 3) " + shape_to_string(r_shape) +
+                       " does not broadcast with the convolution's output " +
+                       shape_to_string(conv_shape));
+  }
+  if (layout == Layout::kNhwc && r_shape == conv_shape &&
+      nhwc_conv_adds_residual(choose_nhwc_conv(cs, g, x_layout))) {
+    return make_conv_nhwc(ctx, cs, g, act, x_layout, true);
+  }
+  KEEL_RETURN_IF_ERROR(check_sizes(ctx, {*out_shape}));
+  std::unique_ptr<Kernel> conv;
+  if (layout == Layout::kNhwc) {
+    KEEL_ASSIGN_OR_RETURN(conv, make_conv_nhwc(ctx, cs, g, ActParams{}, x_layout, false));
+  } else {
+    KEEL_ASSIGN_OR_RETURN(conv, make_conv_nchw(ctx, cs, g, wg, ActParams{}));
+  }
+  ctx.set_output(0, DataType::kFloat32, *out_shape);
+  return make_conv_residual_after(std::move(conv), conv_shape, r_shape, *out_shape, act);
+}
+
 Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
   KEEL_ASSIGN_OR_RETURN(const Layout x_layout, node_input_layout(ctx.node));
@@ -246,8 +283,16 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   const Geometry3 g = to_geometry3(wg);
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {out_shape, {cs.cin_g, g.k_size(), g.out_size()}}));
   ctx.set_output(0, DataType::kFloat32, out_shape);
-  if (layout == Layout::kNhwc) return make_conv_nhwc(ctx, cs, g, act, x_layout);
+  if (ctx.node.has_attribute(kResidualAttr)) {
+    return make_conv_with_residual(ctx, cs, g, wg, act, layout, x_layout, out_shape);
+  }
+  if (layout == Layout::kNhwc) return make_conv_nhwc(ctx, cs, g, act, x_layout, false);
+  return make_conv_nchw(ctx, cs, g, wg, act);
+}
 
+Result<std::unique_ptr<Kernel>> make_conv_nchw(PrepareContext& ctx, const ConvShapes& cs,
+                                               const Geometry3& g, const WindowGeometry& wg,
+                                               const ConvActivation& act) {
   bool unit = true;
   for (size_t i = 0; i < wg.rank(); ++i) {
     unit = unit && wg.kernel[i] == 1 && wg.strides[i] == 1 && wg.pads_begin[i] == 0 &&

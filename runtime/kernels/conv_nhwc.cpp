@@ -14,7 +14,8 @@
 //   rows = output pixels,
 //                        K = (kh, kw, c); the driver gathers A panels straight from the image
 //                        (no im2col buffer), B = weights reordered to [(kh, kw, c), m]
-// The fused activation runs in the GEMM epilogue or the ukernel.
+// The fused activation runs in the GEMM epilogue or the ukernel; a fused residual
+// (kernels/conv_residual.hpp) in the GEMM epilogue of conv_nhwc_1x1 and conv_nhwc_gemm.
 #include "kernels/conv_nhwc.hpp"
 
 #include <algorithm>
@@ -29,12 +30,16 @@
 namespace keel {
 namespace {
 
-GemmEpilogue conv_epilogue(const float* bias, const ConvActivation& act) {
+// residual: the skip tensor of a fused residual Add (Y's shape), or nullptr.
+GemmEpilogue conv_epilogue(const float* bias, const float* residual, int64_t ld_residual,
+                           const ConvActivation& act) {
   GemmEpilogue ep;
   if (bias != nullptr) {
     ep.bias_kind = GemmBias::kPerCol;
     ep.bias = bias;
   }
+  ep.residual = residual;
+  ep.ld_residual = ld_residual;
   ep.act = act;
   return ep;
 }
@@ -47,8 +52,14 @@ Status packing_failed(const PrepareContext& ctx) {
 
 class ConvNhwc1x1 final : public Kernel {
  public:
-  ConvNhwc1x1(int64_t pixels, int64_t cin, int64_t cout, bool has_bias, ConvActivation act)
-      : pixels_(pixels), cin_(cin), cout_(cout), has_bias_(has_bias), act_(act) {}
+  ConvNhwc1x1(int64_t pixels, int64_t cin, int64_t cout, bool has_bias, bool residual,
+              ConvActivation act)
+      : pixels_(pixels),
+        cin_(cin),
+        cout_(cout),
+        has_bias_(has_bias),
+        residual_(residual),
+        act_(act) {}
 
   // W [M, C] is B^T: packed as B [C, M] once.
   bool prepack(const float* w) { return packed_.pack(cin_, cout_, w, cin_, true); }
@@ -57,13 +68,14 @@ class ConvNhwc1x1 final : public Kernel {
 
   void run(const KernelRun& r) const override {
     const float* bias = has_bias_ ? r.in(2).as<float>() : nullptr;
+    const float* res = residual_ ? r.in(3).as<float>() : nullptr;
     sgemm_packed_b(pixels_, r.in(0).as<float>(), cin_, false, packed_, r.out(0).as<float>(), cout_,
-                   conv_epilogue(bias, act_));
+                   conv_epilogue(bias, res, cout_, act_));
   }
 
  private:
   int64_t pixels_, cin_, cout_;
-  bool has_bias_;
+  bool has_bias_, residual_;
   ConvActivation act_;
   SgemmPackedB packed_;
 };
@@ -177,8 +189,8 @@ void gather_a(const void* ctx, int64_t i0, int64_t mc, int64_t k0, int64_t kc, i
 
 class ConvNhwcGemm final : public Kernel {
  public:
-  ConvNhwcGemm(const ConvShapes& cs, const GatherGeometry& geo, ConvActivation act)
-      : cs_(cs), geo_(geo), act_(act) {}
+  ConvNhwcGemm(const ConvShapes& cs, const GatherGeometry& geo, bool residual, ConvActivation act)
+      : cs_(cs), geo_(geo), residual_(residual), act_(act) {}
 
   // Per group: B_g[(kh, kw, c), m] = W[g*M/G + m, c, kh, kw], packed once.
   bool prepack(const float* w) {
@@ -203,6 +215,7 @@ class ConvNhwcGemm final : public Kernel {
 
   void run(const KernelRun& r) const override {
     const float* bias = cs_.has_bias ? r.in(2).as<float>() : nullptr;
+    const float* res = residual_ ? r.in(3).as<float>() : nullptr;
     float* y = r.out(0).as<float>();
     const int64_t rows = cs_.batch * geo_.out_h * geo_.out_w;
     for (int64_t gi = 0; gi < cs_.group; ++gi) {
@@ -210,14 +223,16 @@ class ConvNhwcGemm final : public Kernel {
       geo.x = r.in(0).as<float>() + gi * cs_.cin_g;
       const SgemmAGather a{&gather_a, &geo};
       const int64_t col = gi * cs_.cout_g;
-      sgemm_gather_a(rows, a, packed_[gi], y + col, cs_.cout,
-                     conv_epilogue(bias ? bias + col : nullptr, act_));
+      sgemm_gather_a(
+          rows, a, packed_[gi], y + col, cs_.cout,
+          conv_epilogue(bias ? bias + col : nullptr, res ? res + col : nullptr, cs_.cout, act_));
     }
   }
 
  private:
   ConvShapes cs_;
   GatherGeometry geo_;
+  bool residual_;
   ConvActivation act_;
   std::vector<SgemmPackedB> packed_;
 };
@@ -357,9 +372,31 @@ void set_window(Params& p, const Geometry3& g) {
 
 }  // namespace
 
+NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x_layout) {
+  // g is 3-D with a unit leading dim: index 1 is H, 2 is W.
+  const bool unit = g.k[1] == 1 && g.k[2] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[1] == 0 &&
+                    g.pb[2] == 0 && g.out[1] == g.in[1] && g.out[2] == g.in[2];
+  const bool x_nchw = x_layout == Layout::kNchw;
+  if (unit && cs.group == 1 && !x_nchw) return NhwcConvImpl::k1x1;
+  if (cs.cin_g == 1 && cs.cout_g == 1 && !x_nchw) return NhwcConvImpl::kDepthwise;
+  // The direct kernel while a group's GEMM would be tiny (RegNet's 8-channel groups), or while
+  // too few outputs share each gathered A panel: measured with bench_conv (AVX2, 2026-11-25),
+  // 3x3 convs to 32 outputs run 1.1-1.5x faster direct at 7x7 to 56x56, ResNet's 64 -> 64 at
+  // 56x56 1.15x; at 128 outputs and more the implicit GEMM wins (up to 1.8x at 512).
+  const bool few_outputs = cs.group == 1 && cs.cout <= 64 && g.k[1] * g.k[2] > 1;
+  if ((cs.group > 1 && cs.cin_g * cs.cout_g <= 1024) || few_outputs || x_nchw) {
+    return NhwcConvImpl::kDirect;
+  }
+  return NhwcConvImpl::kGemm;
+}
+
+bool nhwc_conv_adds_residual(NhwcConvImpl impl) {
+  return impl == NhwcConvImpl::k1x1 || impl == NhwcConvImpl::kGemm;
+}
+
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
                                                const Geometry3& g, const ConvActivation& act,
-                                               Layout x_layout) {
+                                               Layout x_layout, bool residual) {
   const Tensor* w = ctx.input(1).value;
   if (w == nullptr) {
     return ctx.unsupported_case(
@@ -367,17 +404,18 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
         "plan time)");
   }
   const float* wd = w->data_as<float>();
-  // g is 3-D with a unit leading dim: index 1 is H, 2 is W.
-  const bool unit = g.k[1] == 1 && g.k[2] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[1] == 0 &&
-                    g.pb[2] == 0 && g.out[1] == g.in[1] && g.out[2] == g.in[2];
+  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout);
+  if (residual && !nhwc_conv_adds_residual(impl)) {
+    return ctx.invalid("internal: the residual cannot go into this kernel's epilogue");
+  }
   const bool x_nchw = x_layout == Layout::kNchw;
-  if (unit && cs.group == 1 && !x_nchw) {
-    auto k =
-        std::make_unique<ConvNhwc1x1>(cs.batch * g.in_size(), cs.cin, cs.cout, cs.has_bias, act);
+  if (impl == NhwcConvImpl::k1x1) {
+    auto k = std::make_unique<ConvNhwc1x1>(cs.batch * g.in_size(), cs.cin, cs.cout, cs.has_bias,
+                                           residual, act);
     if (!k->prepack(wd)) return packing_failed(ctx);
     return std::unique_ptr<Kernel>(std::move(k));
   }
-  if (cs.cin_g == 1 && cs.cout_g == 1 && !x_nchw) {
+  if (impl == NhwcConvImpl::kDepthwise) {
     DwConvParams p;
     set_window(p, g);
     p.channels = cs.cin;
@@ -386,12 +424,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
     k->prepack(wd);
     return std::unique_ptr<Kernel>(std::move(k));
   }
-  // The direct kernel while a group's GEMM would be tiny (RegNet's 8-channel groups), or while
-  // too few outputs share each gathered A panel: measured with bench_conv (AVX2, 2026-11-25),
-  // 3x3 convs to 32 outputs run 1.1-1.5x faster direct at 7x7 to 56x56, ResNet's 64 -> 64 at
-  // 56x56 1.15x; at 128 outputs and more the implicit GEMM wins (up to 1.8x at 512).
-  const bool few_outputs = cs.group == 1 && cs.cout <= 64 && g.k[1] * g.k[2] > 1;
-  if ((cs.group > 1 && cs.cin_g * cs.cout_g <= 1024) || few_outputs || x_nchw) {
+  if (impl == NhwcConvImpl::kDirect) {
     GroupConvParams p;
     set_window(p, g);
     p.in_channels = cs.cin;
@@ -422,7 +455,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   geo.d_w = g.d[2];
   geo.p_t = g.pb[1];
   geo.p_l = g.pb[2];
-  auto k = std::make_unique<ConvNhwcGemm>(cs, geo, act);
+  auto k = std::make_unique<ConvNhwcGemm>(cs, geo, residual, act);
   if (!k->prepack(wd)) return packing_failed(ctx);
   return std::unique_ptr<Kernel>(std::move(k));
 }

@@ -9,11 +9,19 @@
 
 namespace keel {
 
+enum class NhwcConvImpl { k1x1, kDepthwise, kDirect, kGemm };
+
+// The implementation make_conv_nhwc picks for a conv (see conv_nhwc.cpp).
+NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x_layout);
+// Whether that implementation can add a residual (input 3, Y's shape) in its epilogue.
+bool nhwc_conv_adds_residual(NhwcConvImpl impl);
+
 // Picks and prepares the implementation for a Conv whose inputs, geometry (2-D, in g's last
 // two dims) and output shape [N, OH, OW, M] make_conv has validated and set; X is NHWC, or
-// NCHW when x_layout says so (kInputLayoutAttr). Needs W constant.
+// NCHW when x_layout says so (kInputLayoutAttr). Needs W constant. With `residual`, input 3
+// (Y's shape, NHWC) is added before the activation; only where nhwc_conv_adds_residual.
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
                                                const Geometry3& g, const ConvActivation& act,
-                                               Layout x_layout);
+                                               Layout x_layout, bool residual);
 
 }  // namespace keel

@@ -256,11 +256,16 @@ class LayoutRewriter {
       // The weights say 2-D; an input of unknown rank would be rejected by the kernel anyway.
       if (known_rank(n->inputs[0]) != -1) return false;
     }
+    // A fused residual (kernels/conv_residual.hpp) is added to the output as it is stored: it
+    // must be NHWC too, so it needs a known rank of 4 when it is not NHWC already.
+    const bool residual = n->has_input(3);
+    if (residual && !is_nhwc(n->inputs[3]) && known_rank(n->inputs[3]) != 4) return false;
     if (reads_nchw_in_place(n)) {
       n->attributes[kInputLayoutAttr] = Attribute::of_string("NCHW");
     } else {
       graph_.replace_input(n, 0, as_nhwc(n->inputs[0]));
     }
+    if (residual && !is_nhwc(n->inputs[3])) graph_.replace_input(n, 3, as_nhwc(n->inputs[3]));
     mark(n);
     tag(n->outputs[0]);
     return true;

@@ -48,6 +48,9 @@ bool fold_conv_mul_add(Graph& graph, PassContext& ctx);
 // An activation (kernels/fused_activation.hpp) after a remaining BatchNormalization, a Conv or
 // a MatMul with constant B (which also takes a following per-column bias Add).
 bool fuse_activation(Graph& graph, PassContext& ctx);
+// Conv -> Add of a computed tensor (a residual connection) -> one Conv with that tensor as a
+// fourth input, added in its epilogue (kernels/conv_residual.hpp). Runs before fuse_activation.
+bool fuse_conv_add(Graph& graph, PassContext& ctx);
 // Decomposed exact GELU (Div, Erf, Add, Mul, Mul) -> one Gelu node (keel-only below opset 20).
 bool fuse_gelu_pattern(Graph& graph, PassContext& ctx);
 // Decomposed LayerNorm / RMSNorm subgraphs -> LayerNormalization (opset >= 17) or

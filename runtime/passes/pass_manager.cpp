@@ -44,6 +44,7 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
   }
   if (ctx.options.runtime_fusions) {
     fuse_gelu_pattern(graph, ctx);
+    fuse_conv_add(graph, ctx);  // first: the activation after the Add then fuses too
     fuse_activation(graph, ctx);
   }
   graph.compact();

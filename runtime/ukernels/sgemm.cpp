@@ -111,6 +111,7 @@ void epilogue_only(int64_t m, int64_t n, float* c, int64_t ldc, const GemmEpilog
       float v = ep.accumulate ? c[i * ldc + j] : 0.0f;
       if (ep.bias_kind == GemmBias::kPerRow) v += ep.bias[i];
       if (ep.bias_kind == GemmBias::kPerCol) v += ep.bias[j];
+      if (ep.residual != nullptr) v += ep.residual[i * ep.ld_residual + j];
       v = activate_scalar(v, ep.act);
       c[i * ldc + j] = v;
     }
@@ -206,6 +207,10 @@ void run(const SgemmUkernels* uk, int64_t m, int64_t n, int64_t k, const Operand
         const bool last = kb == nkb - 1;
         if (last && ep.bias_kind == GemmBias::kPerRow) blk.bias_row = ep.bias + i0;
         if (last && ep.bias_kind == GemmBias::kPerCol) blk.bias_col = ep.bias + j0;
+        if (last && ep.residual != nullptr) {
+          blk.residual = ep.residual + i0 * ep.ld_residual + j0;
+          blk.ld_residual = ep.ld_residual;
+        }
         if (last) blk.act = ep.act;
         uk->block(blk);
       }

@@ -20,12 +20,17 @@ struct SgemmUkernels;  // one table per ISA (runtime/ukernels/isa/*.cpp)
 
 enum class GemmBias { kNone, kPerRow, kPerCol };
 
-// What happens to each output after the product: y = act(alpha*acc (+ C if accumulate) + bias).
+// What happens to each output after the product:
+// y = act(alpha*acc (+ C if accumulate) + bias (+ residual)).
 struct GemmEpilogue {
   float alpha = 1.0f;
   bool accumulate = false;
   GemmBias bias_kind = GemmBias::kNone;
   const float* bias = nullptr;  // M values (per row) or N values (per column)
+  // An [M, N] matrix added last before the activation (a residual connection's skip tensor);
+  // element (i, j) at residual[i * ld_residual + j]. Must not overlap C.
+  const float* residual = nullptr;
+  int64_t ld_residual = 0;
   ActParams act;
 };
 

@@ -29,7 +29,9 @@ struct SgemmBlock {
   bool apply_alpha = false;
   const float* bias_row = nullptr;  // mc values, or nullptr
   const float* bias_col = nullptr;  // nc values, or nullptr
-  ActParams act;                    // applied last
+  const float* residual = nullptr;  // mc x nc values, ld_residual apart, added after the bias
+  int64_t ld_residual = 0;
+  ActParams act;  // applied last
 };
 
 struct SgemmUkernels {

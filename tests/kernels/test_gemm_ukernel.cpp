@@ -61,8 +61,12 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
             ldc);
   EXPECT_TRUE(testing::all_close(got.data(), want.data(), cs.m * ldc, atol, rtol));
 
-  // alpha, accumulate, per-row bias, clamp.
+  // alpha, accumulate, per-row bias, residual, clamp.
+  const int64_t ldr = cs.n + 5;
+  auto residual = random_vector(static_cast<size_t>(cs.m * ldr), seed + 4);
   GemmEpilogue ep;
+  ep.residual = residual.data();
+  ep.ld_residual = ldr;
   ep.alpha = 0.5f;
   ep.accumulate = true;
   ep.bias_kind = GemmBias::kPerRow;
@@ -78,7 +82,7 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   for (int64_t i = 0; i < cs.m; ++i) {
     for (int64_t j = 0; j < cs.n; ++j) {
       float& w = want[i * ldc + j];
-      w = std::min(std::max(w + bias[i], -0.25f), 0.75f);
+      w = std::min(std::max(w + bias[i] + residual[i * ldr + j], -0.25f), 0.75f);
     }
   }
   EXPECT_TRUE(testing::all_close(got.data(), want.data(), cs.m * ldc, atol, rtol, true));

@@ -171,14 +171,15 @@ TEST(ChooseLayout, FewChannelInputIsReadInPlaceByEveryConv) {
   ModelBuilder b;
   b.input("x", {1, 3, 9, 9});
   conv(b, gen, "x", "c1", 3, 3, 3);
-  b.node("Add", {"c1", "x"}, {"s"});
+  // A Mul, not an Add: an Add would become the conv's residual (passes/fuse_conv_add.cpp).
+  b.node("Mul", {"c1", "x"}, {"s"});
   conv(b, gen, "x", "c2", 3, 5, 3, 2);
   b.output("s");
   b.output("c2");
   Loaded nhwc = expect_same_outputs(b, {1, 3, 9, 9});
   ASSERT_TRUE(nhwc.model);
   EXPECT_EQ(count_strided_nchw_reads(*nhwc.model), 2);
-  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // c1 for the Add; c2 back
+  EXPECT_EQ(count_ops(*nhwc.model, "Transpose"), 2);  // c1 for the Mul; c2 back
 }
 
 // Shape of an NHWC value is its storage's shape reordered (a Gather), not a transpose of it.
