@@ -2,9 +2,8 @@
 //   probe/stream:    y = a*x + b over buffers far larger than the LLC (one read and one write
 //                    per element, normal stores), 1 and 2 threads;
 //   probe/stream_nt: the same with non-temporal stores (no read-for-ownership of y);
-//   probe/fma/<isa>: single-core peak of independent FMA chains (mul+add on SSE2).
-// Compiled for the baseline; the wider code paths use function target attributes and run only
-// when keel's CPU detection reports the tier.
+//   probe/fma/<isa>: single-core peak of independent FMA chains (mul+add on SSE2), the loop of
+//                    tools/keel/machine_limits.cpp (which `keel bench --profile` runs too).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 
 #include "bench_common.hpp"
 #include "core/cpu_features.hpp"
+#include "machine_limits.hpp"  // tools/keel: the FMA loop
 
 namespace keel::bench {
 namespace {
@@ -58,66 +58,25 @@ void bm_stream(benchmark::State& st, int threads, bool nt) {
   set_rates(st, n, 2 * n * static_cast<int64_t>(sizeof(float)));
 }
 
-constexpr int64_t kFmaIters = 1 << 22;
-
-// 12 independent chains of 4-wide mul+add (SSE2 has no FMA; 2 flops per lane per step).
-float fma_sse2() {
-  __m128 acc[12];
-  for (auto& a : acc) a = _mm_set1_ps(0.0f);
-  const __m128 m = _mm_set1_ps(0.999999f), c = _mm_set1_ps(1e-7f);
-  for (int64_t i = 0; i < kFmaIters; ++i) {
-    for (auto& a : acc) a = _mm_add_ps(_mm_mul_ps(a, m), c);
-  }
-  float out = 0.0f;
-  for (auto& a : acc) out += _mm_cvtss_f32(a);
-  return out;
-}
-
-__attribute__((target("avx2,fma"))) float fma_avx2() {
-  __m256 acc[12];
-  for (auto& a : acc) a = _mm256_set1_ps(0.0f);
-  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (int64_t i = 0; i < kFmaIters; ++i) {
-    for (auto& a : acc) a = _mm256_fmadd_ps(a, m, c);
-  }
-  float out = 0.0f;
-  for (auto& a : acc) out += _mm256_cvtss_f32(a);
-  return out;
-}
-
-__attribute__((target("avx512f"))) float fma_avx512() {
-  __m512 acc[12];
-  for (auto& a : acc) a = _mm512_set1_ps(0.0f);
-  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-  for (int64_t i = 0; i < kFmaIters; ++i) {
-    for (auto& a : acc) a = _mm512_fmadd_ps(a, m, c);
-  }
-  float out = 0.0f;
-  for (auto& a : acc) out += _mm512_cvtss_f32(a);
-  return out;
-}
-
 void bm_fma(benchmark::State& st, Isa isa) {
-  const int64_t lanes = isa == Isa::kAvx512 ? 16 : isa == Isa::kAvx2 ? 8 : 4;
   for (auto _ : st) {
-    float r = isa == Isa::kAvx512 ? fma_avx512() : isa == Isa::kAvx2 ? fma_avx2() : fma_sse2();
+    float r = fma_probe_loop(isa);
     benchmark::DoNotOptimize(r);
   }
-  // items = floating-point operations (2 per lane per step): items_per_second reads as FLOP/s.
-  st.SetItemsProcessed(static_cast<int64_t>(st.iterations()) * kFmaIters * 12 * lanes * 2);
+  // items = floating-point operations: items_per_second reads as FLOP/s.
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations()) * fma_probe_flops(isa));
 }
 
 }  // namespace
 
 double fma_peak_flops(Isa isa) {
-  const int64_t lanes = isa == Isa::kAvx512 ? 16 : isa == Isa::kAvx2 ? 8 : 4;
   double best = 0.0;
   for (int rep = 0; rep < 5; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
-    float r = isa == Isa::kAvx512 ? fma_avx512() : isa == Isa::kAvx2 ? fma_avx2() : fma_sse2();
+    float r = fma_probe_loop(isa);
     benchmark::DoNotOptimize(r);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(kFmaIters * 12 * lanes * 2) / s);
+    best = std::max(best, static_cast<double>(fma_probe_flops(isa)) / s);
   }
   return best;
 }

@@ -48,8 +48,17 @@ for e in events:
         assert k in e["args"], (k, e)
 assert bench["profile"]["events"] == len(events)
 assert any(e["args"]["op_type"] == "Conv" for e in events)
+# Each operator's rate as a share of the machine's limit, measured in the same run.
+prof = bench["profile"]
+assert prof["fma_peak_gflops"] > 0 and prof["stream_gbps"] > 0, prof
+for o in prof["operators"]:
+    assert ("gflops" in o) == ("pct_of_fma_peak" in o) and ("gbps" in o) == ("pct_of_stream" in o), o
+conv = [o for o in prof["operators"] if o["op_type"] == "Conv"][0]
+assert conv["pct_of_fma_peak"] > 0, conv
 PY
 check "bench JSON fields and one trace event per step per run" test $? -eq 0
+check "bench --profile prints rates as shares of the machine's limits" \
+  grep -q "GFLOP/s ([0-9]*% of FMA peak)" "$tmp/bench.txt"
 
 # --batch repeats the stored batch-1 input; --time; concurrency on one session.
 "$keel" bench "$src/models/resnet_tiny" --batch 3 --time 0.2 --concurrency 2 --threads 1 --json "$tmp/b3.json" \

@@ -18,6 +18,7 @@
 
 #include "commands.hpp"
 #include "core/cpu_features.hpp"
+#include "machine_limits.hpp"
 
 namespace keel::tools {
 
@@ -201,30 +202,43 @@ struct OpTotal {
   StepWork work;
 };
 
-std::string rate_text(const StepWork& work, double ns) {
-  char buf[64];
+// A step's rate and its share of the machine's limit for that kind of work: the FMA peak for
+// steps that count floating-point operations, the streaming bandwidth for the others (a step
+// whose data sits in cache can pass 100% of the latter).
+double pct_of_limit(const StepWork& work, double ns, const MachineLimits& lim) {
+  if (work.flops > 0)
+    return lim.flops_per_s > 0 ? 100.0 * work.flops / ns / (lim.flops_per_s * 1e-9) : 0.0;
+  return lim.bytes_per_s > 0 ? 100.0 * work.bytes / ns / (lim.bytes_per_s * 1e-9) : 0.0;
+}
+
+std::string rate_text(const StepWork& work, double ns, const MachineLimits& lim) {
+  char buf[96];
   if (ns <= 0) return "";
+  const double pct = pct_of_limit(work, ns, lim);
   if (work.flops > 0) {
-    std::snprintf(buf, sizeof buf, "%.2f GFLOP/s", work.flops / ns);
+    std::snprintf(buf, sizeof buf, "%.2f GFLOP/s (%.0f%% of FMA peak)", work.flops / ns, pct);
   } else {
-    std::snprintf(buf, sizeof buf, "%.2f GB/s", work.bytes / ns);
+    std::snprintf(buf, sizeof buf, "%.2f GB/s (%.0f%% of stream)", work.bytes / ns, pct);
   }
   return buf;
 }
 
-json rate_json(const StepWork& work, double ns) {
+json rate_json(const StepWork& work, double ns, const MachineLimits& lim) {
   json j;
   if (ns <= 0) return j;
+  const double pct = pct_of_limit(work, ns, lim);
   if (work.flops > 0) {
     j["gflops"] = work.flops / ns;
+    j["pct_of_fma_peak"] = pct;
   } else {
     j["gbps"] = work.bytes / ns;
+    j["pct_of_stream"] = pct;
   }
   return j;
 }
 
 void print_top(const char* title, std::vector<OpTotal> totals, double all_ns, size_t runs,
-               size_t top) {
+               size_t top, const MachineLimits& lim) {
   std::sort(totals.begin(), totals.end(),
             [](const OpTotal& x, const OpTotal& y) { return x.ns > y.ns; });
   std::printf("%s\n", title);
@@ -235,14 +249,14 @@ void print_top(const char* title, std::vector<OpTotal> totals, double all_ns, si
     std::printf(
         "  %-32s %7lld %11.3f %6.1f%% %11.4f  %s\n", t.key.c_str(), static_cast<long long>(t.calls),
         t.ns * 1e-6, all_ns > 0 ? 100.0 * t.ns / all_ns : 0.0,
-        runs ? t.ns * 1e-6 / static_cast<double>(runs) : 0.0, rate_text(t.work, t.ns).c_str());
+        runs ? t.ns * 1e-6 / static_cast<double>(runs) : 0.0, rate_text(t.work, t.ns, lim).c_str());
   }
 }
 
 // Writes the trace (streamed: a long run has many events) and prints/returns the summary.
 Result<json> write_profile(const std::string& path, const std::vector<StepInfo>& steps,
                            const std::vector<Stream>& streams, Clock::time_point origin,
-                           const std::string& layout, const json& meta) {
+                           const std::string& layout, const json& meta, const MachineLimits& lim) {
   // The args object of each step is the same in every run: serialise it once.
   std::vector<std::string> step_args(steps.size()), step_names(steps.size());
   std::vector<StepWork> work(steps.size());
@@ -346,8 +360,10 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
   std::printf("Profile runs: %zu\n", runs);
   std::printf("Profile step time per run ms: %.4f\n",
               runs ? all_ns * 1e-6 / static_cast<double>(runs) : 0.0);
-  print_top("Top operator types by total time:", ops, all_ns, runs, 15);
-  print_top("Top nodes by total time:", by_node, all_ns, runs, 10);
+  std::printf("Machine FMA peak GFLOP/s: %.1f\n", lim.flops_per_s * 1e-9);
+  std::printf("Machine stream GB/s: %.1f\n", lim.bytes_per_s * 1e-9);
+  print_top("Top operator types by total time:", ops, all_ns, runs, 15, lim);
+  print_top("Top nodes by total time:", by_node, all_ns, runs, 10, lim);
 
   json j;
   j["file"] = path;
@@ -355,6 +371,8 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
   j["runs"] = runs;
   j["steps_per_run"] = steps.size();
   j["step_time_per_run_ms"] = runs ? all_ns * 1e-6 / static_cast<double>(runs) : 0.0;
+  j["fma_peak_gflops"] = lim.flops_per_s * 1e-9;
+  j["stream_gbps"] = lim.bytes_per_s * 1e-9;
   json jops = json::array();
   for (const OpTotal& t : ops) {
     json o;
@@ -362,7 +380,7 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
     o["calls"] = t.calls;
     o["total_ms"] = t.ns * 1e-6;
     o["share"] = all_ns > 0 ? t.ns / all_ns : 0.0;
-    o.update(rate_json(t.work, t.ns));
+    o.update(rate_json(t.work, t.ns, lim));
     jops.push_back(o);
   }
   j["operators"] = jops;
@@ -560,8 +578,10 @@ Status bench_command(const BenchArgs& args) {
     json meta = {
         {"model", paths.onnx},        {"isa", isa_name(active_isa())}, {"threads", threads},
         {"concurrency", concurrency}, {"layout", args.layouts.layout}, {"keel_version", version()}};
-    KEEL_ASSIGN_OR_RETURN(
-        json p, write_profile(args.profile_path, steps, streams, start, args.layouts.layout, meta));
+    // After the timed runs, with the run's thread count, so the probes disturb nothing.
+    const MachineLimits lim = measure_machine_limits(threads);
+    KEEL_ASSIGN_OR_RETURN(json p, write_profile(args.profile_path, steps, streams, start,
+                                                args.layouts.layout, meta, lim));
     j["profile"] = p;
   } else {
     j["profile"] = nullptr;

@@ -1,0 +1,26 @@
+// The machine's own limits, measured the way the kernels use it: the FMA peak of the active
+// ISA tier and the streaming bandwidth of memory, for a number of threads. `keel bench
+// --profile` divides each node's rate by them; bench/ (bench_probe.cpp) reuses the FMA loop.
+#pragma once
+
+#include <cstdint>
+
+#include "core/cpu_features.hpp"
+
+namespace keel {
+
+// One run of the FMA probe loop on `isa` (12 independent chains; SSE2: mul+add): returns a
+// value that depends on every chain, so that the loop cannot be dropped.
+float fma_probe_loop(Isa isa);
+// Floating-point operations of one fma_probe_loop(isa).
+int64_t fma_probe_flops(Isa isa);
+
+struct MachineLimits {
+  double flops_per_s = 0;  // FMA peak of the active tier, all threads together
+  double bytes_per_s = 0;  // y = a*x + b streamed through buffers larger than the LLC
+};
+
+// Both probes with `threads` threads running at once (about 0.3 s).
+MachineLimits measure_machine_limits(int threads);
+
+}  // namespace keel
