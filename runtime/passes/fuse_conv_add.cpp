@@ -21,7 +21,9 @@ bool fuse_conv_add(Graph& graph, PassContext& ctx) {
       continue;
     }
     Node* add = sole_consumer(conv->outputs[0]);
-    if (!is_op(add, "Add")) continue;
+    // Before opset 7 an Add may broadcast by its own rule (broadcast, axis); the fused kernel
+    // broadcasts the numpy way only.
+    if (!is_op(add, "Add") || add->opset < 7) continue;
     Value* r = other_input(add, conv->outputs[0]);
     if (r == nullptr || r->is_constant()) continue;
     conv->inputs.resize(3, nullptr);  // an absent bias keeps its slot

@@ -1364,6 +1364,24 @@ TEST(FuseConvAdd, ResidualOfAnotherShapeBroadcasts) {
   }
 }
 
+TEST(FuseConvAdd, LegacyBroadcastAddIsNotFused) {
+  // Opset 6: Add(c [4, 4, 4, 4], r [4], broadcast=1, axis=1) adds r per channel; the fused
+  // kernel would align r with the last dim (W, also 4) and give other numbers.
+  Rng rng(450);
+  ModelBuilder b(6, 3);
+  b.input("x", {4, 3, 6, 6});
+  b.input("r", {4});
+  add_conv(b, rng, "conv", "x", "c", {4, 3, 3, 3}, true);
+  auto& add = b.node("Add", {"c", "r"}, {"y"}, "add");
+  set_attr(add, "broadcast", int64_t{1});
+  set_attr(add, "axis", int64_t{1});
+  b.output("y");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Add"), 1);
+}
+
 TEST(FuseConvAdd, ConstantAddendOrSecondReaderIsNotFused) {
   Rng rng(430);
   ModelBuilder b;

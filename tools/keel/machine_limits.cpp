@@ -54,10 +54,12 @@ __attribute__((target("avx512f"))) float fma_avx512() {
   return out;
 }
 
-// 32 Mi floats per buffer and thread: 128 MiB, beyond any LLC this runs on.
+// 32 Mi floats per buffer (128 MiB, beyond any LLC this runs on), split between the threads,
+// at least 2 Mi floats (8 MiB) each, so its memory grows only past 16 threads.
 constexpr int64_t kStreamFloats = int64_t{32} << 20;
+constexpr int64_t kMinStreamFloatsPerThread = int64_t{2} << 20;
 
-// n: a multiple of 4 (kStreamFloats is).
+// n: a multiple of 4 (the buffer sizes are).
 void stream_once(const float* x, float* y, int64_t n) {
   const __m128 a = _mm_set1_ps(1.0001f), b = _mm_set1_ps(0.5f);
   for (int64_t i = 0; i < n; i += 4) {
@@ -65,18 +67,20 @@ void stream_once(const float* x, float* y, int64_t n) {
   }
 }
 
-// Runs fn(t) on `threads` threads at once (t = 0 on the caller's); returns the wall seconds.
+// Runs fn(t) on `threads` threads at once (t = 0 on the caller's); returns the wall seconds
+// from the moment all of them are ready (thread creation is not timed).
 template <class F>
 double timed_on_threads(int threads, F&& fn) {
   std::atomic<int> ready{0};
+  std::chrono::steady_clock::time_point t0;
   std::vector<std::thread> pool;
   const auto body = [&](int t) {
     ready.fetch_add(1);
     while (ready.load() < threads) {
     }
+    if (t == 0) t0 = std::chrono::steady_clock::now();
     fn(t);
   };
-  const auto t0 = std::chrono::steady_clock::now();
   for (int t = 1; t < threads; ++t) pool.emplace_back(body, t);
   body(0);
   for (auto& th : pool) th.join();
@@ -109,19 +113,20 @@ MachineLimits measure_machine_limits(int threads) {
     lim.flops_per_s = std::max(
         lim.flops_per_s, static_cast<double>(fma_probe_flops(isa)) * threads / std::max(s, 1e-9));
   }
-  const size_t bytes = static_cast<size_t>(kStreamFloats) * sizeof(float);
+  const int64_t floats = std::max(kMinStreamFloatsPerThread, kStreamFloats / threads / 4 * 4);
+  const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
   std::vector<AlignedBytes> x, y;
   for (int t = 0; t < threads; ++t) {
     x.push_back(allocate_aligned(bytes));
     y.push_back(allocate_aligned(bytes));
     if (!x.back() || !y.back()) return lim;  // no bandwidth figure without the buffers
-    std::fill_n(reinterpret_cast<float*>(x.back().get()), kStreamFloats, 1.0f);
-    std::fill_n(reinterpret_cast<float*>(y.back().get()), kStreamFloats, 0.0f);
+    std::fill_n(reinterpret_cast<float*>(x.back().get()), floats, 1.0f);
+    std::fill_n(reinterpret_cast<float*>(y.back().get()), floats, 0.0f);
   }
   for (int rep = 0; rep < 3; ++rep) {
     const double s = timed_on_threads(threads, [&](int t) {
       stream_once(reinterpret_cast<const float*>(x[t].get()), reinterpret_cast<float*>(y[t].get()),
-                  kStreamFloats);
+                  floats);
     });
     lim.bytes_per_s =
         std::max(lim.bytes_per_s, 2.0 * static_cast<double>(bytes) * threads / std::max(s, 1e-9));

@@ -20,7 +20,8 @@ struct MachineLimits {
   double bytes_per_s = 0;  // y = a*x + b streamed through buffers larger than the LLC
 };
 
-// Both probes with `threads` threads running at once (about 0.3 s).
+// Both probes with `threads` threads running at once (about 0.3 s; 256 MiB of buffers, or
+// 16 MiB per thread beyond 16 threads).
 MachineLimits measure_machine_limits(int threads);
 
 }  // namespace keel
