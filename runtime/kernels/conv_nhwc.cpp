@@ -300,7 +300,7 @@ class ConvNhwcDirect final : public Kernel {
         out_h_(out_h),
         has_bias_(has_bias),
         params_(p),
-        uk_(gconv_ukernels_active()) {}
+        uk_(gconv_ukernels_for_group(active_isa(), p.cout_g)) {}
 
   // W [M, cin_g, kH, kW] -> [group][chunk][kH*kW][cin_g][cw] (GroupConvParams::w); the k
   // offsets into the image.

@@ -1,6 +1,8 @@
 // Choosing the grouped convolution ukernel table (baseline code; see gconv_ukernel.hpp).
 #pragma once
 
+#include <cstdint>
+
 #include "core/cpu_features.hpp"
 #include "ukernels/gconv_ukernel.hpp"
 
@@ -8,7 +10,8 @@ namespace keel {
 
 // The table for an ISA tier (never null: every tier keel knows is compiled in).
 const GroupConvUkernels* gconv_ukernels(Isa isa);
-// The table for active_isa(); kernels call this once at plan time.
-const GroupConvUkernels* gconv_ukernels_active();
+// The table a convolution with cout_g outputs per group runs on under tier isa (kernels
+// ask once, at plan time): a narrower tier's when the tier's vectors would be half masked.
+const GroupConvUkernels* gconv_ukernels_for_group(Isa isa, int64_t cout_g);
 
 }  // namespace keel

@@ -1382,7 +1382,7 @@ TEST(FuseConvAdd, LegacyBroadcastAddIsNotFused) {
   EXPECT_EQ(count_op(*p.folded, "Add"), 1);
 }
 
-TEST(FuseConvAdd, ConstantAddendOrSecondReaderIsNotFused) {
+TEST(FuseConvAdd, ConvOutputReadTwiceOrAddedToItselfIsNotFused) {
   Rng rng(430);
   ModelBuilder b;
   b.input("x", {1, 8, 6, 6});
