@@ -307,9 +307,9 @@ class ConvNhwcDirect final : public Kernel {
   void prepack(const float* w) {
     GroupConvParams& p = params_;
     const int64_t taps = p.k_h * p.k_w, kdim = taps * p.cin_g;
-    // Chunks of 32 outputs (two AVX2 blocks, one AVX-512 block) once a group's weights pass
-    // 16 KB, half of L1; groups of few channels keep one chunk.
-    p.w_chunk = p.groups == 1 && kdim * p.cout_g * 4 > 16 * 1024 ? 32 : p.cout_g;
+    // Chunks of the ukernel's widest block (32 outputs on AVX2, 64 on AVX-512) once a group's
+    // weights pass 16 KB; groups of few channels keep one chunk.
+    p.w_chunk = p.groups == 1 && kdim * p.cout_g * 4 > 16 * 1024 ? uk_->w_chunk : p.cout_g;
     k_offsets_.resize(static_cast<size_t>(taps * p.cin_g));
     for (int64_t t = 0; t < taps; ++t) {
       for (int64_t c = 0; c < p.cin_g; ++c) {

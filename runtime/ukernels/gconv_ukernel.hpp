@@ -40,6 +40,9 @@ struct GroupConvParams {
 
 struct GroupConvUkernels {
   const char* name;  // "f32_gconv/avx2"
+  // Outputs per weight chunk when a group's weights are too large for L1 (GroupConvParams::
+  // w_chunk): as many as the widest block computes at once.
+  int64_t w_chunk;
   // Output row oh of image x (strided as the params say) into y [out_w, out_channels]. Taps that
   // fall into the padding are skipped (not multiplied by zero).
   void (*row)(const GroupConvParams* p, const float* x, int64_t oh, float* y);

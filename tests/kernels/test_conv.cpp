@@ -315,8 +315,8 @@ TEST(ConvNhwc, GemmPathsMatchReference) {
        "Relu"},
       {"gemm_k3_dil2_asym_m66", {1, 5, 11, 9}, 66, {3, 3}, {1, 2}, {2, 2}, {2, 0, 1, 3}},
       {"gemm_group2_c64_m130", {1, 64, 6, 7}, 130, {3, 3}, {}, {}, {1, 1, 1, 1}, 2},
-      // Direct, 64 outputs: weight chunks of 32 (K x 64 floats pass 16 KB) and edge pixels in
-      // blocks of four vectors.
+      // Direct, 64 outputs: weight chunks of 32 on AVX2 (K x 64 floats pass 16 KB), one chunk
+      // in four-vector blocks on AVX-512; edge pixels in blocks of four vectors.
       {"direct_k3_c32_m64_chunks", {1, 32, 7, 19}, 64, {3, 3}, {}, {}, {1, 1, 1, 1}},
   };
   uint32_t seed = 1000;

@@ -49,6 +49,7 @@ extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx512");
 extern const DwConvUkernels kDwConv = {"f32_dwconv/avx512", F32DwConv<Arch>::kW,
                                        &F32DwConv<Arch>::row};
 
-extern const GroupConvUkernels kGroupConv = {"f32_gconv/avx512", &F32GroupConv<Arch>::row};
+extern const GroupConvUkernels kGroupConv = {"f32_gconv/avx512", F32GroupConv<Arch>::kChunk,
+                                             &F32GroupConv<Arch>::row};
 
 }  // namespace keel::ukernels_avx512

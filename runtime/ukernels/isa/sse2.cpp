@@ -40,6 +40,7 @@ extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/sse2");
 extern const DwConvUkernels kDwConv = {"f32_dwconv/sse2", F32DwConv<Arch>::kW,
                                        &F32DwConv<Arch>::row};
 
-extern const GroupConvUkernels kGroupConv = {"f32_gconv/sse2", &F32GroupConv<Arch>::row};
+extern const GroupConvUkernels kGroupConv = {"f32_gconv/sse2", F32GroupConv<Arch>::kChunk,
+                                             &F32GroupConv<Arch>::row};
 
 }  // namespace keel::ukernels_sse2
