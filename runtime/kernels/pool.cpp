@@ -3,17 +3,20 @@
 // leading dims of size 1). Windows are walked row by row: for each output row and each valid
 // kernel tap the whole valid range of output columns is updated, which vectorizes for stride 1.
 // On NHWC data (2-D, nodes marked by choose_layout; no Indices output) every output pixel
-// reduces its valid taps as rows of C contiguous channels, which vectorizes for any stride.
+// reduces its valid taps as rows of C contiguous channels, which vectorizes for any stride:
+// float through the per-ISA pooling ukernel (pool_ukernel.hpp), double in a scalar loop.
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "exec/parallel.hpp"
 #include "kernels/conv_params.hpp"
 #include "kernels/registry.hpp"
+#include "ukernels/pool_dispatch.hpp"
 
 namespace keel {
 namespace {
@@ -242,7 +245,12 @@ class NhwcPoolKernel final : public Kernel {
  public:
   // `divisors` empty: MaxPool.
   NhwcPoolKernel(PoolGeometry g, int64_t batch, int64_t channels, Divisors divisors, bool is_max)
-      : g_(g), batch_(batch), c_(channels), counts_(std::move(divisors)), max_(is_max) {}
+      : g_(g),
+        batch_(batch),
+        c_(channels),
+        counts_(std::move(divisors)),
+        max_(is_max),
+        uk_(pool_ukernels(active_isa())) {}
   const char* name() const override { return max_ ? "maxpool_nhwc" : "averagepool_nhwc"; }
 
   void run(const KernelRun& r) const override {
@@ -251,6 +259,31 @@ class NhwcPoolKernel final : public Kernel {
     const PoolGeometry& g = g_;
     const int64_t oh_n = g.out[1], ow_n = g.out[2], ih_n = g.in[1], iw_n = g.in[2];
     const int64_t c = c_;
+    if constexpr (std::is_same_v<T, float>) {
+      PoolParams p;
+      p.in_h = ih_n;
+      p.in_w = iw_n;
+      p.channels = c;
+      p.out_w = ow_n;
+      p.k_h = g.k[1];
+      p.k_w = g.k[2];
+      p.stride_h = g.s[1];
+      p.stride_w = g.s[2];
+      p.dil_h = g.d[1];
+      p.dil_w = g.d[2];
+      p.pad_t = g.pb[1];
+      p.pad_l = g.pb[2];
+      if (!max_) {
+        p.row_counts = counts_[1].data();
+        p.col_counts = counts_[2].data();
+      }
+      parallel_for(batch_ * oh_n, ow_n * g.k[1] * g.k[2] * c, [&](int64_t r0, int64_t r1) {
+        for (int64_t row = r0; row < r1; ++row) {
+          uk_->row(&p, x + (row / oh_n) * ih_n * iw_n * c, row % oh_n, y + row * ow_n * c);
+        }
+      });
+      return;
+    }
     parallel_for(batch_ * oh_n, ow_n * g.k[1] * g.k[2] * c, [&](int64_t r0, int64_t r1) {
       for (int64_t row = r0; row < r1; ++row) {
         const int64_t n = row / oh_n, oh = row % oh_n;
@@ -289,6 +322,7 @@ class NhwcPoolKernel final : public Kernel {
   int64_t batch_, c_;
   Divisors counts_;
   bool max_;
+  const PoolUkernels* uk_;
 };
 
 // ------------------------------------------------------------------------------- factories

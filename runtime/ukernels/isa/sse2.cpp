@@ -11,6 +11,7 @@
 #include "ukernels/dwconv_ukernel.hpp"
 #include "ukernels/gconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
+#include "ukernels/pool_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
 namespace keel::ukernels_sse2 {
@@ -26,6 +27,7 @@ using Arch = xsimd::sse2;
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
 #include "ukernels/dwconv_body.inc"
 #include "ukernels/gconv_body.inc"
+#include "ukernels/pool_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 8);
 
 void f32_gemm_6x8(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -42,5 +44,7 @@ extern const DwConvUkernels kDwConv = {"f32_dwconv/sse2", F32DwConv<Arch>::kW,
 
 extern const GroupConvUkernels kGroupConv = {"f32_gconv/sse2", F32GroupConv<Arch>::kChunk,
                                              &F32GroupConv<Arch>::row};
+
+extern const PoolUkernels kPool = {"f32_pool/sse2", &F32Pool<Arch>::row};
 
 }  // namespace keel::ukernels_sse2
