@@ -149,6 +149,39 @@ TEST(Sgemm, EveryEpilogueActivationOnEveryTier) {
   }
 }
 
+TEST(Sgemm, ExpBasedActivationsAreAccurateOverTheWholeRange) {
+  // C = A (a column of ones) x B (one row of values): the epilogue sees the values themselves,
+  // from -120 to 120 (exp of -|v| underflows below -87) and a NaN, which must propagate.
+  std::vector<float> values;
+  for (float v = -120.0f; v <= 120.0f; v += 0.37f) values.push_back(v);
+  for (float v : {-87.5f, -87.0f, -86.9f, -1e-7f, 0.0f, -0.0f, 1e-7f, 88.0f}) values.push_back(v);
+  values.push_back(std::nanf(""));
+  const int64_t m = 7, n = static_cast<int64_t>(values.size());
+  const std::vector<float> ones(static_cast<size_t>(m), 1.0f);
+  for (Isa isa : host_tiers()) {
+    for (ActKind kind : {ActKind::kSigmoid, ActKind::kSilu}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " activation " +
+                   std::to_string(static_cast<int>(kind)));
+      GemmEpilogue ep;
+      ep.act.kind = kind;
+      std::vector<float> got(static_cast<size_t>(m * n));
+      sgemm(m, n, 1, ones.data(), 1, false, values.data(), n, false, got.data(), n, ep,
+            sgemm_ukernels(isa));
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t j = 0; j < n; ++j) {
+          const float v = values[static_cast<size_t>(j)], y = got[r * n + j];
+          if (std::isnan(v)) {
+            EXPECT_TRUE(std::isnan(y)) << "NaN input gave " << y;
+            continue;
+          }
+          const double want = ref::activate(static_cast<double>(v), ep.act);
+          EXPECT_NEAR(y, want, 1e-30 + 4e-7 * std::fabs(want)) << "at " << v;
+        }
+      }
+    }
+  }
+}
+
 TEST(Sgemm, TransposesAndLongK) {
   uint32_t seed = 100;
   for (Isa isa : host_tiers()) {
