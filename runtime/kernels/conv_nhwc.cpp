@@ -353,23 +353,6 @@ class ConvNhwcDirect final : public Kernel {
   std::vector<int64_t> k_offsets_;
 };
 
-// The 2-D window of g (its last two dims) into a ukernel's parameters, which name the fields
-// alike (DwConvParams, GroupConvParams).
-template <class Params>
-void set_window(Params& p, const Geometry3& g) {
-  p.in_h = g.in[1];
-  p.in_w = g.in[2];
-  p.out_w = g.out[2];
-  p.k_h = g.k[1];
-  p.k_w = g.k[2];
-  p.stride_h = g.s[1];
-  p.stride_w = g.s[2];
-  p.dil_h = g.d[1];
-  p.dil_w = g.d[2];
-  p.pad_t = g.pb[1];
-  p.pad_l = g.pb[2];
-}
-
 }  // namespace
 
 NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x_layout) {
@@ -417,7 +400,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   }
   if (impl == NhwcConvImpl::kDepthwise) {
     DwConvParams p;
-    set_window(p, g);
+    set_window_2d(p, g);
     p.channels = cs.cin;
     p.act = act;
     auto k = std::make_unique<ConvNhwcDepthwise>(cs.batch, g.out[1], cs.has_bias, p);
@@ -426,7 +409,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   }
   if (impl == NhwcConvImpl::kDirect) {
     GroupConvParams p;
-    set_window(p, g);
+    set_window_2d(p, g);
     p.in_channels = cs.cin;
     p.in_ch_stride = x_nchw ? p.in_h * p.in_w : 1;
     p.in_px_stride = x_nchw ? 1 : cs.cin;

@@ -79,6 +79,24 @@ struct Geometry3 {
 };
 Geometry3 to_geometry3(const WindowGeometry& g);
 
+// The 2-D window of g (its last two dims; a Geometry3 or a pooling geometry, which name the
+// fields alike) into a per-ISA ukernel's parameters, which name theirs alike too
+// (DwConvParams, GroupConvParams, PoolParams).
+template <class Params, class Geometry>
+void set_window_2d(Params& p, const Geometry& g) {
+  p.in_h = g.in[1];
+  p.in_w = g.in[2];
+  p.out_w = g.out[2];
+  p.k_h = g.k[1];
+  p.k_w = g.k[2];
+  p.stride_h = g.s[1];
+  p.stride_w = g.s[2];
+  p.dil_h = g.d[1];
+  p.dil_w = g.d[2];
+  p.pad_t = g.pb[1];
+  p.pad_l = g.pb[2];
+}
+
 // INVALID_MODEL when any shape has more than 2^40 elements (or overflows).
 Status check_sizes(const PrepareContext& ctx, const std::vector<Shape>& shapes);
 

@@ -261,18 +261,8 @@ class NhwcPoolKernel final : public Kernel {
     const int64_t c = c_;
     if constexpr (std::is_same_v<T, float>) {
       PoolParams p;
-      p.in_h = ih_n;
-      p.in_w = iw_n;
+      set_window_2d(p, g);
       p.channels = c;
-      p.out_w = ow_n;
-      p.k_h = g.k[1];
-      p.k_w = g.k[2];
-      p.stride_h = g.s[1];
-      p.stride_w = g.s[2];
-      p.dil_h = g.d[1];
-      p.dil_w = g.d[2];
-      p.pad_t = g.pb[1];
-      p.pad_l = g.pb[2];
       if (!max_) {
         p.row_counts = counts_[1].data();
         p.col_counts = counts_[2].data();
