@@ -239,7 +239,8 @@ class AveragePoolKernel final : public Kernel {
 
 // --------------------------------------------------------------------------- NHWC window pools
 
-// MaxPool (T) or AveragePool (float) over [N, H, W, C]: one task per (image, output row).
+// MaxPool (T) or AveragePool (float) over [N, H, W, C]: one task per (image, output row);
+// float through the pooling ukernel, double (MaxPool only) in a scalar loop.
 template <typename T>
 class NhwcPoolKernel final : public Kernel {
  public:
@@ -272,39 +273,29 @@ class NhwcPoolKernel final : public Kernel {
           uk_->row(&p, x + (row / oh_n) * ih_n * iw_n * c, row % oh_n, y + row * ow_n * c);
         }
       });
-      return;
-    }
-    parallel_for(batch_ * oh_n, ow_n * g.k[1] * g.k[2] * c, [&](int64_t r0, int64_t r1) {
-      for (int64_t row = r0; row < r1; ++row) {
-        const int64_t n = row / oh_n, oh = row % oh_n;
-        const T* xn = x + n * ih_n * iw_n * c;
-        for (int64_t ow = 0; ow < ow_n; ++ow) {
-          T* yp = y + (row * ow_n + ow) * c;
-          std::fill(yp, yp + c, max_ ? lowest<T>() : T(0));
-          for (int64_t kh = 0; kh < g.k[1]; ++kh) {
-            const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
-            if (ih < 0 || ih >= ih_n) continue;
-            for (int64_t kw = 0; kw < g.k[2]; ++kw) {
-              const int64_t iw = ow * g.s[2] - g.pb[2] + kw * g.d[2];
-              if (iw < 0 || iw >= iw_n) continue;
-              const T* xp = xn + (ih * iw_n + iw) * c;
-              if (max_) {
+    } else {
+      // double: MaxPool only (AveragePool takes float), in a scalar loop.
+      parallel_for(batch_ * oh_n, ow_n * g.k[1] * g.k[2] * c, [&](int64_t r0, int64_t r1) {
+        for (int64_t row = r0; row < r1; ++row) {
+          const int64_t n = row / oh_n, oh = row % oh_n;
+          const T* xn = x + n * ih_n * iw_n * c;
+          for (int64_t ow = 0; ow < ow_n; ++ow) {
+            T* yp = y + (row * ow_n + ow) * c;
+            std::fill(yp, yp + c, lowest<T>());
+            for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+              const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+              if (ih < 0 || ih >= ih_n) continue;
+              for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+                const int64_t iw = ow * g.s[2] - g.pb[2] + kw * g.d[2];
+                if (iw < 0 || iw >= iw_n) continue;
+                const T* xp = xn + (ih * iw_n + iw) * c;
                 for (int64_t k = 0; k < c; ++k) yp[k] = std::max(yp[k], xp[k]);
-              } else {
-                for (int64_t k = 0; k < c; ++k) yp[k] += xp[k];
               }
             }
           }
-          if (!max_) {
-            const int64_t count = counts_[1][oh] * counts_[2][ow];
-            for (int64_t k = 0; k < c; ++k) {
-              yp[k] =
-                  count > 0 ? yp[k] / static_cast<T>(count) : std::numeric_limits<T>::quiet_NaN();
-            }
-          }
         }
-      }
-    });
+      });
+    }
   }
 
  private:
