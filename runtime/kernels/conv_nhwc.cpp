@@ -9,10 +9,11 @@
 //                        groups of few channels (cin_g * cout_g <= 1024, RegNet's 8 x 8), for
 //                        KxK convs of one group with at most 64 outputs (DenseNet's 3x3 to 32,
 //                        ResNet's first stage), and for every conv whose X is NCHW
-//                        (kInputLayoutAttr, a stem on an RGB image), read in place, strided
-//   conv_nhwc_gemm       anything else (wide outputs amortize the gather): implicit GEMM per group,
-//   rows = output pixels,
-//                        K = (kh, kw, c); the driver gathers A panels straight from the image
+//                        (kInputLayoutAttr, a stem on an RGB image), read in place, strided;
+//                        groups of 4 or 8 channels in and out are bundled (several per vector)
+//   conv_nhwc_gemm       anything else (wide outputs amortize the gather): implicit GEMM per
+//                        group, rows = output pixels, K = (kh, kw, c); the driver gathers A
+//                        panels straight from the image
 //                        (no im2col buffer), B = weights reordered to [(kh, kw, c), m]
 // The fused activation runs in the GEMM epilogue or the ukernel; a fused residual
 // (kernels/conv_residual.hpp) in the GEMM epilogue of conv_nhwc_1x1 and conv_nhwc_gemm.
@@ -300,10 +301,13 @@ class ConvNhwcDirect final : public Kernel {
         out_h_(out_h),
         has_bias_(has_bias),
         params_(p),
-        uk_(gconv_ukernels_for_group(active_isa(), p.cout_g)) {}
+        uk_(gconv_ukernels_for_group(active_isa(), p.cin_g, p.cout_g, p.in_ch_stride == 1)) {
+    const bool bundled = p.in_ch_stride == 1 && p.cin_g == p.cout_g && uk_->bundles(p.cout_g);
+    params_.bundle_g = bundled ? p.cout_g : 0;
+  }
 
-  // W [M, cin_g, kH, kW] -> [group][chunk][kH*kW][cin_g][cw] (GroupConvParams::w); the k
-  // offsets into the image.
+  // W [M, cin_g, kH, kW] -> [group][chunk][kH*kW][cin_g][cw] (GroupConvParams::w), or the
+  // bundled layout; the k offsets into the image.
   void prepack(const float* w) {
     GroupConvParams& p = params_;
     const int64_t taps = p.k_h * p.k_w, kdim = taps * p.cin_g;
@@ -316,6 +320,21 @@ class ConvNhwcDirect final : public Kernel {
         k_offsets_[t * p.cin_g + c] = (t / p.k_w) * p.dil_h * p.in_row_stride +
                                       (t % p.k_w) * p.dil_w * p.in_px_stride + c * p.in_ch_stride;
       }
+    }
+    if (p.bundle_g > 0) {
+      // [bundle][tap][c][lanes], lane j * g + o = output o of the bundle's group j.
+      const int64_t g = p.bundle_g, lanes = uk_->lanes, per = lanes / g;
+      const int64_t n = (p.groups + per - 1) / per;
+      w_.assign(static_cast<size_t>(n * taps * g * lanes), 0.0f);
+      for (int64_t m = 0; m < p.out_channels; ++m) {
+        const int64_t b = m / lanes, lane = m % lanes;
+        for (int64_t c = 0; c < g; ++c) {
+          for (int64_t t = 0; t < taps; ++t) {
+            w_[((b * taps + t) * g + c) * lanes + lane] = w[(m * g + c) * taps + t];
+          }
+        }
+      }
+      return;
     }
     w_.resize(static_cast<size_t>(p.out_channels * p.cin_g * taps));
     for (int64_t g = 0; g < p.groups; ++g) {

@@ -10,8 +10,11 @@ namespace keel {
 
 // The table for an ISA tier (never null: every tier keel knows is compiled in).
 const GroupConvUkernels* gconv_ukernels(Isa isa);
-// The table a convolution with cout_g outputs per group runs on under tier isa (kernels
-// ask once, at plan time): a narrower tier's when the tier's vectors would be half masked.
-const GroupConvUkernels* gconv_ukernels_for_group(Isa isa, int64_t cout_g);
+// The table a convolution with cin_g inputs and cout_g outputs per group runs on under tier
+// isa (kernels ask once, at plan time): the tier's own when it bundles such groups
+// (GroupConvParams::bundle_g; NHWC input only), else a narrower tier's when the tier's vectors
+// would be half masked.
+const GroupConvUkernels* gconv_ukernels_for_group(Isa isa, int64_t cin_g, int64_t cout_g,
+                                                  bool nhwc_input);
 
 }  // namespace keel

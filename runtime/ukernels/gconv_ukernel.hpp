@@ -30,6 +30,11 @@ struct GroupConvParams {
   // by chunk reads them from L1 (a 7x7 stem's 37 KB do not fit; strided rows alias in L1).
   const float* w = nullptr;
   int64_t w_chunk = 0;
+  // Bundled groups (0: off): groups of bundle_g input and bundle_g output channels (NHWC input,
+  // cin_g == cout_g == bundle_g, a tier whose lanes hold two groups or more) run lanes /
+  // bundle_g groups to a vector, and w is [bundle][k_h * k_w][cin_g][lanes]: lane j * bundle_g
+  // + o holds output o of the bundle's group j (zeros past the last group).
+  int64_t bundle_g = 0;
   const float* bias = nullptr;  // out_channels values, or nullptr
   // k = (kh, kw, c) -> kh * dil_h * in_row_stride + kw * dil_w * in_px_stride + c * in_ch_stride:
   // where k reads from, in floats from tap (0, 0) of the pixel at the group's first channel
@@ -43,6 +48,9 @@ struct GroupConvUkernels {
   // Outputs per weight chunk when a group's weights are too large for L1 (GroupConvParams::
   // w_chunk): as many as the widest block computes at once.
   int64_t w_chunk;
+  int64_t lanes;  // floats per vector
+  // Whether the table runs bundled groups of g channels (GroupConvParams::bundle_g).
+  bool (*bundles)(int64_t g);
   // Output row oh of image x (strided as the params say) into y [out_w, out_channels]. Taps that
   // fall into the padding are skipped (not multiplied by zero).
   void (*row)(const GroupConvParams* p, const float* x, int64_t oh, float* y);

@@ -297,6 +297,20 @@ TEST(ConvNhwc, GemmPathsMatchReference) {
       {"grouped_g2_c24_m24_w15", {2, 24, 4, 15}, 24, {3, 3}, {}, {}, {1, 1, 1, 1}, 2},
       {"grouped_mult3_c5_s2", {1, 5, 9, 30}, 15, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 5},
       {"grouped_g3_c12_dil2", {1, 12, 9, 24}, 12, {3, 3}, {}, {2, 2}, {2, 2, 2, 2}, 3},
+      // Bundled groups (8 or 4 channels in and out, two or more groups to a vector): a last
+      // bundle with idle lanes (5, 13 and 7 groups), 8- and 4-pixel tiles and edge pixels,
+      // asymmetric pads, an image smaller than the kernel's reach, dilation with a 5x5 kernel.
+      {"bundled_g5_c40_s2_no_bias",
+       {1, 40, 11, 37},
+       40,
+       {3, 3},
+       {2, 2},
+       {},
+       {1, 0, 1, 2},
+       5,
+       false},
+      {"bundled_g13_c104_w3", {2, 104, 3, 3}, 104, {3, 3}, {}, {}, {1, 1, 1, 1}, 13},
+      {"bundled_g7_c28_k5_dil2", {1, 28, 12, 17}, 28, {5, 5}, {}, {2, 2}, {4, 4, 4, 4}, 7},
       {"depthwise_multiplier2_k5_dil2", {1, 4, 12, 12}, 8, {5, 5}, {}, {2, 2}, {2, 2, 2, 2}, 4},
       {"window_in_padding", {1, 3, 2, 2}, 4, {3, 3}, {}, {}, {3, 3, 3, 3}},
       // More than 64 outputs: the implicit GEMM (kernel-row gather at the stem, K blocks of
@@ -414,6 +428,7 @@ TEST(Conv, EveryFusedActivationInEveryPath) {
         {"k3_" + act, {1, 16, 7, 7}, 13, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
         {"k3_gemm_" + act, {1, 8, 6, 7}, 70, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
         {"dw_k3_" + act, {1, 19, 7, 6}, 19, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 19, true, true, act},
+        {"g8_k3_" + act, {1, 24, 6, 13}, 24, {3, 3}, {}, {}, {1, 1, 1, 1}, 3, true, true, act},
     };
     for (const ConvCase& c : cases) {
       run_nhwc_case(c, seed);

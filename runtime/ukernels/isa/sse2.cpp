@@ -43,6 +43,7 @@ extern const DwConvUkernels kDwConv = {"f32_dwconv/sse2", F32DwConv<Arch>::kW,
                                        &F32DwConv<Arch>::row};
 
 extern const GroupConvUkernels kGroupConv = {"f32_gconv/sse2", F32GroupConv<Arch>::kChunk,
+                                             F32GroupConv<Arch>::kW, &F32GroupConv<Arch>::bundles,
                                              &F32GroupConv<Arch>::row};
 
 extern const PoolUkernels kPool = {"f32_pool/sse2", &F32Pool<Arch>::row};
