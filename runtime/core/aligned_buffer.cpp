@@ -8,12 +8,18 @@ namespace keel {
 
 void AlignedDeleter::operator()(std::byte* p) const noexcept { std::free(p); }
 
-AlignedBytes allocate_aligned(size_t bytes) {
+namespace {
+AlignedBytes allocate(size_t bytes, size_t zero_from) {
   const size_t total = round_up(bytes + kTensorTailPadding, kTensorAlignment);
   void* p = std::aligned_alloc(kTensorAlignment, total);
   if (p == nullptr) return AlignedBytes(nullptr);
-  std::memset(p, 0, total);
+  std::memset(static_cast<std::byte*>(p) + zero_from, 0, total - zero_from);
   return AlignedBytes(static_cast<std::byte*>(p));
 }
+}  // namespace
+
+AlignedBytes allocate_aligned(size_t bytes) { return allocate(bytes, 0); }
+
+AlignedBytes allocate_aligned_for_overwrite(size_t bytes) { return allocate(bytes, bytes); }
 
 }  // namespace keel

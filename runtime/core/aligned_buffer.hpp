@@ -17,6 +17,8 @@ using AlignedBytes = std::unique_ptr<std::byte[], AlignedDeleter>;
 
 // Zero-initialised; returns nullptr when the allocation fails (callers report OUT_OF_MEMORY).
 AlignedBytes allocate_aligned(size_t bytes);
+// The same for a caller that writes all of [0, bytes) itself: only the tail padding is zeroed.
+AlignedBytes allocate_aligned_for_overwrite(size_t bytes);
 
 inline size_t round_up(size_t n, size_t multiple) {
   return (n + multiple - 1) / multiple * multiple;

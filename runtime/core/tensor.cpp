@@ -3,6 +3,10 @@
 namespace keel {
 
 Result<Tensor> Tensor::allocate(DataType dtype, Shape shape) {
+  return allocate_storage(dtype, std::move(shape), true);
+}
+
+Result<Tensor> Tensor::allocate_storage(DataType dtype, Shape shape, bool zero) {
   const size_t esize = dtype_size(dtype);
   if (esize == 0) return unsupported("cannot allocate a tensor of type " + dtype_name(dtype));
   auto n = checked_numel(shape);
@@ -10,7 +14,8 @@ Result<Tensor> Tensor::allocate(DataType dtype, Shape shape) {
     return invalid_argument("tensor shape " + shape_to_string(shape) + " of " + dtype_name(dtype) +
                             " is too large");
   }
-  AlignedBytes bytes = allocate_aligned(static_cast<size_t>(*n) * esize);
+  const size_t size = static_cast<size_t>(*n) * esize;
+  AlignedBytes bytes = zero ? allocate_aligned(size) : allocate_aligned_for_overwrite(size);
   if (!bytes) {
     return Status(StatusCode::kOutOfMemory, "cannot allocate " + std::to_string(*n * esize) +
                                                 " bytes for a tensor " + shape_to_string(shape));
@@ -34,7 +39,7 @@ Tensor Tensor::view(DataType dtype, Shape shape, void* data) {
 }
 
 Result<Tensor> Tensor::from_bytes(DataType dtype, Shape shape, const void* bytes, size_t size) {
-  KEEL_ASSIGN_OR_RETURN(Tensor t, allocate(dtype, std::move(shape)));
+  KEEL_ASSIGN_OR_RETURN(Tensor t, allocate_storage(dtype, std::move(shape), false));
   if (t.nbytes() != size) {
     return invalid_argument("tensor " + shape_to_string(t.shape()) + " of " + dtype_name(dtype) +
                             " needs " + std::to_string(t.nbytes()) + " bytes, got " +

@@ -51,6 +51,8 @@ class Tensor {
     return static_cast<const T*>(data_);
   }
   bool owns_storage() const { return storage_ != nullptr; }
+  // Whether this handle is the only one on its storage (writing through it changes no other).
+  bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
 
   // Deep copy into fresh owned storage.
   Result<Tensor> clone() const;
@@ -58,6 +60,8 @@ class Tensor {
   Tensor reshaped(Shape shape) const;
 
  private:
+  // zero false: the caller writes every byte (from_bytes); only the tail padding is zeroed.
+  static Result<Tensor> allocate_storage(DataType dtype, Shape shape, bool zero);
   DataType dtype_ = DataType::kUndefined;
   Shape shape_;
   int64_t numel_ = 0;

@@ -6,6 +6,7 @@
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 
 #include "onnx/tensor_proto.hpp"
@@ -345,12 +346,22 @@ Result<std::unique_ptr<Graph>> import_model_file(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     return invalid_argument("'" + path + "' is not a readable file");
-  std::ifstream f(path, std::ios::binary);
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) return invalid_argument("cannot open '" + path + "'");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // One read of the whole file (a character-wise read of ResNet-18's 46 MB took 3/4 of the
+  // load), into a buffer not zeroed first.
+  const std::streamoff size = f.tellg();
+  if (size < 0) return invalid_argument("cannot read '" + path + "'");
+  if (size > INT_MAX) {
+    return unsupported("'" + path +
+                       "': model files over 2 GB must keep their weights in external data");
+  }
+  auto bytes = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(size) + 1);
+  f.seekg(0);
+  if (size > 0 && !f.read(bytes.get(), size)) return invalid_argument("cannot read '" + path + "'");
   ImportOptions options;
   options.model_dir = fs::absolute(fs::path(path)).parent_path().string();
-  auto graph = import_model_bytes(bytes.data(), bytes.size(), options);
+  auto graph = import_model_bytes(bytes.get(), static_cast<size_t>(size), options);
   if (!graph.is_ok()) return graph.status().with_context("'" + path + "'");
   return graph;
 }

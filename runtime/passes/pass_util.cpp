@@ -73,7 +73,13 @@ Value* own_constant(Graph& graph, Node* node, size_t slot) {
 }
 
 void set_float_constant(Value* v, const Shape& shape, const std::vector<double>& values) {
-  Tensor t = Tensor::allocate(DataType::kFloat32, shape).value();
+  // A fold usually replaces a float tensor by one of the same shape: write over it when no
+  // other handle shares it (a fresh tensor per fold, freed and mapped again, cost ResNet-18
+  // more than the folding arithmetic).
+  std::optional<Tensor>& c = v->constant;
+  const bool reuse = c && c->dtype() == DataType::kFloat32 && c->shape() == shape &&
+                     c->sole_owner() && static_cast<size_t>(c->numel()) == values.size();
+  Tensor t = reuse ? std::move(*c) : Tensor::allocate(DataType::kFloat32, shape).value();
   for (size_t i = 0; i < values.size(); ++i) t.data_as<float>()[i] = static_cast<float>(values[i]);
   v->set_constant(std::move(t));
 }
