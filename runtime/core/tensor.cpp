@@ -6,6 +6,10 @@ Result<Tensor> Tensor::allocate(DataType dtype, Shape shape) {
   return allocate_storage(dtype, std::move(shape), true);
 }
 
+Result<Tensor> Tensor::allocate_for_overwrite(DataType dtype, Shape shape) {
+  return allocate_storage(dtype, std::move(shape), false);
+}
+
 Result<Tensor> Tensor::allocate_storage(DataType dtype, Shape shape, bool zero) {
   const size_t esize = dtype_size(dtype);
   if (esize == 0) return unsupported("cannot allocate a tensor of type " + dtype_name(dtype));

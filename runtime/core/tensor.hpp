@@ -19,6 +19,8 @@ class Tensor {
 
   // Allocates zero-initialised storage; fails on overflow or out-of-memory.
   static Result<Tensor> allocate(DataType dtype, Shape shape);
+  // The same without zeroing the elements: for a caller that writes every one.
+  static Result<Tensor> allocate_for_overwrite(DataType dtype, Shape shape);
   // Non-owning view; the caller keeps `data` alive.
   static Tensor view(DataType dtype, Shape shape, void* data);
   // Owning copy of raw bytes (size must equal numel * dtype_size).
@@ -60,7 +62,7 @@ class Tensor {
   Tensor reshaped(Shape shape) const;
 
  private:
-  // zero false: the caller writes every byte (from_bytes); only the tail padding is zeroed.
+  // zero false: the caller writes every byte; only the tail padding is zeroed.
   static Result<Tensor> allocate_storage(DataType dtype, Shape shape, bool zero);
   DataType dtype_ = DataType::kUndefined;
   Shape shape_;

@@ -10,6 +10,7 @@
 //   exporters write it) adds them in the same epilogue.
 // The activation is recorded as keel-private attributes of the node (kernels/
 // fused_activation.hpp), which the batchnorm and conv kernels read.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -132,13 +133,25 @@ void fold_transposed_weight(Graph& graph, Node* mm) {
   if (!perm.is_ok() || *perm != std::vector<int64_t>{1, 0}) return;
   const Tensor& w = *t->inputs[0]->constant;
   const int64_t rows = w.shape()[0], cols = w.shape()[1];
-  std::vector<float> wt(static_cast<size_t>(rows * cols));
+  auto made = Tensor::allocate_for_overwrite(DataType::kFloat32, Shape{cols, rows});
+  if (!made.is_ok()) return;  // out of memory: the MatMul keeps its Transpose
+  Tensor wt = std::move(made).value();
   const float* src = w.data_as<float>();
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) wt[c * rows + r] = src[r * cols + c];
+  float* dst = wt.data_as<float>();
+  // In 32 x 32 tiles: a row-by-row transpose of ConvNeXt-T's 768 x 3072 weights wrote every
+  // float to a different cache line and took a third of the model's load.
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    const int64_t r1 = std::min(rows, r0 + kTile);
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t c1 = std::min(cols, c0 + kTile);
+      for (int64_t c = c0; c < c1; ++c) {
+        for (int64_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
   }
   Value* folded = graph.create_unique_value(t->inputs[0]->name + "_t");
-  folded->set_constant(Tensor::from_vector(Shape{cols, rows}, wt));
+  folded->set_constant(std::move(wt));
   graph.replace_input(mm, 1, folded);
   if (b->consumers.empty() && !b->is_graph_output) graph.erase_node(t);
 }

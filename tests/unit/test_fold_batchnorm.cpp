@@ -1214,6 +1214,22 @@ TEST(FuseMatMulEpilogue, TransposedWeightAndSharedBiasAsExportersWriteThem) {
       << describe_events(*p.folded);
 }
 
+TEST(FuseMatMulEpilogue, TransposedWeightSpanningSeveralTiles) {
+  // The load-time transpose runs in 32 x 32 tiles: W [70, 33] has partial tiles both ways.
+  Rng rng(146);
+  ModelBuilder b;
+  b.input("a", {3, 33});
+  rand_init(b, rng, "w", {70, 33});
+  auto& t = b.node("Transpose", {"w"}, {"wt"}, "wt");
+  set_attr(t, "perm", std::vector<int64_t>{1, 0});
+  b.node("MatMul", {"a", "wt"}, {"y"}, "mm");
+  b.output("y");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Transpose"), 0);
+}
+
 TEST(FuseMatMulEpilogue, GeluWithoutAProducerRunsAlone) {
   // After a graph input there is no epilogue to join: one standalone Gelu node; a decomposition
   // with another constant (not sqrt 2) is left as written.
