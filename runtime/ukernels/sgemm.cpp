@@ -288,7 +288,9 @@ bool SgemmPackedA::pack(int64_t m, int64_t k, const float* a, int64_t lda, bool 
   m_ = m;
   k_ = k;
   const int64_t m_pad = ceil_div(std::max<int64_t>(m, 1), uk_->mr) * uk_->mr;
-  data_ = allocate_aligned(static_cast<size_t>(m_pad * std::max<int64_t>(k, 1)) * sizeof(float));
+  // pack_a writes every element (zeros past M) when K > 0.
+  const size_t bytes = static_cast<size_t>(m_pad * std::max<int64_t>(k, 1)) * sizeof(float);
+  data_ = k > 0 ? allocate_aligned_for_overwrite(bytes) : allocate_aligned(bytes);
   if (!data_) return false;
   float* dst = reinterpret_cast<float*>(data_.get());
   const StridedMatrix src = strided(a, lda, trans_a);
@@ -305,7 +307,9 @@ bool SgemmPackedB::pack(int64_t k, int64_t n, const float* b, int64_t ldb, bool 
   k_ = k;
   n_ = n;
   const int64_t n_pad = ceil_div(std::max<int64_t>(n, 1), uk_->nr) * uk_->nr;
-  data_ = allocate_aligned(static_cast<size_t>(n_pad * std::max<int64_t>(k, 1)) * sizeof(float));
+  // pack_b writes every element (zeros past N) when K > 0.
+  const size_t bytes = static_cast<size_t>(n_pad * std::max<int64_t>(k, 1)) * sizeof(float);
+  data_ = k > 0 ? allocate_aligned_for_overwrite(bytes) : allocate_aligned(bytes);
   if (!data_) return false;
   float* dst = reinterpret_cast<float*>(data_.get());
   const StridedMatrix src = strided(b, ldb, trans_b);
