@@ -73,6 +73,34 @@ TEST(Loader, TruncatedCommittedModelIsRejected) {
   }
 }
 
+TEST(Loader, FileLoadsWholeAndTruncatedOrEmptyFilesNameThePath) {
+  // load_file maps the file (or reads it in one go): the whole file loads; a cut one, an empty
+  // one and a directory fail with the path in the message.
+  std::ifstream f(std::string(KEEL_SOURCE_DIR) + "/models/resnet_tiny/model.onnx",
+                  std::ios::binary);
+  ASSERT_TRUE(f.good());
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const fs::path dir = fs::path(::testing::TempDir()) / ("keel_loader_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const fs::path path = dir / "model.onnx";
+  for (size_t cut : {bytes.size(), bytes.size() / 2, size_t{0}}) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), cut);
+    auto m = Model::load_file(path.string());
+    if (cut == bytes.size()) {
+      EXPECT_TRUE(m.is_ok()) << m.status().to_string();
+      continue;
+    }
+    ASSERT_FALSE(m.is_ok());
+    EXPECT_NE(m.status().message().find(path.string()), std::string::npos)
+        << m.status().to_string();
+  }
+  auto m = Model::load_file(dir.string());
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_NE(m.status().message().find(dir.string()), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(Loader, MissingFileNamesThePath) {
   auto m = Model::load_file("/nonexistent/model.onnx");
   ASSERT_FALSE(m.is_ok());
