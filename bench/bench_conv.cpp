@@ -74,6 +74,7 @@ void bm_gemv_cold(benchmark::State& st, int64_t n, int64_t k, int threads) {
 struct ConvLayer {
   const char* name;
   int64_t c, m, h, w, k, stride, group;
+  const char* act = "";  // a fused activation (EfficientNet's SiLU), as the load passes set it
 };
 
 // Batch 1, 224x224 models. Pads keep "same" size (k/2).
@@ -82,9 +83,12 @@ const std::vector<ConvLayer>& conv_layers() {
       {"resnet50_stem_7x7s2", 3, 64, 224, 224, 7, 2, 1},
       {"mobilenetv3_stem_3x3s2", 3, 16, 224, 224, 3, 2, 1},
       {"regnet_stem_3x3s2", 3, 32, 224, 224, 3, 2, 1},
+      {"efficientnet_stem_3x3s2_silu", 3, 32, 224, 224, 3, 2, 1, "Silu"},
       {"resnet50_1x1_64to256_56", 64, 256, 56, 56, 1, 1, 1},
       {"mobilenetv3_1x1_16to72_56", 16, 72, 56, 56, 1, 1, 1},
       {"mobilenetv2_1x1_16to96_112", 16, 96, 112, 112, 1, 1, 1},
+      // The same with EfficientNet's SiLU in the epilogue: what the activation costs.
+      {"efficientnet_1x1_16to96_112_silu", 16, 96, 112, 112, 1, 1, 1, "Silu"},
       {"regnet_1x1_32to48_112", 32, 48, 112, 112, 1, 1, 1},
       {"resnet50_1x1_256to64_56", 256, 64, 56, 56, 1, 1, 1},
       {"mobilenetv2_1x1_144to24_56", 144, 24, 56, 56, 1, 1, 1},
@@ -141,6 +145,7 @@ void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) 
   if (layout == ConvLayout::kNchwIn) {
     call.attributes["_keel_input_layout"] = Attribute::of_string("NCHW");
   }
+  if (*l.act != '\0') call.attributes["_keel_activation"] = Attribute::of_string(l.act);
   const Shape x_shape = nhwc ? Shape{1, l.h, l.w, l.c} : Shape{1, l.c, l.h, l.w};
   call.inputs.push_back({Tensor::from_vector(x_shape, random_values(l.c * l.h * l.w, 1)), false});
   call.inputs.push_back(
