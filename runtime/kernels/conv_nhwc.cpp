@@ -302,8 +302,7 @@ class ConvNhwcDirect final : public Kernel {
         has_bias_(has_bias),
         params_(p),
         uk_(gconv_ukernels_for_group(active_isa(), p.cin_g, p.cout_g, p.in_ch_stride == 1)) {
-    const bool bundled = p.in_ch_stride == 1 && p.cin_g == p.cout_g && uk_->bundles(p.cout_g);
-    params_.bundle_g = bundled ? p.cout_g : 0;
+    params_.bundle_g = gconv_bundle_g(uk_, p.cin_g, p.cout_g, p.in_ch_stride == 1);
   }
 
   // W [M, cin_g, kH, kW] -> [group][chunk][kH*kW][cin_g][cw] (GroupConvParams::w), or the

@@ -8,10 +8,15 @@ const GroupConvUkernels* gconv_ukernels(Isa isa) {
   return &ukernels_sse2::kGroupConv;
 }
 
+int64_t gconv_bundle_g(const GroupConvUkernels* uk, int64_t cin_g, int64_t cout_g,
+                       bool nhwc_input) {
+  return nhwc_input && cin_g == cout_g && uk->bundles(cout_g) ? cout_g : 0;
+}
+
 const GroupConvUkernels* gconv_ukernels_for_group(Isa isa, int64_t cin_g, int64_t cout_g,
                                                   bool nhwc_input) {
   const GroupConvUkernels* uk = gconv_ukernels(isa);
-  if (nhwc_input && cin_g == cout_g && uk->bundles(cout_g)) return uk;
+  if (gconv_bundle_g(uk, cin_g, cout_g, nhwc_input) > 0) return uk;
   // Otherwise 16-lane vectors would run half masked on groups of 8 or fewer outputs. The 8-lane
   // body does the same useful work per instruction; where a 512-bit operation is split into
   // two 256-bit halves (AMD Zen 4) it should do twice as much per cycle (not measured: on Zen 5,

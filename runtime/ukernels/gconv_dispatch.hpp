@@ -16,5 +16,8 @@ const GroupConvUkernels* gconv_ukernels(Isa isa);
 // would be half masked.
 const GroupConvUkernels* gconv_ukernels_for_group(Isa isa, int64_t cin_g, int64_t cout_g,
                                                   bool nhwc_input);
+// GroupConvParams::bundle_g for such a convolution on table uk: cout_g when uk runs its groups
+// bundled, else 0.
+int64_t gconv_bundle_g(const GroupConvUkernels* uk, int64_t cin_g, int64_t cout_g, bool nhwc_input);
 
 }  // namespace keel
