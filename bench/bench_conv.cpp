@@ -4,12 +4,14 @@
 // also report the bytes they must move (input, output, weights) as bytes_per_second.
 // Names: gemm/<M>x<N>x<K>/t<threads>, conv/<layout>/<layer>/t<threads>; the label is the
 // kernel that ran. Layouts: nchw, nhwc, and nchw_in (NHWC output from the model's NCHW image,
-// read in place: how a model's stem runs; layers of at most 4 input channels). The convolutions run
+// read in place: how a model's stem runs; layers of at most 4 input channels), and nhwc_direct
+// (Winograd off) beside nhwc for the layers that run as Winograd F(2x2, 3x3). The convolutions run
 // through the kernel registry exactly as in a model (tests/support/prepared_op.hpp), with weights
 // constant and packed at prepare time. KEEL_MAX_ISA caps the ISA, as everywhere.
 #include <memory>
 
 #include "bench_common.hpp"
+#include "kernels/conv_winograd.hpp"  // kWinogradAttr
 #include "support/prepared_op.hpp"
 #include "ukernels/sgemm.hpp"
 
@@ -95,6 +97,7 @@ const std::vector<ConvLayer>& conv_layers() {
       {"mobilenetv2_1x1_192to32_28", 192, 32, 28, 28, 1, 1, 1},
       {"resnet50_3x3_64_56", 64, 64, 56, 56, 3, 1, 1},
       {"resnet50_3x3_128s2_56", 128, 128, 56, 56, 3, 2, 1},
+      {"resnet18_3x3_128_28", 128, 128, 28, 28, 3, 1, 1},
       {"resnet50_3x3_256_14", 256, 256, 14, 14, 3, 1, 1},
       {"resnet50_1x1_512to2048_7", 512, 2048, 7, 7, 1, 1, 1},
       {"resnet18_3x3_512_7", 512, 512, 7, 7, 3, 1, 1},
@@ -117,19 +120,22 @@ std::vector<float> random_values(int64_t n, uint32_t seed) {
   return std::vector<float>(f.data(), f.data() + n);
 }
 
-enum class ConvLayout { kNchw, kNhwc, kNchwIn };
+// kNhwcDirect: NHWC with Winograd switched off (kWinogradAttr = 0), for the layers that run as
+// Winograd by default: the two side by side.
+enum class ConvLayout { kNchw, kNhwc, kNchwIn, kNhwcDirect };
 
 const char* conv_layout_name(ConvLayout layout) {
   switch (layout) {
     case ConvLayout::kNchw: return "nchw";
     case ConvLayout::kNhwc: return "nhwc";
+    case ConvLayout::kNhwcDirect: return "nhwc_direct";
     case ConvLayout::kNchwIn: break;
   }
   return "nchw_in";
 }
 
 void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) {
-  const bool nhwc = layout == ConvLayout::kNhwc;
+  const bool nhwc = layout == ConvLayout::kNhwc || layout == ConvLayout::kNhwcDirect;
   const int64_t pad = l.k / 2;
   const int64_t oh = (l.h + 2 * pad - l.k) / l.stride + 1;
   const int64_t ow = (l.w + 2 * pad - l.k) / l.stride + 1;
@@ -145,6 +151,7 @@ void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) 
   if (layout == ConvLayout::kNchwIn) {
     call.attributes["_keel_input_layout"] = Attribute::of_string("NCHW");
   }
+  if (layout == ConvLayout::kNhwcDirect) call.attributes[kWinogradAttr] = Attribute::of_int(0);
   if (*l.act != '\0') call.attributes["_keel_activation"] = Attribute::of_string(l.act);
   const Shape x_shape = nhwc ? Shape{1, l.h, l.w, l.c} : Shape{1, l.c, l.h, l.w};
   call.inputs.push_back({Tensor::from_vector(x_shape, random_values(l.c * l.h * l.w, 1)), false});
@@ -193,8 +200,12 @@ void register_benchmarks() {
         ->Unit(benchmark::kMicrosecond);
   }
   for (const ConvLayer& l : conv_layers()) {
-    for (ConvLayout layout : {ConvLayout::kNhwc, ConvLayout::kNchwIn, ConvLayout::kNchw}) {
+    const bool winograd = l.k == 3 && l.stride == 1 && l.group == 1 && l.c >= kWinogradMinInputs &&
+                          l.m >= kWinogradMinOutputs;
+    for (ConvLayout layout :
+         {ConvLayout::kNhwc, ConvLayout::kNhwcDirect, ConvLayout::kNchwIn, ConvLayout::kNchw}) {
       if (layout == ConvLayout::kNchwIn && l.c > 4) continue;
+      if (layout == ConvLayout::kNhwcDirect && !winograd) continue;
       for (int t : {1, 2}) {
         if (layout == ConvLayout::kNchw && t == 2) continue;  // the single-thread reference only
         const std::string name = std::string("conv/") + conv_layout_name(layout) + "/" + l.name +

@@ -69,6 +69,7 @@ Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> g
   passes.options.runtime_fusions = options.runtime_fusions;
   passes.options.layout = options.layout;
   passes.options.input_layout = options.input_layout;
+  passes.options.winograd = options.winograd;
   KEEL_RETURN_IF_ERROR(run_load_passes(*graph, passes));
   std::shared_ptr<Model> model(new Model());
   model->fold_events_ = std::move(passes.events);

@@ -20,6 +20,7 @@
 #include "kernels/conv_nhwc.hpp"
 #include "kernels/conv_params.hpp"
 #include "kernels/conv_residual.hpp"
+#include "kernels/conv_winograd.hpp"
 #include "kernels/fused_activation.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/sgemm.hpp"
@@ -247,7 +248,7 @@ Result<std::unique_ptr<Kernel>> make_conv_with_residual(PrepareContext& ctx, con
                        shape_to_string(conv_shape));
   }
   if (layout == Layout::kNhwc && r_shape == conv_shape &&
-      nhwc_conv_adds_residual(choose_nhwc_conv(cs, g, x_layout))) {
+      nhwc_conv_adds_residual(choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node)))) {
     return make_conv_nhwc(ctx, cs, g, act, x_layout, true);
   }
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {*out_shape}));

@@ -2,27 +2,32 @@
 // time; each packs the constant weights once, here:
 //   conv_nhwc_1x1        unit kernel, stride 1, no padding, group 1: Y[N*H*W, M] =
 //                        X[N*H*W, C] x W^T, one GEMM with the batch folded into the rows
+//   conv_nhwc_winograd   3x3, stride 1, one group, >= 64 inputs and >= 32 outputs:
+//                        Winograd F(2x2, 3x3) (kernels/conv_winograd.hpp), unless the node
+//                        carries kWinogradAttr = 0
 //   conv_nhwc_depthwise  one input and one output channel per group: the per-ISA depthwise
 //                        ukernel (vectorized over channels), parallel over (n, output row)
 //   conv_nhwc_direct     the per-ISA direct ukernel (gconv_ukernel.hpp: vectorized over a
 //                        group's outputs, input values broadcast, no packing of the image) for
 //                        groups of few channels (cin_g * cout_g <= 1024, RegNet's 8 x 8), for
-//                        KxK convs of one group with at most 64 outputs (DenseNet's 3x3 to 32,
-//                        ResNet's first stage), and for every conv whose X is NCHW
-//                        (kInputLayoutAttr, a stem on an RGB image), read in place, strided;
+//                        KxK convs of one group with at most 64 outputs that Winograd does
+//                        not take (strided, dilated, few inputs), and for every conv whose X is
+//                        NCHW (kInputLayoutAttr, a stem on an RGB image), read in place, strided;
 //                        groups of 4 or 8 channels in and out are bundled (several per vector)
 //   conv_nhwc_gemm       anything else (wide outputs amortize the gather): implicit GEMM per
 //                        group, rows = output pixels, K = (kh, kw, c); the driver gathers A
 //                        panels straight from the image
 //                        (no im2col buffer), B = weights reordered to [(kh, kw, c), m]
 // The fused activation runs in the GEMM epilogue or the ukernel; a fused residual
-// (kernels/conv_residual.hpp) in the GEMM epilogue of conv_nhwc_1x1 and conv_nhwc_gemm.
+// (kernels/conv_residual.hpp) in the GEMM epilogue of conv_nhwc_1x1 and conv_nhwc_gemm, and in
+// the output transform of conv_nhwc_winograd.
 #include "kernels/conv_nhwc.hpp"
 
 #include <algorithm>
 #include <vector>
 
 #include "exec/parallel.hpp"
+#include "kernels/conv_winograd.hpp"
 #include "ukernels/dwconv_dispatch.hpp"
 #include "ukernels/gconv_dispatch.hpp"
 #include "ukernels/sgemm.hpp"
@@ -373,13 +378,15 @@ class ConvNhwcDirect final : public Kernel {
 
 }  // namespace
 
-NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x_layout) {
+NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x_layout,
+                              bool winograd) {
   // g is 3-D with a unit leading dim: index 1 is H, 2 is W.
   const bool unit = g.k[1] == 1 && g.k[2] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[1] == 0 &&
                     g.pb[2] == 0 && g.out[1] == g.in[1] && g.out[2] == g.in[2];
   const bool x_nchw = x_layout == Layout::kNchw;
   if (unit && cs.group == 1 && !x_nchw) return NhwcConvImpl::k1x1;
   if (cs.cin_g == 1 && cs.cout_g == 1 && !x_nchw) return NhwcConvImpl::kDepthwise;
+  if (!x_nchw && winograd && winograd_applies(cs, g)) return NhwcConvImpl::kWinograd;
   // The direct kernel while a group's GEMM would be tiny (RegNet's 8-channel groups), or while
   // too few outputs share each gathered A panel: measured with bench_conv (AVX2, 2026-11-25),
   // 3x3 convs to 32 outputs run 1.1-1.5x faster direct at 7x7 to 56x56, ResNet's 64 -> 64 at
@@ -392,7 +399,8 @@ NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x
 }
 
 bool nhwc_conv_adds_residual(NhwcConvImpl impl) {
-  return impl == NhwcConvImpl::k1x1 || impl == NhwcConvImpl::kGemm;
+  return impl == NhwcConvImpl::k1x1 || impl == NhwcConvImpl::kGemm ||
+         impl == NhwcConvImpl::kWinograd;
 }
 
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
@@ -405,11 +413,12 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
         "plan time)");
   }
   const float* wd = w->data_as<float>();
-  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout);
+  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node));
   if (residual && !nhwc_conv_adds_residual(impl)) {
     return ctx.invalid("internal: the residual cannot go into this kernel's epilogue");
   }
   const bool x_nchw = x_layout == Layout::kNchw;
+  if (impl == NhwcConvImpl::kWinograd) return make_conv_winograd(ctx, cs, g, act, residual);
   if (impl == NhwcConvImpl::k1x1) {
     auto k = std::make_unique<ConvNhwc1x1>(cs.batch * g.in_size(), cs.cin, cs.cout, cs.has_bias,
                                            residual, act);

@@ -9,10 +9,12 @@
 
 namespace keel {
 
-enum class NhwcConvImpl { k1x1, kDepthwise, kDirect, kGemm };
+enum class NhwcConvImpl { k1x1, kDepthwise, kWinograd, kDirect, kGemm };
 
-// The implementation make_conv_nhwc picks for a conv (see conv_nhwc.cpp).
-NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x_layout);
+// The implementation make_conv_nhwc picks for a conv (see conv_nhwc.cpp); Winograd only when
+// `winograd` (winograd_allowed(node)).
+NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x_layout,
+                              bool winograd);
 // Whether that implementation can add a residual (input 3, Y's shape) in its epilogue.
 bool nhwc_conv_adds_residual(NhwcConvImpl impl);
 

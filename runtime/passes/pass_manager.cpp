@@ -1,6 +1,7 @@
 #include <set>
 #include <tuple>
 
+#include "kernels/conv_winograd.hpp"  // kWinogradAttr
 #include "passes/pass.hpp"
 
 namespace keel {
@@ -51,6 +52,13 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
   // Last: the layout pass sees the final ops (a no-op for LayoutOption::kNchw).
   KEEL_RETURN_IF_ERROR(choose_layout(graph, ctx));
   graph.compact();
+  if (!ctx.options.winograd) {
+    for (Node* n : graph.nodes()) {
+      if (n->op_type == "Conv" && n->domain.empty()) {
+        n->attributes[kWinogradAttr] = Attribute::of_int(0);
+      }
+    }
+  }
   return Status::ok();
 }
 

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "kernels/conv_winograd.hpp"
 #include "kernels/fused_activation.hpp"
 #include "ref/activation_ref.hpp"
 #include "ref/conv_ref.hpp"
 #include "support/nhwc_test_util.hpp"
 #include "support/op_runner.hpp"
+#include "support/prepared_op.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
@@ -417,8 +419,87 @@ TEST(ConvNhwc, DepthwiseMatchesReference) {
   for (const ConvCase& c : odd) run_nhwc_case(c, seed++);
 }
 
+// Winograd F(2x2, 3x3) (3x3, stride 1, >= 64 channels in, >= 32 out): odd output sizes (a tile's
+// second row or column outside), pads of 0 to 2 (windows reaching past the image), channel
+// tails on every tier (67 in, 70 out), more than 256 inputs (GEMM K blocks) and outputs
+// (channel chunks), several tile blocks (a 30x34 image), batch 2, an image smaller than a tile.
+TEST(ConvNhwc, WinogradMatchesReference) {
+  const std::vector<ConvCase> cases = {
+      {"wino_c64_m64_h9_w11", {1, 64, 9, 11}, 64, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"wino_n2_c67_m70_relu",
+       {2, 67, 7, 6},
+       70,
+       {3, 3},
+       {},
+       {},
+       {1, 1, 1, 1},
+       1,
+       true,
+       true,
+       "Relu"},
+      {"wino_no_pad_no_bias", {1, 64, 8, 7}, 96, {3, 3}, {}, {}, {}, 1, false},
+      {"wino_asym_pads", {1, 80, 6, 9}, 64, {3, 3}, {}, {}, {2, 0, 1, 2}},
+      {"wino_c300_m72_silu",
+       {1, 300, 5, 5},
+       72,
+       {3, 3},
+       {},
+       {},
+       {1, 1, 1, 1},
+       1,
+       true,
+       true,
+       "Silu"},
+      {"wino_c64_m520", {1, 64, 4, 5}, 520, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"wino_many_blocks", {1, 64, 30, 34}, 64, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"wino_image_1x2", {1, 64, 1, 2}, 64, {3, 3}, {}, {}, {2, 2, 2, 2}},
+      {"wino_densenet_m32", {1, 64, 5, 7}, 32, {3, 3}, {}, {}, {1, 1, 1, 1}},
+  };
+  uint32_t seed = 2500;
+  for (const ConvCase& c : cases) {
+    run_nhwc_case(c, seed++);
+    ConvSetup s = setup_conv(c, seed);
+    s.call.attributes["_keel_layout"] = attr_string("NHWC");
+    s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+    auto op = testing::PreparedOp::prepare(s.call);
+    ASSERT_TRUE(op.is_ok()) << op.status().to_string();
+    EXPECT_STREQ((*op)->kernel_name(), "conv_nhwc_winograd") << c.name;
+    s.call.attributes[kWinogradAttr] = attr_int(0);  // the per-layer switch
+    op = testing::PreparedOp::prepare(s.call);
+    ASSERT_TRUE(op.is_ok()) << op.status().to_string();
+    EXPECT_STRNE((*op)->kernel_name(), "conv_nhwc_winograd") << c.name;
+  }
+}
+
+// A residual (input 3, Y's shape) added in the Winograd output transform, before the ReLU.
+TEST(ConvNhwc, WinogradAddsAResidual) {
+  const ConvCase c{"wino_residual", {1, 64, 7, 9}, 72, {3, 3}, {}, {}, {1, 1, 1, 1}};
+  ConvSetup s = setup_conv(c, 2600);
+  const Tensor y = transpose4(Tensor::from_vector(s.y_shape, s.want), {0, 2, 3, 1});
+  const Tensor r = random_tensor(y.shape(), 2601);
+  std::vector<float> want(static_cast<size_t>(y.numel()));
+  for (size_t i = 0; i < want.size(); ++i) {
+    want[i] = std::max(0.0f, y.data_as<float>()[i] + r.data_as<float>()[i]);
+  }
+  s.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s.call.attributes["_keel_residual"] = attr_int(1);
+  s.call.attributes["_keel_activation"] = attr_string("Relu");
+  s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+  s.call.inputs.push_back({r, false});
+  for (Isa isa : host_tiers()) {
+    SCOPED_TRACE(isa_name(isa));
+    auto got = run_on(s.call, isa, 2);
+    ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+    EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), want.data(), y.numel(), s.atol,
+                                   s.rtol, true));
+  }
+  auto op = testing::PreparedOp::prepare(s.call);
+  ASSERT_TRUE(op.is_ok()) << op.status().to_string();
+  EXPECT_STREQ((*op)->kernel_name(), "conv_nhwc_winograd");
+}
+
 TEST(Conv, EveryFusedActivationInEveryPath) {
-  // NHWC: 1x1 GEMM, direct ukernel, implicit GEMM, depthwise ukernel; NCHW: im2col GEMM,
+  // NHWC: 1x1 GEMM, direct ukernel, implicit GEMM, Winograd, depthwise ukernel; NCHW: im2col GEMM,
   // depthwise loop.
   uint32_t seed = 3000;
   for (int i = 1; i < ref::kActKindCount; ++i) {
@@ -427,6 +508,7 @@ TEST(Conv, EveryFusedActivationInEveryPath) {
         {"pointwise_" + act, {1, 24, 5, 6}, 20, {1, 1}, {}, {}, {}, 1, true, true, act},
         {"k3_" + act, {1, 16, 7, 7}, 13, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
         {"k3_gemm_" + act, {1, 8, 6, 7}, 70, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
+        {"k3_wino_" + act, {1, 64, 5, 6}, 32, {3, 3}, {}, {}, {1, 1, 1, 1}, 1, true, true, act},
         {"dw_k3_" + act, {1, 19, 7, 6}, 19, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 19, true, true, act},
         {"g8_k3_" + act, {1, 24, 6, 13}, 24, {3, 3}, {}, {}, {1, 1, 1, 1}, 3, true, true, act},
     };

@@ -9,10 +9,11 @@
 
 namespace keel::tools {
 
-// --layout and --input-layout, the same for run and bench.
+// --layout, --input-layout and --no-winograd (how the model runs), the same for run and bench.
 struct LayoutFlags {
   std::string layout = "auto";
   std::string input_layout = "nchw";
+  bool no_winograd = false;
 };
 
 struct RunArgs {
@@ -78,7 +79,7 @@ struct ModelPaths {
 ModelPaths resolve_model_paths(const std::string& model);
 // Declares --layout and --input-layout on `app`.
 void add_layout_options(CLI::App& app, LayoutFlags& flags);
-// Sets options.layout and options.input_layout from the flags.
+// Sets options.layout, options.input_layout and options.winograd from the flags.
 Status apply_layout_flags(const LayoutFlags& flags, ModelOptions& options);
 // Builds the feeds: -i files, then the folder's inputs/ (stored NCHW; transposed to NHWC when
 // folder_inputs_to_nhwc), then seeded random data.

@@ -33,11 +33,14 @@ void add_layout_options(CLI::App& app, LayoutFlags& flags) {
   app.add_option("--input-layout", flags.input_layout,
                  "how rank-4 inputs are given: nchw (as the model declares) or nhwc")
       ->check(CLI::IsMember({"nchw", "nhwc"}));
+  app.add_flag("--no-winograd", flags.no_winograd,
+               "run 3x3 convolutions directly, never as Winograd F(2x2, 3x3)");
 }
 
 Status apply_layout_flags(const LayoutFlags& flags, ModelOptions& options) {
   KEEL_ASSIGN_OR_RETURN(options.layout, parse_layout_option(flags.layout));
   options.input_layout = flags.input_layout == "nhwc" ? Layout::kNhwc : Layout::kNchw;
+  options.winograd = !flags.no_winograd;
   return Status::ok();
 }
 

@@ -13,6 +13,7 @@
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/pool_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
+#include "ukernels/winograd_ukernel.hpp"
 
 namespace keel::ukernels_avx2 {
 namespace {
@@ -28,6 +29,7 @@ using Arch = xsimd::fma3<xsimd::avx2>;
 #include "ukernels/dwconv_body.inc"
 #include "ukernels/gconv_body.inc"
 #include "ukernels/pool_body.inc"
+#include "ukernels/winograd_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 16);
 
 void f32_gemm_6x16(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -47,5 +49,8 @@ extern const GroupConvUkernels kGroupConv = {"f32_gconv/avx2", F32GroupConv<Arch
                                              &F32GroupConv<Arch>::row};
 
 extern const PoolUkernels kPool = {"f32_pool/avx2", &F32Pool<Arch>::row};
+
+extern const WinogradUkernels kWinograd = {"f32_winograd_2x2_3x3/avx2", &F32Winograd<Arch>::input,
+                                           &F32Winograd<Arch>::output};
 
 }  // namespace keel::ukernels_avx2

@@ -22,6 +22,7 @@
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/pool_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
+#include "ukernels/winograd_ukernel.hpp"
 
 namespace keel::ukernels_avx512 {
 namespace {
@@ -37,6 +38,7 @@ using Arch = xsimd::avx512bw;
 #include "ukernels/dwconv_body.inc"
 #include "ukernels/gconv_body.inc"
 #include "ukernels/pool_body.inc"
+#include "ukernels/winograd_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 32);
 
 void f32_gemm_6x32(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
@@ -56,5 +58,8 @@ extern const GroupConvUkernels kGroupConv = {"f32_gconv/avx512", F32GroupConv<Ar
                                              &F32GroupConv<Arch>::row};
 
 extern const PoolUkernels kPool = {"f32_pool/avx512", &F32Pool<Arch>::row};
+
+extern const WinogradUkernels kWinograd = {"f32_winograd_2x2_3x3/avx512", &F32Winograd<Arch>::input,
+                                           &F32Winograd<Arch>::output};
 
 }  // namespace keel::ukernels_avx512
