@@ -109,6 +109,7 @@ const std::vector<ConvLayer>& conv_layers() {
       {"mobilenetv2_dw3x3s2_96_112", 96, 96, 112, 112, 3, 2, 96},
       {"mobilenetv2_dw3x3_960_7", 960, 960, 7, 7, 3, 1, 960},
       {"efficientnet_dw5x5_240_28", 240, 240, 28, 28, 5, 1, 240},
+      {"efficientnet_dw5x5_1152_7_silu", 1152, 1152, 7, 7, 5, 1, 1152, "Silu"},
       {"regnet_g8_3x3_48_56", 48, 48, 56, 56, 3, 1, 6},
       {"regnet_g8_3x3_208_14", 208, 208, 14, 14, 3, 1, 26},
   };
