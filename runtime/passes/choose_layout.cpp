@@ -4,13 +4,13 @@
 // A walk in topological order gives every rank-4 activation a storage layout. Convolutions
 // with constant 4-D weights always run NHWC (their input is transposed once if it arrives
 // NCHW, or read in place if it has at most kMaxStridedNchwChannels channels and is not a graph
-// input); pooling and
-// normalization ops run NHWC when their input already is; elementwise ops, Concat, Split, Reduce*
-// and Pad keep NHWC by rewriting their axes or permuting their constant operands; a Transpose
-// reading NHWC data absorbs the conversion into its perm. Every other op reads NCHW, through one
-// Transpose per value, and graph outputs are converted back, so the model's inputs and outputs stay
-// exactly as ONNX defines them. With input_layout NHWC the caller hands rank-4 inputs as NHWC (an
-// image decoder's HWC buffer): no conversion at all when the first op is a Conv.
+// input); pooling and normalization ops run NHWC when their input already is; elementwise ops,
+// Concat, Split, Reduce* and Pad keep NHWC by rewriting their axes or permuting their constant
+// operands; a Transpose reading NHWC data absorbs the conversion into its perm. Every other op
+// reads NCHW, through one Transpose per value, and graph outputs are converted back, so the model's
+// inputs and outputs stay exactly as ONNX defines them. With input_layout NHWC the caller hands
+// rank-4 inputs as NHWC (an image decoder's HWC buffer): no conversion at all when the first op is
+// a Conv.
 #include <algorithm>
 #include <cstring>
 #include <map>
