@@ -219,6 +219,21 @@ template <Bin K, typename T, typename E, typename O>
 void bin_run(const BroadcastLayout<2>& layout, const T* a, const E* b, O* o) {
   const int64_t sa = layout.inner_stride(0);
   const int64_t sb = layout.inner_stride(1);
+  // Rows times one row ([N, H, W, C] * [C]: a squeeze-excitation gate on NHWC data): a row loop
+  // without the general per-segment index walk, which cost more than the products for 32-channel
+  // rows (EfficientNet's 112x112x32 gate 117 us).
+  if (layout.dims.size() == 2 && sa == 1 && sb == 1) {
+    const int64_t rows = layout.dims[0], len = layout.dims[1];
+    const int64_t ra = layout.strides[0][0], rb = layout.strides[1][0];
+    if ((ra == len && rb == 0) || (ra == 0 && rb == len)) {
+      parallel_for(rows, len * bin_cost(K), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          bin_segment<K>(a + r * ra, 1, b + r * rb, 1, o + r * len, len);
+        }
+      });
+      return;
+    }
+  }
   parallel_for(layout.numel, bin_cost(K), [&](int64_t begin, int64_t end) {
     for_each_segment(layout, begin, end,
                      [&](int64_t po, const std::array<int64_t, 2>& offs, int64_t len) {

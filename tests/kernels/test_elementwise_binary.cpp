@@ -63,6 +63,8 @@ const std::vector<BroadcastCase>& broadcast_cases() {
       {"per_channel_c13", {2, 13, 5, 5}, {13, 1, 1}, {2, 13, 5, 5}},
       {"per_channel_4d", {1, 3, 7, 9}, {1, 3, 1, 1}, {1, 3, 7, 9}},
       {"last_axis_vector", {3, 4, 5}, {5}, {3, 4, 5}},
+      {"nhwc_channel_gate", {2, 9, 11, 32}, {2, 1, 1, 32}, {2, 9, 11, 32}},
+      {"nhwc_shared_gate_lhs", {1, 1, 1, 24}, {1, 7, 9, 24}, {1, 7, 9, 24}},
       {"outer_times_inner", {3, 1}, {1, 4}, {3, 4}},
       {"row_times_column", {1, 13}, {7, 1}, {7, 13}},
       {"middle_axis", {2, 1, 6}, {2, 5, 1}, {2, 5, 6}},
