@@ -24,6 +24,10 @@ namespace keel {
 namespace {
 
 constexpr int64_t kPositions = 16;  // 4x4 transformed tile
+// Below kWinogradMinTiles tiles, transformed weights of more than this many bytes (about an L2)
+// make the direct kernels the faster choice (winograd_applies).
+constexpr int64_t kWinogradMinTiles = 32;
+constexpr int64_t kWinogradSmallWeights = 1 << 20;
 // Tiles per block and output channels per item: V and M of one item, 16 * tiles * (C + kn)
 // floats, stay within about 1 MB (this machine's L2 per core is 1 MB; most x86 cores of the
 // last years have at least that).
@@ -206,8 +210,17 @@ class ConvWinograd final : public Kernel {
 }  // namespace
 
 bool winograd_applies(const ConvShapes& cs, const Geometry3& g) {
-  return cs.group == 1 && g.k[1] == 3 && g.k[2] == 3 && g.s[1] == 1 && g.s[2] == 1 && g.d[1] == 1 &&
-         g.d[2] == 1 && cs.cin >= kWinogradMinInputs && cs.cout >= kWinogradMinOutputs;
+  if (cs.group != 1 || g.k[1] != 3 || g.k[2] != 3 || g.s[1] != 1 || g.s[2] != 1 || g.d[1] != 1 ||
+      g.d[2] != 1 || cs.cin < kWinogradMinInputs || cs.cout < kWinogradMinOutputs) {
+    return false;
+  }
+  // The transformed weights are 16/9 of the original: with few tiles to share them the GEMMs
+  // wait for them. ResNet-18's 512 channels at 7x7 (16 tiles, 16.8 MB) ran level with the
+  // implicit GEMM on one thread and up to 1.2x slower on two (bench_conv, 2026-12-02); DenseNet's
+  // 128 -> 32 at 7x7 (262 KB) 1.7x faster.
+  const int64_t tiles = cs.batch * ((g.out[1] + 1) / 2) * ((g.out[2] + 1) / 2);
+  const int64_t weight_bytes = kPositions * cs.cin * cs.cout * 4;
+  return tiles >= kWinogradMinTiles || weight_bytes <= kWinogradSmallWeights;
 }
 
 bool winograd_allowed(const Node& node) {

@@ -13,7 +13,8 @@ namespace keel {
 
 // Whether a conv (make_conv_nhwc's arguments; X NHWC) runs as Winograd: one group, 3x3 kernel,
 // stride 1, no dilation, at least kWinogradMinInputs input and kWinogradMinOutputs output
-// channels (fewer make GEMMs too small for the transforms to pay off).
+// channels (fewer make GEMMs too small for the transforms to pay off), and enough tiles to
+// share the transformed weights when these are large (conv_winograd.cpp).
 constexpr int64_t kWinogradMinInputs = 64;
 constexpr int64_t kWinogradMinOutputs = 32;
 bool winograd_applies(const ConvShapes& cs, const Geometry3& g);

@@ -440,7 +440,7 @@ TEST(ConvNhwc, WinogradMatchesReference) {
       {"wino_no_pad_no_bias", {1, 64, 8, 7}, 96, {3, 3}, {}, {}, {}, 1, false},
       {"wino_asym_pads", {1, 80, 6, 9}, 64, {3, 3}, {}, {}, {2, 0, 1, 2}},
       {"wino_c300_m72_silu",
-       {1, 300, 5, 5},
+       {1, 300, 12, 11},
        72,
        {3, 3},
        {},
@@ -450,7 +450,7 @@ TEST(ConvNhwc, WinogradMatchesReference) {
        true,
        true,
        "Silu"},
-      {"wino_c64_m520", {1, 64, 4, 5}, 520, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"wino_c64_m520", {1, 64, 12, 12}, 520, {3, 3}, {}, {}, {1, 1, 1, 1}},
       {"wino_many_blocks", {1, 64, 30, 34}, 64, {3, 3}, {}, {}, {1, 1, 1, 1}},
       {"wino_image_1x2", {1, 64, 1, 2}, 64, {3, 3}, {}, {}, {2, 2, 2, 2}},
       {"wino_densenet_m32", {1, 64, 5, 7}, 32, {3, 3}, {}, {}, {1, 1, 1, 1}},
@@ -469,6 +469,14 @@ TEST(ConvNhwc, WinogradMatchesReference) {
     ASSERT_TRUE(op.is_ok()) << op.status().to_string();
     EXPECT_STRNE((*op)->kernel_name(), "conv_nhwc_winograd") << c.name;
   }
+  // ResNet-18's last stage: 16 tiles share 16.8 MB of transformed weights.
+  ConvSetup s =
+      setup_conv({"resnet18_512_at_7", {1, 512, 7, 7}, 512, {3, 3}, {}, {}, {1, 1, 1, 1}}, seed);
+  s.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+  auto op = testing::PreparedOp::prepare(s.call);
+  ASSERT_TRUE(op.is_ok()) << op.status().to_string();
+  EXPECT_STRNE((*op)->kernel_name(), "conv_nhwc_winograd");
 }
 
 // A residual (input 3, Y's shape) added in the Winograd output transform, before the ReLU.
