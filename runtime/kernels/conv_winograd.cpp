@@ -116,6 +116,7 @@ class ConvWinograd final : public Kernel {
     float* y = r.out(0).as<float>();
     float* scratch = static_cast<float*>(r.scratch);
     const int64_t items = blocks_ * chunks_;
+    if (items == 0) return;  // an empty batch
     const int64_t slots = std::min<int64_t>(slots_, items);
     const int64_t work = tiles_ * kPositions * p.channels * p.out_channels;
     parallel_for(slots, work / slots, [&](int64_t s0, int64_t s1) {
@@ -142,7 +143,7 @@ class ConvWinograd final : public Kernel {
     int64_t cap = kScratchFloatsTarget / (kPositions * (c + chunk_guess));
     cap = std::clamp<int64_t>(cap / kSgemmMr * kSgemmMr, kSgemmMr, kMaxBlockTiles);
     if (tiles_ <= cap) {
-      block_tiles_ = tiles_;
+      block_tiles_ = std::max<int64_t>(tiles_, 1);  // one (empty) block for an empty batch
     } else {
       int64_t best_cost = -1;
       for (int64_t tb = std::max<int64_t>(kSgemmMr, cap / 2 / kSgemmMr * kSgemmMr); tb <= cap;

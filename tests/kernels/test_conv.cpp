@@ -479,6 +479,28 @@ TEST(ConvNhwc, WinogradMatchesReference) {
   EXPECT_STRNE((*op)->kernel_name(), "conv_nhwc_winograd");
 }
 
+// An empty batch through every NHWC implementation: an empty output, no work, no crash.
+TEST(ConvNhwc, EmptyBatchGivesEmptyOutput) {
+  const std::vector<ConvCase> cases = {
+      {"winograd", {0, 64, 6, 6}, 64, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"pointwise", {0, 16, 5, 5}, 24, {1, 1}},
+      {"direct", {0, 16, 5, 5}, 24, {3, 3}, {}, {}, {1, 1, 1, 1}},
+      {"gemm", {0, 16, 5, 5}, 80, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}},
+      {"depthwise", {0, 16, 5, 5}, 16, {3, 3}, {}, {}, {1, 1, 1, 1}, 16},
+  };
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    ConvSetup s = setup_conv(c, 2700);
+    s.call.attributes["_keel_layout"] = attr_string("NHWC");
+    s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+    for (int threads : {1, 2}) {
+      auto got = run_on(s.call, active_isa(), threads);
+      ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+      EXPECT_EQ((*got)[0].numel(), 0);
+    }
+  }
+}
+
 // A residual (input 3, Y's shape) added in the Winograd output transform, before the ReLU.
 TEST(ConvNhwc, WinogradAddsAResidual) {
   const ConvCase c{"wino_residual", {1, 64, 7, 9}, 72, {3, 3}, {}, {}, {1, 1, 1, 1}};
