@@ -123,7 +123,7 @@ py::array to_numpy(keel::Tensor&& tensor) {
 class InferenceSession {
  public:
   InferenceSession(const py::object& model, int threads, bool fold, bool runtime_fusions,
-                   const std::string& layout, const std::string& input_layout) {
+                   const std::string& layout, const std::string& input_layout, bool winograd) {
     keel::ModelOptions options;
     options.fold = fold;
     options.runtime_fusions = runtime_fusions;
@@ -134,6 +134,7 @@ class InferenceSession {
       raise(keel::invalid_argument("input_layout '" + input_layout + "': expected nchw or nhwc"));
     }
     options.input_layout = input_layout == "nhwc" ? keel::Layout::kNhwc : keel::Layout::kNchw;
+    options.winograd = winograd;
     std::optional<keel::Result<std::shared_ptr<const keel::Model>>> loaded;
     if (py::isinstance<py::bytes>(model)) {
       std::string bytes = model.cast<std::string>();
@@ -256,15 +257,17 @@ PYBIND11_MODULE(keel, m) {
   py::class_<InferenceSession>(m, "InferenceSession",
                                "A loaded model ready to run. run() may be called from many "
                                "threads at once; the GIL is released while it runs.")
-      .def(py::init<const py::object&, int, bool, bool, const std::string&, const std::string&>(),
+      .def(py::init<const py::object&, int, bool, bool, const std::string&, const std::string&,
+                    bool>(),
            py::arg("model"), py::kw_only(), py::arg("threads") = 0, py::arg("fold") = true,
            py::arg("runtime_fusions") = true, py::arg("layout") = "auto",
-           py::arg("input_layout") = "nchw",
+           py::arg("input_layout") = "nchw", py::arg("winograd") = true,
            "model: path (str or os.PathLike) or the model's bytes. threads: size of the "
            "session's thread pool (0 = all cores). fold: fold BatchNorm at load. "
            "runtime_fusions: keel-only fusions. layout: 'nchw', 'nhwc' or 'auto', how "
            "activations are stored inside the model (inputs and outputs stay as declared). "
-           "input_layout: 'nhwc' to hand rank-4 inputs as [N, H, W, C].")
+           "input_layout: 'nhwc' to hand rank-4 inputs as [N, H, W, C]. winograd: False "
+           "runs 3x3 convolutions without Winograd F(2x2, 3x3).")
       .def("get_inputs", &InferenceSession::get_inputs)
       .def("get_outputs", &InferenceSession::get_outputs)
       .def_property_readonly("threads", &InferenceSession::threads)

@@ -95,6 +95,9 @@ typedef struct keel_model_options_t {
                            outputs stay as declared */
   int input_layout;     /* KEEL_LAYOUT_NCHW (default): rank-4 inputs as declared;
                            KEEL_LAYOUT_NHWC: given as [N, H, W, C] (inputs report that shape) */
+  int winograd;         /* 1 (default): 3x3 stride-1 convolutions with 64 or more channels (NHWC)
+                           as Winograd F(2x2, 3x3); 0: the direct kernels only. Callers built
+                           with an older, shorter struct get 1. */
 } keel_model_options_t;
 
 #define KEEL_LAYOUT_NCHW 0
@@ -102,7 +105,7 @@ typedef struct keel_model_options_t {
 #define KEEL_LAYOUT_AUTO 2
 
 #define KEEL_MODEL_OPTIONS_INIT \
-  { sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_AUTO, KEEL_LAYOUT_NCHW }
+  { sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_AUTO, KEEL_LAYOUT_NCHW, 1 }
 
 /* Fills *options with the defaults and struct_size. */
 KEEL_C_API keel_status_t keel_model_options_init(keel_model_options_t* options);

@@ -146,6 +146,7 @@ keel::Result<keel::ModelOptions> to_cpp(const keel_model_options_t& o) {
                                   "; expected KEEL_LAYOUT_NCHW or KEEL_LAYOUT_NHWC");
   }
   m.input_layout = o.input_layout == KEEL_LAYOUT_NHWC ? keel::Layout::kNhwc : keel::Layout::kNchw;
+  m.winograd = o.winograd != 0;
   return m;
 }
 

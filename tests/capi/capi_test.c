@@ -5,6 +5,7 @@
  *   capi_test MODELS_DIR
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
   CHECK_OK(keel_model_options_init(&model_options));
   CHECK(model_options.struct_size == sizeof(model_options) && model_options.fold == 1);
   CHECK(model_options.layout == KEEL_LAYOUT_AUTO && model_options.input_layout == KEEL_LAYOUT_NCHW);
+  CHECK(model_options.winograd == 1);
   model_options.layout = KEEL_LAYOUT_NHWC; /* the reference check below runs the NHWC kernels */
   keel_model_t* model = NULL;
   CHECK_OK(keel_model_load_file(model_path, &model_options, &model));
@@ -266,6 +268,18 @@ int main(int argc, char** argv) {
   keel_model_options_t unsized = {0};
   CHECK_FAILS(keel_model_load_file(model_path, &unsized, &bad), KEEL_STATUS_INVALID_ARGUMENT,
               "struct_size");
+  /* A caller built before the winograd field: its shorter struct loads, the field defaults. */
+  keel_model_options_t older = KEEL_MODEL_OPTIONS_INIT;
+  older.struct_size = offsetof(keel_model_options_t, winograd);
+  keel_model_t* older_model = NULL;
+  CHECK_OK(keel_model_load_file(model_path, &older, &older_model));
+  CHECK(older_model != NULL);
+  keel_model_free(older_model);
+  keel_model_options_t no_winograd = KEEL_MODEL_OPTIONS_INIT;
+  no_winograd.winograd = 0;
+  keel_model_t* direct_model = NULL;
+  CHECK_OK(keel_model_load_file(model_path, &no_winograd, &direct_model));
+  keel_model_free(direct_model);
 
   const char* wrong_names[] = {"image"};
   CHECK_FAILS(keel_session_run(session, wrong_names, feeds, 1, outputs2, 1),

@@ -61,6 +61,8 @@ class CommittedModels(unittest.TestCase):
             with self.subTest(layout=layout):
                 got = keel.InferenceSession(path, threads=1, layout=layout).run(None, inputs)[0]
                 self.assertLessEqual(rel_error(got, refs["output"]), 1e-5)
+        got = keel.InferenceSession(path, threads=1, winograd=False).run(None, inputs)[0]
+        self.assertLessEqual(rel_error(got, refs["output"]), 1e-5)
         s = keel.InferenceSession(path, threads=1, layout="nhwc", input_layout="nhwc")
         self.assertEqual(s.get_inputs()[0].shape[1:], [64, 64, 3])
         x = np.ascontiguousarray(inputs["input"].transpose(0, 2, 3, 1))
