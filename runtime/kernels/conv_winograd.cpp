@@ -127,10 +127,10 @@ class ConvWinograd final : public Kernel {
   }
 
  private:
+  // A slot's scratch: V (v_floats(), rounded to 64 bytes), then M.
+  int64_t v_floats() const { return ceil_div(kPositions * block_tiles_ * p_.channels, 16) * 16; }
   int64_t slot_floats() const {
-    const int64_t v = kPositions * block_tiles_ * p_.channels;
-    const int64_t m = kPositions * block_tiles_ * chunk_;
-    return ceil_div(v, 16) * 16 + ceil_div(m, 16) * 16;  // 64-byte aligned halves
+    return v_floats() + ceil_div(kPositions * block_tiles_ * chunk_, 16) * 16;
   }
 
   // Blocks of tiles and chunks of output channels: few enough items that each thread's share
@@ -168,7 +168,7 @@ class ConvWinograd final : public Kernel {
     const int64_t c = p.channels, k = p.out_channels;
     const int64_t v_plane = block_tiles_ * c, m_plane = block_tiles_ * chunk_;
     float* v = scratch;
-    float* m = scratch + ceil_div(kPositions * v_plane, 16) * 16;
+    float* m = scratch + v_floats();
     const int64_t n_pad = ceil_div(k, gemm_->nr) * gemm_->nr;
     int64_t v_block = -1;
     for (int64_t item = i0; item < i1; ++item) {
