@@ -17,6 +17,7 @@
 
 #include "exec/parallel.hpp"
 #include "kernels/broadcast.hpp"
+#include "kernels/conv_gate.hpp"
 #include "kernels/conv_nhwc.hpp"
 #include "kernels/conv_params.hpp"
 #include "kernels/conv_residual.hpp"
@@ -238,7 +239,8 @@ Result<std::unique_ptr<Kernel>> make_conv_with_residual(PrepareContext& ctx, con
                                                         const Geometry3& g,
                                                         const WindowGeometry& wg,
                                                         const ConvActivation& act, Layout layout,
-                                                        Layout x_layout, const Shape& conv_shape) {
+                                                        Layout x_layout, const Shape& conv_shape,
+                                                        bool gate_in_weights) {
   KEEL_RETURN_IF_ERROR(ctx.check_input(3, {DataType::kFloat32}));
   const Shape& r_shape = ctx.input(3).shape;
   const std::optional<Shape> out_shape = broadcast_shapes(conv_shape, r_shape);
@@ -249,12 +251,13 @@ Result<std::unique_ptr<Kernel>> make_conv_with_residual(PrepareContext& ctx, con
   }
   if (layout == Layout::kNhwc && r_shape == conv_shape &&
       nhwc_conv_adds_residual(choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node)))) {
-    return make_conv_nhwc(ctx, cs, g, act, x_layout, true);
+    return make_conv_nhwc(ctx, cs, g, act, x_layout, true, gate_in_weights);
   }
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {*out_shape}));
   std::unique_ptr<Kernel> conv;
   if (layout == Layout::kNhwc) {
-    KEEL_ASSIGN_OR_RETURN(conv, make_conv_nhwc(ctx, cs, g, ActParams{}, x_layout, false));
+    KEEL_ASSIGN_OR_RETURN(
+        conv, make_conv_nhwc(ctx, cs, g, ActParams{}, x_layout, false, gate_in_weights));
   } else {
     KEEL_ASSIGN_OR_RETURN(conv, make_conv_nchw(ctx, cs, g, wg, ActParams{}));
   }
@@ -284,11 +287,26 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   const Geometry3 g = to_geometry3(wg);
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {out_shape, {cs.cin_g, g.k_size(), g.out_size()}}));
   ctx.set_output(0, DataType::kFloat32, out_shape);
+  // A fused gate (kernels/conv_gate.hpp) goes into the weights where the kernel can take it,
+  // else X * G is computed first.
+  const bool gated = ctx.node.has_attribute(kGateAttr);
+  if (gated) KEEL_RETURN_IF_ERROR(check_conv_gate(ctx, cs));
+  const bool gate_in_weights =
+      gated && layout == Layout::kNhwc &&
+      nhwc_conv_gates_weights(choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node)), cs, g);
+  std::unique_ptr<Kernel> conv;
   if (ctx.node.has_attribute(kResidualAttr)) {
-    return make_conv_with_residual(ctx, cs, g, wg, act, layout, x_layout, out_shape);
+    KEEL_ASSIGN_OR_RETURN(conv, make_conv_with_residual(ctx, cs, g, wg, act, layout, x_layout,
+                                                        out_shape, gate_in_weights));
+  } else if (layout == Layout::kNhwc) {
+    KEEL_ASSIGN_OR_RETURN(conv, make_conv_nhwc(ctx, cs, g, act, x_layout, false, gate_in_weights));
+  } else {
+    KEEL_ASSIGN_OR_RETURN(conv, make_conv_nchw(ctx, cs, g, wg, act));
   }
-  if (layout == Layout::kNhwc) return make_conv_nhwc(ctx, cs, g, act, x_layout, false);
-  return make_conv_nchw(ctx, cs, g, wg, act);
+  if (gated && !gate_in_weights) {
+    return make_conv_gate_before(std::move(conv), ctx.input(0).shape, x_layout);
+  }
+  return conv;
 }
 
 Result<std::unique_ptr<Kernel>> make_conv_nchw(PrepareContext& ctx, const ConvShapes& cs,

@@ -20,7 +20,8 @@
 //                        (no im2col buffer), B = weights reordered to [(kh, kw, c), m]
 // The fused activation runs in the GEMM epilogue or the ukernel; a fused residual
 // (kernels/conv_residual.hpp) in the GEMM epilogue of conv_nhwc_1x1 and conv_nhwc_gemm, and in
-// the output transform of conv_nhwc_winograd.
+// the output transform of conv_nhwc_winograd; a fused gate (kernels/conv_gate.hpp) in the packed
+// weights of conv_nhwc_1x1, scaled per image.
 #include "kernels/conv_nhwc.hpp"
 
 #include <algorithm>
@@ -58,30 +59,49 @@ Status packing_failed(const PrepareContext& ctx) {
 
 class ConvNhwc1x1 final : public Kernel {
  public:
-  ConvNhwc1x1(int64_t pixels, int64_t cin, int64_t cout, bool has_bias, bool residual,
-              ConvActivation act)
-      : pixels_(pixels),
+  ConvNhwc1x1(int64_t batch, int64_t pixels, int64_t cin, int64_t cout, bool has_bias,
+              bool residual, bool gate, ConvActivation act)
+      : batch_(batch),
+        pixels_(pixels),
         cin_(cin),
         cout_(cout),
         has_bias_(has_bias),
         residual_(residual),
+        gate_(gate),
         act_(act) {}
 
   // W [M, C] is B^T: packed as B [C, M] once.
   bool prepack(const float* w) { return packed_.pack(cin_, cout_, w, cin_, true); }
 
   const char* name() const override { return "conv_nhwc_1x1"; }
+  size_t scratch_bytes() const override {
+    return gate_ ? static_cast<size_t>(packed_.packed_floats()) * sizeof(float) : 0;
+  }
 
   void run(const KernelRun& r) const override {
+    const float* x = r.in(0).as<float>();
     const float* bias = has_bias_ ? r.in(2).as<float>() : nullptr;
     const float* res = residual_ ? r.in(3).as<float>() : nullptr;
-    sgemm_packed_b(pixels_, r.in(0).as<float>(), cin_, false, packed_, r.out(0).as<float>(), cout_,
-                   conv_epilogue(bias, res, cout_, act_));
+    float* y = r.out(0).as<float>();
+    if (!gate_) {
+      sgemm_packed_b(batch_ * pixels_, x, cin_, false, packed_, y, cout_,
+                     conv_epilogue(bias, res, cout_, act_));
+      return;
+    }
+    // Per image: X_n diag(g_n) W^T = X_n (diag(g_n) B), B's rows scaled into scratch.
+    const float* g = r.in(4).as<float>();
+    auto* scaled = static_cast<float*>(r.scratch);
+    for (int64_t n = 0; n < batch_; ++n) {
+      packed_.scale_rows(g + n * cin_, scaled);
+      const int64_t row0 = n * pixels_;
+      sgemm_packed_b(pixels_, x + row0 * cin_, cin_, false, packed_, y + row0 * cout_, cout_,
+                     conv_epilogue(bias, res ? res + row0 * cout_ : nullptr, cout_, act_), scaled);
+    }
   }
 
  private:
-  int64_t pixels_, cin_, cout_;
-  bool has_bias_, residual_;
+  int64_t batch_, pixels_, cin_, cout_;  // pixels_: of one image
+  bool has_bias_, residual_, gate_;
   ConvActivation act_;
   SgemmPackedB packed_;
 };
@@ -398,6 +418,10 @@ NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x
   return NhwcConvImpl::kGemm;
 }
 
+bool nhwc_conv_gates_weights(NhwcConvImpl impl, const ConvShapes& cs, const Geometry3& g) {
+  return impl == NhwcConvImpl::k1x1 && cs.cout <= g.in_size();
+}
+
 bool nhwc_conv_adds_residual(NhwcConvImpl impl) {
   return impl == NhwcConvImpl::k1x1 || impl == NhwcConvImpl::kGemm ||
          impl == NhwcConvImpl::kWinograd;
@@ -405,7 +429,7 @@ bool nhwc_conv_adds_residual(NhwcConvImpl impl) {
 
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
                                                const Geometry3& g, const ConvActivation& act,
-                                               Layout x_layout, bool residual) {
+                                               Layout x_layout, bool residual, bool gate) {
   const Tensor* w = ctx.input(1).value;
   if (w == nullptr) {
     return ctx.unsupported_case(
@@ -417,11 +441,14 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   if (residual && !nhwc_conv_adds_residual(impl)) {
     return ctx.invalid("internal: the residual cannot go into this kernel's epilogue");
   }
+  if (gate && !nhwc_conv_gates_weights(impl, cs, g)) {
+    return ctx.invalid("internal: the gate cannot go into this kernel's weights");
+  }
   const bool x_nchw = x_layout == Layout::kNchw;
   if (impl == NhwcConvImpl::kWinograd) return make_conv_winograd(ctx, cs, g, act, residual);
   if (impl == NhwcConvImpl::k1x1) {
-    auto k = std::make_unique<ConvNhwc1x1>(cs.batch * g.in_size(), cs.cin, cs.cout, cs.has_bias,
-                                           residual, act);
+    auto k = std::make_unique<ConvNhwc1x1>(cs.batch, g.in_size(), cs.cin, cs.cout, cs.has_bias,
+                                           residual, gate, act);
     if (!k->prepack(wd)) return packing_failed(ctx);
     return std::unique_ptr<Kernel>(std::move(k));
   }

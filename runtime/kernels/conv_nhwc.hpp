@@ -17,13 +17,18 @@ NhwcConvImpl choose_nhwc_conv(const ConvShapes& cs, const Geometry3& g, Layout x
                               bool winograd);
 // Whether that implementation can add a residual (input 3, Y's shape) in its epilogue.
 bool nhwc_conv_adds_residual(NhwcConvImpl impl);
+// Whether it takes a gate (input 4, kernels/conv_gate.hpp) into its weights: the 1x1 GEMM
+// scales its packed W (C x M) once per image, less work than a pass over X (pixels x C)
+// while M <= pixels.
+bool nhwc_conv_gates_weights(NhwcConvImpl impl, const ConvShapes& cs, const Geometry3& g);
 
 // Picks and prepares the implementation for a Conv whose inputs, geometry (2-D, in g's last
 // two dims) and output shape [N, OH, OW, M] make_conv has validated and set; X is NHWC, or
 // NCHW when x_layout says so (kInputLayoutAttr). Needs W constant. With `residual`, input 3
-// (Y's shape, NHWC) is added before the activation; only where nhwc_conv_adds_residual.
+// (Y's shape, NHWC) is added before the activation; only where nhwc_conv_adds_residual. With
+// `gate`, X's channels are scaled by input 4 per image; only where nhwc_conv_gates_weights.
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
                                                const Geometry3& g, const ConvActivation& act,
-                                               Layout x_layout, bool residual);
+                                               Layout x_layout, bool residual, bool gate = false);
 
 }  // namespace keel

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/conv_gate.hpp"
 #include "kernels/conv_residual.hpp"
 
 namespace keel {
@@ -162,14 +163,20 @@ void valid_output_range(int64_t offset, int64_t stride, int64_t in, int64_t out,
 }
 
 Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, ConvShapes& cs) {
-  // A fused residual (kernels/conv_residual.hpp) is a fourth input.
-  const size_t max_inputs = !transpose && ctx.node.has_attribute(kResidualAttr) ? 4 : 3;
+  // A fused residual (kernels/conv_residual.hpp) is a fourth input, a fused gate
+  // (kernels/conv_gate.hpp) a fifth.
+  const bool residual = !transpose && ctx.node.has_attribute(kResidualAttr);
+  const bool gate = !transpose && ctx.node.has_attribute(kGateAttr);
+  const size_t max_inputs = gate ? 5 : residual ? 4 : 3;
   if (ctx.num_inputs() < 2 || ctx.num_inputs() > max_inputs) {
     return ctx.invalid("expected 2 to " + std::to_string(max_inputs) + " inputs, got " +
                        std::to_string(ctx.num_inputs()));
   }
-  if (max_inputs == 4 && !ctx.has_input(3)) {
+  if (residual && !ctx.has_input(3)) {
     return ctx.invalid(std::string(kResidualAttr) + " without a residual input 3");
+  }
+  if (!residual && ctx.has_input(3)) {
+    return ctx.invalid("input 3 without " + std::string(kResidualAttr));
   }
   KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}, 3, 64));
   KEEL_RETURN_IF_ERROR(ctx.check_input(1, {DataType::kFloat32}, 3, 64));

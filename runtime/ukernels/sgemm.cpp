@@ -320,6 +320,26 @@ bool SgemmPackedB::pack(int64_t k, int64_t n, const float* b, int64_t ldb, bool 
   return true;
 }
 
+int64_t SgemmPackedB::packed_floats() const {
+  return ceil_div(std::max<int64_t>(n_, 1), uk_->nr) * uk_->nr * std::max<int64_t>(k_, 1);
+}
+
+void SgemmPackedB::scale_rows(const float* s, float* dst) const {
+  // Layout (pack): K blocks of kSgemmKc rows; in each, NR-column panels of kc rows of NR.
+  const int64_t nr = uk_->nr, n_pad = ceil_div(std::max<int64_t>(n_, 1), nr) * nr;
+  const float* src = data();
+  parallel_for(k_, n_pad, [&](int64_t k_begin, int64_t k_end) {
+    for (int64_t k = k_begin; k < k_end; ++k) {
+      const int64_t k0 = k / kSgemmKc * kSgemmKc, kc = std::min(kSgemmKc, k_ - k0);
+      const float sk = s[k];
+      for (int64_t q = 0; q < n_pad / nr; ++q) {
+        const int64_t off = k0 * n_pad + q * nr * kc + (k - k0) * nr;
+        for (int64_t j = 0; j < nr; ++j) dst[off + j] = src[off + j] * sk;
+      }
+    }
+  });
+}
+
 void sgemm_packed_a(const SgemmPackedA& a, int64_t n, const float* b, int64_t ldb, bool trans_b,
                     float* c, int64_t ldc, const GemmEpilogue& ep) {
   Operands op;
@@ -329,10 +349,10 @@ void sgemm_packed_a(const SgemmPackedA& a, int64_t n, const float* b, int64_t ld
 }
 
 void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const SgemmPackedB& b,
-                    float* c, int64_t ldc, const GemmEpilogue& ep) {
+                    float* c, int64_t ldc, const GemmEpilogue& ep, const float* b_data) {
   Operands op;
   op.a = strided(a, lda, trans_a);
-  op.b_packed = b.data();
+  op.b_packed = b_data != nullptr ? b_data : b.data();
   run(b.ukernels(), m, b.n(), b.k(), op, c, ldc, ep);
 }
 

@@ -74,6 +74,12 @@ class SgemmPackedB {
   int64_t n() const { return n_; }
   const float* data() const { return reinterpret_cast<const float*>(data_.get()); }
   const SgemmUkernels* ukernels() const { return uk_; }
+  // Floats of the packed matrix (N rounded up to the ukernel's NR, times K).
+  int64_t packed_floats() const;
+  // dst (packed_floats() floats) = diag(s) x B in this packed layout: row k scaled by s[k], each
+  // product rounded once. A per-run scaling of the K inputs (a squeeze-excitation gate on the
+  // input channels of a 1x1 convolution) without a pass over A.
+  void scale_rows(const float* s, float* dst) const;
 
  private:
   int64_t k_ = 0, n_ = 0;
@@ -84,9 +90,10 @@ class SgemmPackedB {
 // C = packed A x B: m and k come from `a`.
 void sgemm_packed_a(const SgemmPackedA& a, int64_t n, const float* b, int64_t ldb, bool trans_b,
                     float* c, int64_t ldc, const GemmEpilogue& ep);
-// C = A x packed B: k and n come from `b`.
+// C = A x packed B: k and n come from `b`; `b_data`, when given, replaces b's own packed
+// values (same layout: SgemmPackedB::scale_rows output).
 void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const SgemmPackedB& b,
-                    float* c, int64_t ldc, const GemmEpilogue& ep);
+                    float* c, int64_t ldc, const GemmEpilogue& ep, const float* b_data = nullptr);
 
 // An A operand that is never materialised: the driver asks `pack` for each block it needs
 // (implicit-GEMM convolution gathers its rows from the image). pack writes rows [i0, i0+mc)

@@ -67,7 +67,8 @@ ActParams activation_named(const std::string& name) {
   return {};
 }
 
-ConvSetup setup_conv(const ConvCase& c, uint32_t seed) {
+// With `gate` ([N, C, 1, 1]): a gated conv (kernels/conv_gate.hpp) whose reference reads X * G.
+ConvSetup setup_conv(const ConvCase& c, uint32_t seed, const Tensor* gate = nullptr) {
   const size_t nsp = c.kernel.size();
   Shape w_shape = {c.m, c.x[1] / c.group};
   w_shape.insert(w_shape.end(), c.kernel.begin(), c.kernel.end());
@@ -90,7 +91,12 @@ ConvSetup setup_conv(const ConvCase& c, uint32_t seed) {
   s.b = random_tensor({c.m}, seed + 2);
   s.y_shape = p.y_shape;
   s.want.resize(static_cast<size_t>(numel(p.y_shape)));
-  ref::conv(p, s.x.data_as<float>(), s.w.data_as<float>(), c.bias ? s.b.data_as<float>() : nullptr,
+  std::vector<float> x_ref(s.x.data_as<float>(), s.x.data_as<float>() + s.x.numel());
+  if (gate != nullptr) {
+    const int64_t planes = c.x[0] * c.x[1], plane = s.x.numel() / std::max<int64_t>(planes, 1);
+    for (int64_t i = 0; i < s.x.numel(); ++i) x_ref[i] *= gate->data_as<float>()[i / plane];
+  }
+  ref::conv(p, x_ref.data(), s.w.data_as<float>(), c.bias ? s.b.data_as<float>() : nullptr,
             s.want.data());
   const ActParams act = activation_named(c.act);
   for (float& v : s.want) v = static_cast<float>(ref::activate(v, act));
@@ -112,6 +118,11 @@ ConvSetup setup_conv(const ConvCase& c, uint32_t seed) {
   }
   call.inputs = {{s.x, false}, {s.w, c.const_w}};
   if (c.bias) call.inputs.push_back({s.b, true});
+  if (gate != nullptr) {
+    call.attributes["_keel_gate"] = attr_int(1);
+    call.inputs.resize(4);
+    call.inputs.push_back({*gate, false});
+  }
   return s;
 }
 
@@ -526,6 +537,73 @@ TEST(ConvNhwc, WinogradAddsAResidual) {
   auto op = testing::PreparedOp::prepare(s.call);
   ASSERT_TRUE(op.is_ok()) << op.status().to_string();
   EXPECT_STREQ((*op)->kernel_name(), "conv_nhwc_winograd");
+}
+
+// A squeeze-excitation gate (input 4, one value per image and input channel) scales X's
+// channels: in the NHWC 1x1 GEMM's packed weights while M <= the pixels of an image (K blocks
+// and channel tails included), else X * G into scratch first (every other kernel, NCHW too);
+// with a residual and an activation after it.
+TEST(Conv, GateScalesTheInputChannels) {
+  struct GateCase {
+    ConvCase c;
+    const char* nhwc_kernel;
+  };
+  const std::vector<GateCase> cases = {
+      {{"pointwise_in_weights", {2, 40, 5, 6}, 24, {1, 1}}, "conv_nhwc_1x1"},
+      {{"pointwise_k_blocks", {1, 300, 4, 5}, 19, {1, 1}, {}, {}, {}, 1, false}, "conv_nhwc_1x1"},
+      {{"pointwise_wider_than_image", {2, 24, 2, 3}, 20, {1, 1}}, "conv_nhwc_1x1"},
+      {{"k3_direct", {2, 16, 6, 6}, 13, {3, 3}, {}, {}, {1, 1, 1, 1}}, "conv_nhwc_direct"},
+      {{"depthwise", {1, 16, 6, 5}, 16, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, 16},
+       "conv_nhwc_depthwise"},
+  };
+  uint32_t seed = 3300;
+  for (const GateCase& gc : cases) {
+    for (bool residual : {false, true}) {
+      const ConvCase& c = gc.c;
+      SCOPED_TRACE(c.name + (residual ? " residual" : ""));
+      const Tensor gate = random_tensor({c.x[0], c.x[1], 1, 1}, seed++);
+      ConvSetup s = setup_conv(c, seed++, &gate);
+      Tensor r;
+      if (residual) {
+        r = random_tensor(s.y_shape, seed++);
+        for (size_t i = 0; i < s.want.size(); ++i) {
+          s.want[i] = std::max(0.0f, s.want[i] + r.data_as<float>()[i]);
+        }
+        s.call.attributes["_keel_residual"] = attr_int(1);
+        s.call.attributes["_keel_activation"] = attr_string("Relu");
+        s.call.inputs[3] = {r, false};
+      }
+      for (Isa isa : host_tiers()) {
+        SCOPED_TRACE(isa_name(isa));
+        auto got = run_on(s.call, isa, 2);
+        ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+        EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), s.want.data(), (*got)[0].numel(),
+                                       s.atol, s.rtol, true));
+      }
+      // NHWC, the gate given as [N, C, 1, 1] and as [N, 1, 1, C] (the same floats).
+      const Tensor y_nhwc = transpose4(Tensor::from_vector(s.y_shape, s.want), {0, 2, 3, 1});
+      s.call.attributes["_keel_layout"] = attr_string("NHWC");
+      s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+      if (residual) s.call.inputs[3].tensor = transpose4(r, {0, 2, 3, 1});
+      for (const Shape& g_shape : {gate.shape(), Shape{c.x[0], 1, 1, c.x[1]}}) {
+        s.call.inputs[4].tensor = gate.reshaped(g_shape);
+        for (int threads : {1, 2}) {
+          auto got = run_on(s.call, active_isa(), threads);
+          ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+          EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), y_nhwc.data_as<float>(),
+                                         y_nhwc.numel(), s.atol, s.rtol, true));
+        }
+      }
+      auto op = testing::PreparedOp::prepare(s.call);
+      ASSERT_TRUE(op.is_ok()) << op.status().to_string();
+      EXPECT_STREQ((*op)->kernel_name(), gc.nhwc_kernel);
+      // A gate of another shape is an error that names it.
+      s.call.inputs[4].tensor = random_tensor({c.x[0], c.x[1] + 1, 1, 1}, seed++);
+      auto bad = testing::run_op(s.call);
+      ASSERT_FALSE(bad.is_ok());
+      EXPECT_NE(bad.status().to_string().find("gate"), std::string::npos);
+    }
+  }
 }
 
 TEST(Conv, EveryFusedActivationInEveryPath) {

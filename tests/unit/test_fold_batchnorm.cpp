@@ -1436,6 +1436,111 @@ TEST(FuseConvAdd, ResidualInputWithoutTheMarkIsRejected) {
   }
 }
 
+// fuse_conv_gate (keel-only): a squeeze-excitation gate (GlobalAveragePool, 1x1 Conv, Relu, 1x1
+// Conv, Sigmoid) multiplied into the input of a Conv runs in that Conv: in the NHWC 1x1 GEMM's
+// weights while it has at most as many outputs as an image has pixels, else as X * G first.
+struct GateCase {
+  const char* name;
+  std::vector<int64_t> x;       // [N, 16, H, W]
+  std::vector<int64_t> proj_w;  // the gated conv's weights
+  bool gate_first = false;      // Mul(g, a) instead of Mul(a, g)
+  bool residual = false;        // the gated conv's output + a skip conv, then Relu
+  const char* gate_act = "Sigmoid";
+  int64_t gate_channels = 16;  // fc2's outputs (1: one value per image, not fused)
+  std::vector<int64_t> fc1_pads = {0, 0, 0, 0};
+  bool pool_other = false;  // the gate pools x, not the Mul's other operand
+};
+
+ModelBuilder se_block(uint32_t seed, const GateCase& c) {
+  Rng rng(seed);
+  ModelBuilder b;
+  b.input("x", c.x);
+  onnx::NodeProto& dw = add_conv(b, rng, "dw", "x", "a", {16, 1, 3, 3}, true);
+  set_attr(dw, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  set_attr(dw, "group", int64_t{16});
+  b.node("GlobalAveragePool", {c.pool_other ? "x" : "a"}, {"p"}, "pool");
+  onnx::NodeProto& fc1 = add_conv(b, rng, "fc1", "p", "f1", {4, 16, 1, 1}, true);
+  set_attr(fc1, "pads", c.fc1_pads);
+  b.node("Relu", {"f1"}, {"r1"}, "relu1");
+  add_conv(b, rng, "fc2", "r1", "f2", {c.gate_channels, 4, 1, 1}, true);
+  b.node(c.gate_act, {"f2"}, {"g"}, "squash");
+  b.node("Mul",
+         c.gate_first ? std::vector<std::string>{"g", "a"} : std::vector<std::string>{"a", "g"},
+         {"m"}, "gate");
+  const int64_t k = c.proj_w[2];
+  onnx::NodeProto& proj = add_conv(b, rng, "proj", "m", "y", c.proj_w, true);
+  set_attr(proj, "pads", std::vector<int64_t>{k / 2, k / 2, k / 2, k / 2});
+  if (!c.residual) {
+    b.output("y");
+    return b;
+  }
+  add_conv(b, rng, "skip", "x", "s", {c.proj_w[0], 16, 1, 1}, false);
+  b.node("Add", {"y", "s"}, {"sum"}, "add");
+  b.node("Relu", {"sum"}, {"out"}, "relu");
+  b.output("out");
+  return b;
+}
+
+TEST(FuseConvGate, SqueezeExcitationGateRunsInTheConvInBothLayouts) {
+  const std::vector<GateCase> cases = {
+      {"1x1 into the weights", {1, 16, 6, 6}, {8, 16, 1, 1}},
+      {"1x1 batch 2, gate first", {2, 16, 6, 5}, {8, 16, 1, 1}, true},
+      {"1x1 wider than the image", {1, 16, 3, 3}, {24, 16, 1, 1}},
+      {"3x3", {1, 16, 6, 6}, {8, 16, 3, 3}},
+      {"1x1 residual", {2, 16, 6, 6}, {8, 16, 1, 1}, false, true},
+      {"3x3 residual", {1, 16, 5, 6}, {24, 16, 3, 3}, true, true},
+      {"hard sigmoid", {1, 16, 6, 6}, {8, 16, 1, 1}, false, false, "HardSigmoid"},
+  };
+  uint32_t seed = 470;
+  for (const GateCase& c : cases) {
+    for (LayoutOption layout : {LayoutOption::kNchw, LayoutOption::kNhwc}) {
+      SCOPED_TRACE(std::string(c.name) + (layout == LayoutOption::kNhwc ? " nhwc" : " nchw"));
+      ModelOptions fused = options(true, true);
+      fused.layout = layout;
+      const Pair p = load_pair(se_block(seed++, c), fused);
+      ASSERT_TRUE(p.folded && p.plain);
+      expect_same_outputs(p);
+      EXPECT_EQ(count_op(*p.folded, "Mul"), 0);
+      EXPECT_NE(find_event(*p.folded, true, "fuse_conv_gate", "proj", "gate"), nullptr)
+          << describe_events(*p.folded);
+    }
+  }
+}
+
+TEST(FuseConvGate, WhatIsNotProvablyAPerChannelGateStays) {
+  std::vector<GateCase> cases(4, GateCase{"", {1, 16, 6, 6}, {8, 16, 1, 1}});
+  cases[0].name = "one gate value per image";
+  cases[0].gate_channels = 1;
+  cases[1].name = "a padded conv in the gate (3x3 of them: an elementwise product)";
+  cases[1].x = {1, 16, 3, 3};
+  cases[1].fc1_pads = {1, 1, 1, 1};
+  cases[2].name = "the gate pools another tensor";
+  cases[2].pool_other = true;
+  cases[3].name = "the gate pools another tensor, gate first";
+  cases[3].pool_other = true;
+  cases[3].gate_first = true;
+  uint32_t seed = 490;
+  for (const GateCase& c : cases) {
+    for (LayoutOption layout : {LayoutOption::kNchw, LayoutOption::kNhwc}) {
+      SCOPED_TRACE(std::string(c.name) + (layout == LayoutOption::kNhwc ? " nhwc" : " nchw"));
+      ModelOptions fused = options(true, true);
+      fused.layout = layout;
+      const Pair p = load_pair(se_block(seed++, c), fused);
+      ASSERT_TRUE(p.folded && p.plain);
+      expect_same_outputs(p);
+      EXPECT_EQ(count_op(*p.folded, "Mul"), 1);
+      EXPECT_EQ(find_event(*p.folded, true, "fuse_conv_gate", "proj", "gate"), nullptr);
+    }
+  }
+  // The gated tensor also read elsewhere is fine (it stays); the Mul's output read twice is not.
+  ModelBuilder b = se_block(510, GateCase{"", {1, 16, 6, 6}, {8, 16, 1, 1}});
+  b.output("m");
+  const Pair p = load_pair(b, options(true, true));
+  ASSERT_TRUE(p.folded && p.plain);
+  expect_same_outputs(p);
+  EXPECT_EQ(count_op(*p.folded, "Mul"), 1);
+}
+
 TEST(FuseBnActivation, TanhIsNotFused) {
   ModelBuilder b = concat_bn_act(111, "Tanh");
   const Pair p = {load(b, {}), load(b, options(true, false))};
