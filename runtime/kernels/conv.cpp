@@ -20,6 +20,7 @@
 #include "kernels/conv_gate.hpp"
 #include "kernels/conv_nhwc.hpp"
 #include "kernels/conv_params.hpp"
+#include "kernels/conv_pool.hpp"
 #include "kernels/conv_residual.hpp"
 #include "kernels/conv_winograd.hpp"
 #include "kernels/fused_activation.hpp"
@@ -287,24 +288,39 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   const Geometry3 g = to_geometry3(wg);
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {out_shape, {cs.cin_g, g.k_size(), g.out_size()}}));
   ctx.set_output(0, DataType::kFloat32, out_shape);
-  // A fused gate (kernels/conv_gate.hpp) goes into the weights where the kernel can take it,
-  // else X * G is computed first.
+  // A fused gate (kernels/conv_gate.hpp) goes into the weights and a fused pooling
+  // (kernels/conv_pool.hpp) into the row loop where the kernel can take them; else X * G is
+  // computed first and the pooling runs after.
+  const bool nhwc = layout == Layout::kNhwc;
+  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node));
+  const bool residual = ctx.node.has_attribute(kResidualAttr);
   const bool gated = ctx.node.has_attribute(kGateAttr);
   if (gated) KEEL_RETURN_IF_ERROR(check_conv_gate(ctx, cs));
-  const bool gate_in_weights =
-      gated && layout == Layout::kNhwc &&
-      nhwc_conv_gates_weights(choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node)), cs, g);
+  const bool gate_in_weights = gated && nhwc && nhwc_conv_gates_weights(impl, cs, g);
+  const bool pooled = ctx.node.has_attribute(kPoolAttr);
+  if (pooled && (out_shape.size() != 4 || ctx.node.outputs.size() != 2)) {
+    return ctx.invalid(std::string(kPoolAttr) + " needs a 2-D conv with a second output");
+  }
+  if (pooled) {
+    ctx.set_output(1, DataType::kFloat32,
+                   nhwc ? Shape{cs.batch, 1, 1, cs.cout} : Shape{cs.batch, cs.cout, 1, 1});
+  }
+  const bool pool_in_rows = pooled && nhwc && !residual && nhwc_conv_pools_rows(impl);
   std::unique_ptr<Kernel> conv;
-  if (ctx.node.has_attribute(kResidualAttr)) {
+  if (residual) {
     KEEL_ASSIGN_OR_RETURN(conv, make_conv_with_residual(ctx, cs, g, wg, act, layout, x_layout,
                                                         out_shape, gate_in_weights));
-  } else if (layout == Layout::kNhwc) {
-    KEEL_ASSIGN_OR_RETURN(conv, make_conv_nhwc(ctx, cs, g, act, x_layout, false, gate_in_weights));
+  } else if (nhwc) {
+    KEEL_ASSIGN_OR_RETURN(
+        conv, make_conv_nhwc(ctx, cs, g, act, x_layout, false, gate_in_weights, pool_in_rows));
   } else {
     KEEL_ASSIGN_OR_RETURN(conv, make_conv_nchw(ctx, cs, g, wg, act));
   }
   if (gated && !gate_in_weights) {
-    return make_conv_gate_before(std::move(conv), ctx.input(0).shape, x_layout);
+    conv = make_conv_gate_before(std::move(conv), ctx.input(0).shape, x_layout);
+  }
+  if (pooled && !pool_in_rows) {
+    conv = make_conv_pool_after(std::move(conv), cs.batch, g.out_size(), cs.cout, layout);
   }
   return conv;
 }

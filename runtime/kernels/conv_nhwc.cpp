@@ -28,6 +28,8 @@
 #include <vector>
 
 #include "exec/parallel.hpp"
+#include "kernels/channel_sums.hpp"
+#include "kernels/conv_pool.hpp"
 #include "kernels/conv_winograd.hpp"
 #include "ukernels/dwconv_dispatch.hpp"
 #include "ukernels/gconv_dispatch.hpp"
@@ -263,27 +265,51 @@ class ConvNhwcGemm final : public Kernel {
   std::vector<SgemmPackedB> packed_;
 };
 
+// Per-row channel sums for a pooled output 1 (kernels/conv_pool.hpp): batch * out_h rows of
+// `channels` doubles in scratch.
+struct RowPooling {
+  bool on = false;
+  int64_t channels = 0;
+  size_t bytes(int64_t rows) const {
+    return on ? static_cast<size_t>(rows * channels) * sizeof(double) : 0;
+  }
+};
+
 // Every output row (n, oh) of a batch of NHWC images through a per-ISA row ukernel, in
-// parallel; `macs_per_output` sizes the work of a row of out_row outputs.
+// parallel; `macs_per_output` sizes the work of a row of out_row outputs. With pooling, each
+// row's channel sums go to row_sums while the row is still in cache, and output 1 gets the means.
 template <class Params>
 void for_each_output_row(void (*row)(const Params*, const float*, int64_t, float*), const Params& p,
-                         const float* x, float* y, int64_t batch, int64_t out_h, int64_t in_image,
-                         int64_t out_row, int64_t macs_per_output) {
+                         const KernelRun& r, int64_t batch, int64_t out_h, int64_t in_image,
+                         int64_t out_row, int64_t macs_per_output, const RowPooling& pool) {
+  const float* x = r.in(0).as<float>();
+  float* y = r.out(0).as<float>();
+  auto* row_sums = static_cast<double*>(r.scratch);
+  const int64_t c = pool.channels;
   parallel_for(batch * out_h, out_row * macs_per_output, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
+    for (int64_t t = t0; t < t1; ++t) {
       row(&p, x + (t / out_h) * in_image, t % out_h, y + t * out_row);
+      if (pool.on) {
+        std::fill(row_sums + t * c, row_sums + (t + 1) * c, 0.0);
+        add_channel_sums(y + t * out_row, out_row / c, c, c, row_sums + t * c);
+      }
+    }
   });
+  if (pool.on) {
+    pooled_means_from_rows(row_sums, batch, out_h, out_h * (out_row / c), c, r.out(1).as<float>());
+  }
 }
 
 // -------------------------------------------------------------------------- depthwise
 
 class ConvNhwcDepthwise final : public Kernel {
  public:
-  ConvNhwcDepthwise(int64_t batch, int64_t out_h, bool has_bias, const DwConvParams& p)
+  ConvNhwcDepthwise(int64_t batch, int64_t out_h, bool has_bias, const DwConvParams& p, bool pool)
       : batch_(batch),
         out_h_(out_h),
         has_bias_(has_bias),
         params_(p),
+        pool_{pool, p.channels},
         uk_(dwconv_ukernels_active()) {}
 
   // W [C, 1, kH, kW] -> [kH*kW, C]: one contiguous channel vector per tap.
@@ -296,21 +322,21 @@ class ConvNhwcDepthwise final : public Kernel {
   }
 
   const char* name() const override { return "conv_nhwc_depthwise"; }
+  size_t scratch_bytes() const override { return pool_.bytes(batch_ * out_h_); }
 
   void run(const KernelRun& r) const override {
     DwConvParams p = params_;
     p.w = w_.data();
     p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
-    const float* x = r.in(0).as<float>();
-    float* y = r.out(0).as<float>();
-    for_each_output_row(uk_->row, p, x, y, batch_, out_h_, p.in_h * p.in_w * p.channels,
-                        p.out_w * p.channels, p.k_h * p.k_w);
+    for_each_output_row(uk_->row, p, r, batch_, out_h_, p.in_h * p.in_w * p.channels,
+                        p.out_w * p.channels, p.k_h * p.k_w, pool_);
   }
 
  private:
   int64_t batch_, out_h_;
   bool has_bias_;
   DwConvParams params_;
+  RowPooling pool_;
   const DwConvUkernels* uk_;
   std::vector<float> w_;
 };
@@ -321,11 +347,12 @@ class ConvNhwcDepthwise final : public Kernel {
 // channels, instead of one tiny GEMM per group.
 class ConvNhwcDirect final : public Kernel {
  public:
-  ConvNhwcDirect(int64_t batch, int64_t out_h, bool has_bias, const GroupConvParams& p)
+  ConvNhwcDirect(int64_t batch, int64_t out_h, bool has_bias, const GroupConvParams& p, bool pool)
       : batch_(batch),
         out_h_(out_h),
         has_bias_(has_bias),
         params_(p),
+        pool_{pool, p.out_channels},
         uk_(gconv_ukernels_for_group(active_isa(), p.cin_g, p.cout_g, p.in_ch_stride == 1)) {
     params_.bundle_g = gconv_bundle_g(uk_, p.cin_g, p.cout_g, p.in_ch_stride == 1);
   }
@@ -375,22 +402,22 @@ class ConvNhwcDirect final : public Kernel {
   }
 
   const char* name() const override { return "conv_nhwc_direct"; }
+  size_t scratch_bytes() const override { return pool_.bytes(batch_ * out_h_); }
 
   void run(const KernelRun& r) const override {
     GroupConvParams p = params_;
     p.w = w_.data();
     p.k_offsets = k_offsets_.data();
     p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
-    const float* x = r.in(0).as<float>();
-    float* y = r.out(0).as<float>();
-    for_each_output_row(uk_->row, p, x, y, batch_, out_h_, p.in_h * p.in_w * p.in_channels,
-                        p.out_w * p.out_channels, p.cin_g * p.k_h * p.k_w);
+    for_each_output_row(uk_->row, p, r, batch_, out_h_, p.in_h * p.in_w * p.in_channels,
+                        p.out_w * p.out_channels, p.cin_g * p.k_h * p.k_w, pool_);
   }
 
  private:
   int64_t batch_, out_h_;
   bool has_bias_;
   GroupConvParams params_;
+  RowPooling pool_;
   const GroupConvUkernels* uk_;
   std::vector<float> w_;
   std::vector<int64_t> k_offsets_;
@@ -422,6 +449,10 @@ bool nhwc_conv_gates_weights(NhwcConvImpl impl, const ConvShapes& cs, const Geom
   return impl == NhwcConvImpl::k1x1 && cs.cout <= g.in_size();
 }
 
+bool nhwc_conv_pools_rows(NhwcConvImpl impl) {
+  return impl == NhwcConvImpl::kDepthwise || impl == NhwcConvImpl::kDirect;
+}
+
 bool nhwc_conv_adds_residual(NhwcConvImpl impl) {
   return impl == NhwcConvImpl::k1x1 || impl == NhwcConvImpl::kGemm ||
          impl == NhwcConvImpl::kWinograd;
@@ -429,7 +460,8 @@ bool nhwc_conv_adds_residual(NhwcConvImpl impl) {
 
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
                                                const Geometry3& g, const ConvActivation& act,
-                                               Layout x_layout, bool residual, bool gate) {
+                                               Layout x_layout, bool residual, bool gate,
+                                               bool pool) {
   const Tensor* w = ctx.input(1).value;
   if (w == nullptr) {
     return ctx.unsupported_case(
@@ -444,6 +476,9 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
   if (gate && !nhwc_conv_gates_weights(impl, cs, g)) {
     return ctx.invalid("internal: the gate cannot go into this kernel's weights");
   }
+  if (pool && !nhwc_conv_pools_rows(impl)) {
+    return ctx.invalid("internal: this kernel cannot pool its output rows");
+  }
   const bool x_nchw = x_layout == Layout::kNchw;
   if (impl == NhwcConvImpl::kWinograd) return make_conv_winograd(ctx, cs, g, act, residual);
   if (impl == NhwcConvImpl::k1x1) {
@@ -457,7 +492,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
     set_window_2d(p, g);
     p.channels = cs.cin;
     p.act = act;
-    auto k = std::make_unique<ConvNhwcDepthwise>(cs.batch, g.out[1], cs.has_bias, p);
+    auto k = std::make_unique<ConvNhwcDepthwise>(cs.batch, g.out[1], cs.has_bias, p, pool);
     k->prepack(wd);
     return std::unique_ptr<Kernel>(std::move(k));
   }
@@ -473,7 +508,7 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
     p.cin_g = cs.cin_g;
     p.cout_g = cs.cout_g;
     p.act = act;
-    auto k = std::make_unique<ConvNhwcDirect>(cs.batch, g.out[1], cs.has_bias, p);
+    auto k = std::make_unique<ConvNhwcDirect>(cs.batch, g.out[1], cs.has_bias, p, pool);
     k->prepack(wd);
     return std::unique_ptr<Kernel>(std::move(k));
   }

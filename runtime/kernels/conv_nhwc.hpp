@@ -21,14 +21,18 @@ bool nhwc_conv_adds_residual(NhwcConvImpl impl);
 // scales its packed W (C x M) once per image, less work than a pass over X (pixels x C)
 // while M <= pixels.
 bool nhwc_conv_gates_weights(NhwcConvImpl impl, const ConvShapes& cs, const Geometry3& g);
+// Whether it pools its output (output 1, kernels/conv_pool.hpp) row by row as it goes.
+bool nhwc_conv_pools_rows(NhwcConvImpl impl);
 
 // Picks and prepares the implementation for a Conv whose inputs, geometry (2-D, in g's last
 // two dims) and output shape [N, OH, OW, M] make_conv has validated and set; X is NHWC, or
 // NCHW when x_layout says so (kInputLayoutAttr). Needs W constant. With `residual`, input 3
 // (Y's shape, NHWC) is added before the activation; only where nhwc_conv_adds_residual. With
 // `gate`, X's channels are scaled by input 4 per image; only where nhwc_conv_gates_weights.
+// With `pool`, output 1 gets the mean of each output channel; only where nhwc_conv_pools_rows.
 Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvShapes& cs,
                                                const Geometry3& g, const ConvActivation& act,
-                                               Layout x_layout, bool residual, bool gate = false);
+                                               Layout x_layout, bool residual, bool gate = false,
+                                               bool pool = false);
 
 }  // namespace keel

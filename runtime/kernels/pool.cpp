@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "exec/parallel.hpp"
+#include "kernels/channel_sums.hpp"
 #include "kernels/conv_params.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/pool_dispatch.hpp"
@@ -402,28 +403,12 @@ Result<std::unique_ptr<Kernel>> make_average_pool(PrepareContext& ctx) {
   return std::unique_ptr<Kernel>(std::make_unique<AveragePoolKernel>(pg, include_pad == 1));
 }
 
-// s[k] += x[p * stride + k] for every pixel p in order, k < L: a length known at compile time
-// and small enough (8 SSE2 registers of doubles for 16) keeps the sums in registers
-// (EfficientNet's SE pooling of 112x112x32 took 85 us with a run-time length, the sums on the
-// stack).
-template <int64_t L>
-void sum_pixels(const float* x, int64_t pixels, int64_t stride, double* s) {
-  double acc[L];
-  for (int64_t k = 0; k < L; ++k) acc[k] = s[k];
-  for (int64_t p = 0; p < pixels; ++p) {
-    const float* xp = x + p * stride;
-    for (int64_t k = 0; k < L; ++k) acc[k] += xp[k];
-  }
-  for (int64_t k = 0; k < L; ++k) s[k] = acc[k];
-}
-
 // Global pooling over [N, H, W, C]: one task per (image, block of channels); each channel's sum
 // runs over the pixels in order in double, as the NCHW kernel does, so both give the same bits.
 // Blocks of 32 channels (EfficientNet's 32 to 1152 are multiples of 16; most of 32).
 class GlobalPoolNhwcKernel final : public Kernel {
  public:
   static constexpr int64_t kBlock = 32;
-  static constexpr int64_t kPass = 16;  // channels summed per sweep over the pixels
   GlobalPoolNhwcKernel(int64_t batch, int64_t pixels, int64_t channels, bool is_max)
       : batch_(batch), pixels_(pixels), c_(channels), max_(is_max) {}
   const char* name() const override { return max_ ? "globalmaxpool_nhwc" : "globalavgpool_nhwc"; }
@@ -446,13 +431,7 @@ class GlobalPoolNhwcKernel final : public Kernel {
           std::copy(m, m + len, yn);
         } else {
           double s[kBlock] = {};
-          if (len % kPass == 0) {
-            for (int64_t k = 0; k < len; k += kPass) sum_pixels<kPass>(xn + k, pixels_, c_, s + k);
-          } else {
-            for (int64_t p = 0; p < pixels_; ++p) {
-              for (int64_t k = 0; k < len; ++k) s[k] += xn[p * c_ + k];
-            }
-          }
+          add_channel_sums(xn, pixels_, c_, len, s);
           for (int64_t k = 0; k < len; ++k) {
             yn[k] = static_cast<float>(s[k] / static_cast<double>(pixels_));
           }

@@ -269,6 +269,7 @@ class LayoutRewriter {
     if (residual && !is_nhwc(n->inputs[3])) graph_.replace_input(n, 3, as_nhwc(n->inputs[3]));
     mark(n);
     tag(n->outputs[0]);
+    if (n->has_output(1)) tag(n->outputs[1]);  // a fused pooling (kernels/conv_pool.hpp)
     return true;
   }
 

@@ -56,6 +56,9 @@ bool fuse_conv_add(Graph& graph, PassContext& ctx);
 // Mul(x, g) -> Conv, g a squeeze-excitation gate computed from GlobalAveragePool(x) -> one Conv
 // reading x with g as a fifth input (kernels/conv_gate.hpp). Runs after fuse_activation.
 bool fuse_conv_gate(Graph& graph, PassContext& ctx);
+// GlobalAveragePool of a Conv's output -> the Conv's second output (kernels/conv_pool.hpp).
+// Runs after fuse_conv_gate.
+bool fuse_conv_pool(Graph& graph, PassContext& ctx);
 // Decomposed exact GELU (Div, Erf, Add, Mul, Mul) -> one Gelu node (keel-only below opset 20).
 bool fuse_gelu_pattern(Graph& graph, PassContext& ctx);
 // Decomposed LayerNorm / RMSNorm subgraphs -> LayerNormalization (opset >= 17) or

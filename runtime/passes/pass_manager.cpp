@@ -47,7 +47,8 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
     fuse_gelu_pattern(graph, ctx);
     fuse_conv_add(graph, ctx);  // first: the activation after the Add then fuses too
     fuse_activation(graph, ctx);
-    fuse_conv_gate(graph, ctx);  // last: the gate's convs carry their activations by now
+    fuse_conv_gate(graph, ctx);  // the gate's convs carry their activations by now
+    fuse_conv_pool(graph, ctx);  // last: fuse_conv_gate looks for the pooling node
   }
   graph.compact();
   // Last: the layout pass sees the final ops (a no-op for LayoutOption::kNchw).
