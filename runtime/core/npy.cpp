@@ -150,4 +150,15 @@ Status write_npy(const std::string& path, const Tensor& tensor) {
   return Status::ok();
 }
 
+std::string npy_file_name(const std::string& value_name) {
+  std::string name = value_name;
+  for (char& ch : name) {
+    const bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
+    if (!keep) ch = '_';
+  }
+  if (name.empty() || name[0] == '.') name.insert(name.begin(), '_');
+  return name + ".npy";
+}
+
 }  // namespace keel

@@ -42,6 +42,15 @@ TEST(Npy, ReadsTheCommittedModelInputs) {
   EXPECT_EQ(t->rank(), 4);
 }
 
+TEST(Npy, FileNamesStayInsideTheFolder) {
+  EXPECT_EQ(npy_file_name("output"), "output.npy");
+  EXPECT_EQ(npy_file_name("/avgpool/ReduceMean_output_0"), "_avgpool_ReduceMean_output_0.npy");
+  EXPECT_EQ(npy_file_name("../../etc/passwd"), "_.._.._etc_passwd.npy");
+  EXPECT_EQ(npy_file_name(".hidden"), "_.hidden.npy");
+  EXPECT_EQ(npy_file_name("a\\b:c d"), "a_b_c_d.npy");
+  EXPECT_EQ(npy_file_name(""), "_.npy");
+}
+
 TEST(Npy, MalformedFilesGiveErrors) {
   const char junk[] = "not numpy";
   EXPECT_FALSE(parse_npy(junk, sizeof(junk), "junk").is_ok());

@@ -143,8 +143,8 @@ Result<std::vector<NamedTensor>> make_feeds(const Model& model,
     bool from_folder = false;
     if (given.count(in.name)) {
       file = given[in.name];
-    } else if (!inputs_dir.empty() && fs::exists(fs::path(inputs_dir) / (in.name + ".npy"))) {
-      file = (fs::path(inputs_dir) / (in.name + ".npy")).string();
+    } else if (!inputs_dir.empty() && fs::exists(fs::path(inputs_dir) / npy_file_name(in.name))) {
+      file = (fs::path(inputs_dir) / npy_file_name(in.name)).string();
       from_folder = true;
     }
     if (!file.empty()) {

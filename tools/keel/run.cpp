@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "commands.hpp"
 #include "core/npy.hpp"
@@ -19,7 +20,8 @@ void add_run_options(CLI::App& app, RunArgs& args) {
   app.add_option("-i,--input", args.inputs,
                  "NAME=FILE.npy (repeatable); random seeded data otherwise");
   app.add_option("--shape", args.shapes, "NAME=1,3,224,224 for inputs with dynamic dims");
-  app.add_option("-o,--output-dir", args.output_dir, "write each output as DIR/<name>.npy");
+  app.add_option("-o,--output-dir", args.output_dir,
+                 "write each output as DIR/<name>.npy (characters unsafe in a file name as _)");
   app.add_option("--reference", args.reference_dir,
                  "folder of <output>.npy references (a model folder's outputs_f64/ by default)");
   app.add_option("--threads", args.threads, "threads (0 = all cores)")
@@ -128,10 +130,16 @@ Status run_command(const RunArgs& args) {
   if (!args.output_dir.empty()) {
     std::error_code ec;
     fs::create_directories(args.output_dir, ec);
+    std::set<std::string> written;
     for (size_t o = 0; o < outputs.size(); ++o) {
-      const std::string path =
-          (fs::path(args.output_dir) / (model->outputs()[o].name + ".npy")).string();
-      KEEL_RETURN_IF_ERROR(write_npy(path, outputs[o]));
+      const std::string& name = model->outputs()[o].name;
+      const std::string file = npy_file_name(name);
+      if (!written.insert(file).second) {
+        return Status(StatusCode::kInvalidArgument, "output '" + name +
+                                                        "' would overwrite another output's file " +
+                                                        file + " in " + args.output_dir);
+      }
+      KEEL_RETURN_IF_ERROR(write_npy((fs::path(args.output_dir) / file).string(), outputs[o]));
     }
     std::printf("outputs written to %s\n", args.output_dir.c_str());
   }
@@ -140,7 +148,7 @@ Status run_command(const RunArgs& args) {
     bool all_pass = true;
     for (size_t o = 0; o < outputs.size(); ++o) {
       const std::string name = model->outputs()[o].name;
-      const std::string path = (fs::path(reference_dir) / (name + ".npy")).string();
+      const std::string path = (fs::path(reference_dir) / npy_file_name(name)).string();
       if (!fs::exists(path)) continue;
       KEEL_ASSIGN_OR_RETURN(Tensor ref, read_npy(path));
       if (ref.shape() != outputs[o].shape()) {
