@@ -1,5 +1,7 @@
 // Gemm and MatMul. float32 runs on the packed SGEMM (constant B is packed here, at plan
-// time); MatMul also takes float64 / int32 / int64 (plain loops, for shape arithmetic).
+// time); with a constant B and at most kSgemmF64MaxRows rows of A (a classifier at batch 1-4)
+// the products are summed in float64 (sgemm_packed_b_f64). MatMul also takes float64 / int32 /
+// int64 (plain loops, for shape arithmetic).
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -48,7 +50,9 @@ class GemmKernel final : public Kernel {
       ep.accumulate = true;
     }
     const int64_t lda = trans_a ? m : k;
-    if (packed_b) {
+    if (packed_b && !trans_a && m <= kSgemmF64MaxRows) {
+      sgemm_packed_b_f64(m, a, lda, *packed_b, y, n, ep);  // a classifier: B's read dominates
+    } else if (packed_b) {
       sgemm_packed_b(m, a, lda, trans_a, *packed_b, y, n, ep);
     } else {
       sgemm(m, n, k, a, lda, trans_a, b, trans_b ? k : n, trans_b, y, n, ep);
@@ -181,7 +185,11 @@ class MatMulKernel final : public Kernel {
           ep.bias_kind = GemmBias::kPerCol;
           ep.bias = r.in(2).as<float>();
         }
-        sgemm_packed_b(rows, a, p.k, false, *packed_b, y, p.n, ep);
+        if (rows <= kSgemmF64MaxRows) {
+          sgemm_packed_b_f64(rows, a, p.k, *packed_b, y, p.n, ep);
+        } else {
+          sgemm_packed_b(rows, a, p.k, false, *packed_b, y, p.n, ep);
+        }
       } else {
         sgemm(rows, p.n, p.k, a, p.k, false, b, p.n, false, y, p.n, {});
       }

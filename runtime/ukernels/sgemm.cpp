@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 #include <xsimd/xsimd.hpp>
 
 #include "exec/parallel.hpp"
@@ -354,6 +355,58 @@ void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const 
   op.a = strided(a, lda, trans_a);
   op.b_packed = b_data != nullptr ? b_data : b.data();
   run(b.ukernels(), m, b.n(), b.k(), op, c, ldc, ep);
+}
+
+void sgemm_packed_b_f64(int64_t m, const float* a, int64_t lda, const SgemmPackedB& b, float* c,
+                        int64_t ldc, const GemmEpilogue& ep) {
+  const SgemmUkernels* uk = b.ukernels();
+  const int64_t n = b.n(), k = b.k(), nr = uk->nr;
+  if (m <= 0 || n <= 0) return;
+  if (m > kSgemmF64MaxRows) {
+    sgemm_packed_b(m, a, lda, false, b, c, ldc, ep);
+    return;
+  }
+  const int64_t n_pad = ceil_div(std::max<int64_t>(n, 1), nr) * nr;
+  // Each task takes a range of panels and walks K block by K block, so its part of B is read
+  // in the packed order (one sequential stream per K block); the sums wait in `acc`.
+  parallel_for(n_pad / nr, m * k * nr, [&](int64_t q0, int64_t q1) {
+    thread_local std::vector<double> acc_buffer;
+    const int64_t panel_acc = kSgemmF64Rows * nr;
+    acc_buffer.assign(static_cast<size_t>((q1 - q0) * panel_acc), 0.0);
+    double* acc = acc_buffer.data();
+    for (int64_t i0 = 0; i0 < m; i0 += kSgemmF64Rows) {
+      const int64_t rows = std::min(kSgemmF64Rows, m - i0);
+      if (i0 > 0) std::fill(acc, acc + (q1 - q0) * panel_acc, 0.0);
+      for (int64_t k0 = 0; k0 < k; k0 += kSgemmKc) {
+        const int64_t kc = std::min(kSgemmKc, k - k0);
+        for (int64_t q = q0; q < q1; ++q) {
+          SgemmF64Panel p;
+          p.a = a + i0 * lda + k0;
+          p.lda = lda;
+          p.rows = rows;
+          p.b = b.data() + k0 * n_pad + q * nr * kc;
+          p.kc = kc;
+          p.acc = acc + (q - q0) * panel_acc;
+          uk->panel_f64(p);
+        }
+      }
+      for (int64_t q = q0; q < q1; ++q) {
+        const int64_t col0 = q * nr, cols = std::min(nr, n - col0);
+        const double* pacc = acc + (q - q0) * panel_acc;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t i = i0 + r;
+          for (int64_t j = 0; j < cols; ++j) {
+            double v = static_cast<double>(ep.alpha) * pacc[r * nr + j];
+            if (ep.accumulate) v += c[i * ldc + col0 + j];
+            if (ep.bias_kind == GemmBias::kPerRow) v += ep.bias[i];
+            if (ep.bias_kind == GemmBias::kPerCol) v += ep.bias[col0 + j];
+            if (ep.residual != nullptr) v += ep.residual[i * ep.ld_residual + col0 + j];
+            c[i * ldc + col0 + j] = activate_scalar(static_cast<float>(v), ep.act);
+          }
+        }
+      }
+    }
+  });
 }
 
 void sgemm_gather_a(int64_t m, const SgemmAGather& a, const SgemmPackedB& b, float* c, int64_t ldc,

@@ -95,6 +95,15 @@ void sgemm_packed_a(const SgemmPackedA& a, int64_t n, const float* b, int64_t ld
 void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const SgemmPackedB& b,
                     float* c, int64_t ldc, const GemmEpilogue& ep, const float* b_data = nullptr);
 
+// C = A x packed B accumulated in float64: products are exact in double, sums rounded in
+// double, alpha, the bias, the residual and (accumulate) C are added in double, and each output
+// is rounded to float once before the activation. For few rows only (m <= kSgemmF64MaxRows: a
+// classifier at batch 1 reads B once and costs the same; its float32 sum over 1024-2048 terms
+// was most of a CNN's error against float64). A not transposed.
+constexpr int64_t kSgemmF64MaxRows = 4;
+void sgemm_packed_b_f64(int64_t m, const float* a, int64_t lda, const SgemmPackedB& b, float* c,
+                        int64_t ldc, const GemmEpilogue& ep);
+
 // An A operand that is never materialised: the driver asks `pack` for each block it needs
 // (implicit-GEMM convolution gathers its rows from the image). pack writes rows [i0, i0+mc)
 // x cols [k0, k0+kc) of A into dst as ceil(mc/mr) panels of kc*mr floats, element (i, k) at

@@ -34,11 +34,26 @@ struct SgemmBlock {
   ActParams act;  // applied last
 };
 
+// Rows of A per call of SgemmUkernels::panel_f64.
+constexpr int64_t kSgemmF64Rows = 4;
+
+// acc[r * NR + j] += sum over k < kc of a[r * lda + k] * b[k * NR + j], r < rows (at most
+// kSgemmF64Rows), j < NR, k in order, products and sums in double: one packed B panel of one K
+// block (kc rows of NR floats).
+struct SgemmF64Panel {
+  const float* a = nullptr;
+  int64_t lda = 0, rows = 0;
+  const float* b = nullptr;
+  int64_t kc = 0;
+  double* acc = nullptr;
+};
+
 struct SgemmUkernels {
   const char* name;  // "f32_gemm_6x32/avx512"
   int64_t mr;
   int64_t nr;
   void (*block)(const SgemmBlock& blk);
+  void (*panel_f64)(const SgemmF64Panel& p);
 };
 
 namespace ukernels_sse2 {

@@ -215,6 +215,68 @@ TEST(Sgemm, BitsDoNotDependOnThreadCount) {
   EXPECT_EQ(one, many);
 }
 
+// sgemm_packed_b_f64: products and sums in double, the epilogue added in double, one rounding
+// to float. Against a double reference: within half an ulp of the exactly rounded result plus
+// the double sums' own error, i.e. at most one float ulp; the same bits on every tier (a float
+// product is exact in double, with or without FMA) and thread count; K over several blocks and
+// N with a tail.
+TEST(Sgemm, Float64AccumulationIsCorrectlyRoundedOnEveryTier) {
+  const int64_t k = 600, ldc = 1003;
+  for (int64_t n : {int64_t{37}, int64_t{1000}}) {
+    for (int64_t m = 1; m <= kSgemmF64MaxRows; ++m) {
+      const int64_t lda = k + 3;
+      auto a = random_vector(static_cast<size_t>(m * lda), 40 + static_cast<uint32_t>(m));
+      auto b = random_vector(static_cast<size_t>(k * n), 50);
+      auto bias = random_vector(static_cast<size_t>(n), 51);
+      auto res = random_vector(static_cast<size_t>(m * n), 52);
+      auto c0 = random_vector(static_cast<size_t>(m * ldc), 53);
+      GemmEpilogue ep;
+      ep.alpha = 0.75f;
+      ep.accumulate = true;
+      ep.bias_kind = GemmBias::kPerCol;
+      ep.bias = bias.data();
+      ep.residual = res.data();
+      ep.ld_residual = n;
+      std::vector<double> want(static_cast<size_t>(m * n));
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          double s = 0.0;
+          for (int64_t q = 0; q < k; ++q) {
+            s += static_cast<double>(a[i * lda + q]) * static_cast<double>(b[q * n + j]);
+          }
+          want[i * n + j] = 0.75 * s + c0[i * ldc + j] + bias[j] + res[i * n + j];
+        }
+      }
+      std::vector<float> first;
+      for (Isa isa : host_tiers()) {
+        for (int threads : {1, 3}) {
+          SCOPED_TRACE(std::string(isa_name(isa)) + " m " + std::to_string(m) + " n " +
+                       std::to_string(n) + " threads " + std::to_string(threads));
+          SgemmPackedB pb;
+          ASSERT_TRUE(pb.pack(k, n, b.data(), n, false, sgemm_ukernels(isa)));
+          std::vector<float> got(c0);
+          tbb::task_arena(threads).execute(
+              [&] { sgemm_packed_b_f64(m, a.data(), lda, pb, got.data(), ldc, ep); });
+          int bad = 0;
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t j = 0; j < n; ++j) {
+              const double w = want[i * n + j];
+              const double ulp = std::ldexp(1.0, std::ilogb(static_cast<float>(w)) - 23);
+              if (std::abs(got[i * ldc + j] - w) > ulp && ++bad <= 3) {
+                ADD_FAILURE() << "(" << i << ", " << j << "): " << got[i * ldc + j] << " vs " << w;
+              }
+            }
+            // Columns past N are not touched.
+            for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(got[i * ldc + j], c0[i * ldc + j]);
+          }
+          if (first.empty()) first = got;
+          EXPECT_EQ(got, first);
+        }
+      }
+    }
+  }
+}
+
 // A gathered A operand: a row-major [m, lda] matrix packed by the caller's function,
 // following the SgemmAGather layout contract independently of the driver's pack_a.
 struct RowMajor {

@@ -34,6 +34,7 @@ using Arch = xsimd::avx512bw;
 #include "ukernels/norm_body.inc"
 // After norm_body.inc: the SGEMM edge tiles use F32Norm's masked tail loads and stores.
 #include "ukernels/sgemm_body.inc"
+#include "ukernels/sgemm_f64_body.inc"
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
 #include "ukernels/dwconv_body.inc"
 #include "ukernels/gconv_body.inc"
@@ -46,7 +47,7 @@ void f32_gemm_6x32(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
 }  // namespace
 
 extern const SgemmUkernels kSgemm = {"f32_gemm_6x32/avx512", kSgemmMr, F32Gemm<Arch>::kNr,
-                                     &f32_gemm_6x32};
+                                     &f32_gemm_6x32, &F32GemmF64<F32Gemm<Arch>::kNr>::panel};
 
 extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx512");
 

@@ -25,6 +25,7 @@ using Arch = xsimd::sse2;
 #include "ukernels/norm_body.inc"
 // After norm_body.inc: the SGEMM edge tiles use F32Norm's masked tail loads and stores.
 #include "ukernels/sgemm_body.inc"
+#include "ukernels/sgemm_f64_body.inc"
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
 #include "ukernels/dwconv_body.inc"
 #include "ukernels/gconv_body.inc"
@@ -37,7 +38,7 @@ void f32_gemm_6x8(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
 }  // namespace
 
 extern const SgemmUkernels kSgemm = {"f32_gemm_6x8/sse2", kSgemmMr, F32Gemm<Arch>::kNr,
-                                     &f32_gemm_6x8};
+                                     &f32_gemm_6x8, &F32GemmF64<F32Gemm<Arch>::kNr>::panel};
 
 extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/sse2");
 
