@@ -17,6 +17,7 @@
 
 #include "exec/parallel.hpp"
 #include "kernels/broadcast.hpp"
+#include "kernels/conv_expand_dw.hpp"
 #include "kernels/conv_gate.hpp"
 #include "kernels/conv_nhwc.hpp"
 #include "kernels/conv_params.hpp"
@@ -267,6 +268,7 @@ Result<std::unique_ptr<Kernel>> make_conv_with_residual(PrepareContext& ctx, con
 }
 
 Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
+  if (ctx.node.has_attribute(kExpandAttr)) return make_conv_expand_depthwise(ctx);
   KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
   KEEL_ASSIGN_OR_RETURN(const Layout x_layout, node_input_layout(ctx.node));
   ConvShapes cs;

@@ -24,9 +24,9 @@ const char* fused_activation_name(ActKind kind) {
   return "";
 }
 
-Result<ActParams> read_fused_activation(const PrepareContext& ctx) {
+Result<ActParams> read_fused_activation(const PrepareContext& ctx, const std::string& prefix) {
   ActParams a;
-  KEEL_ASSIGN_OR_RETURN(std::string name, ctx.node.attr_string("_keel_activation", ""));
+  KEEL_ASSIGN_OR_RETURN(std::string name, ctx.node.attr_string(prefix + "activation", ""));
   if (name.empty()) return a;
   bool known = false;
   for (ActKind k : kKinds) {
@@ -40,10 +40,10 @@ Result<ActParams> read_fused_activation(const PrepareContext& ctx) {
                        "' (expected Relu, Clip, LeakyRelu, HardSwish, HardSigmoid, Sigmoid, "
                        "Silu or Gelu)");
   }
-  KEEL_ASSIGN_OR_RETURN(a.lo, ctx.node.attr_float("_keel_min", 0.0f));
-  KEEL_ASSIGN_OR_RETURN(a.hi, ctx.node.attr_float("_keel_max", 0.0f));
-  KEEL_ASSIGN_OR_RETURN(a.alpha, ctx.node.attr_float("_keel_alpha", 0.0f));
-  KEEL_ASSIGN_OR_RETURN(a.beta, ctx.node.attr_float("_keel_beta", 0.0f));
+  KEEL_ASSIGN_OR_RETURN(a.lo, ctx.node.attr_float(prefix + "min", 0.0f));
+  KEEL_ASSIGN_OR_RETURN(a.hi, ctx.node.attr_float(prefix + "max", 0.0f));
+  KEEL_ASSIGN_OR_RETURN(a.alpha, ctx.node.attr_float(prefix + "alpha", 0.0f));
+  KEEL_ASSIGN_OR_RETURN(a.beta, ctx.node.attr_float(prefix + "beta", 0.0f));
   return a;
 }
 

@@ -14,7 +14,9 @@ namespace keel {
 // The attribute value naming `kind` ("Relu", "Silu", ...); "" for kNone.
 const char* fused_activation_name(ActKind kind);
 
-// kNone when the node carries no fused activation; INVALID_MODEL for an unknown name.
-Result<ActParams> read_fused_activation(const PrepareContext& ctx);
+// kNone when the node carries no fused activation; INVALID_MODEL for an unknown name. `prefix`
+// replaces "_keel_" in the attribute names (a second fused activation: kernels/conv_expand_dw.hpp).
+Result<ActParams> read_fused_activation(const PrepareContext& ctx,
+                                        const std::string& prefix = "_keel_");
 
 }  // namespace keel

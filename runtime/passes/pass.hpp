@@ -64,6 +64,9 @@ bool fuse_gelu_pattern(Graph& graph, PassContext& ctx);
 // Decomposed LayerNorm / RMSNorm subgraphs -> LayerNormalization (opset >= 17) or
 // RMSNormalization (opset >= 23) of the model's opset (standard ONNX: runs with folding).
 bool fuse_layernorm_pattern(Graph& graph, PassContext& ctx);
+// NHWC 1x1 expansion -> depthwise Conv -> one node (kernels/conv_expand_dw.hpp). Runs after
+// choose_layout (both convs must be NHWC).
+bool fuse_expand_depthwise(Graph& graph, PassContext& ctx);
 // Runs 2-D convolutions and the ops around them on NHWC data when options.layout asks for it
 // (kAuto: by the rule in the pass file); graph inputs and outputs stay NCHW.
 Status choose_layout(Graph& graph, PassContext& ctx);

@@ -53,6 +53,7 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
   graph.compact();
   // Last: the layout pass sees the final ops (a no-op for LayoutOption::kNchw).
   KEEL_RETURN_IF_ERROR(choose_layout(graph, ctx));
+  if (ctx.options.runtime_fusions) fuse_expand_depthwise(graph, ctx);
   graph.compact();
   if (!ctx.options.winograd) {
     for (Node* n : graph.nodes()) {
