@@ -246,7 +246,7 @@ def measure(args, work, runtime, model, batch, threads, input_path, round_index,
         with open(out_json) as f:
             j = json.load(f)
         result = {"p50": j["latency_p50_ms"], "load": j["load_total_ms"], "runs": j["runs"], "isa": j["isa"],
-                  "version": j["keel_version"]}
+                  "version": j["keel_version"], "gflop": j.get("model_gflop"), "peak": j.get("fma_peak_gflops")}
         if out_dir:
             run([args.keel, "run", onnx_path, "-i", f"input={input_path}", "--threads", str(threads),
                  "--iterations", "0", "-o", out_dir], log + ".outputs")
@@ -350,6 +350,7 @@ def per_row(settings, threads_key):
 def write_results(args, rows, folds, versions, settings, started):
     os.makedirs(args.out, exist_ok=True)
     fields = ["model", "batch", "threads", "keel_p50_ms", "ort_p50_ms", "ov_p50_ms", "keel_over_ort", "keel_over_ov",
+              "keel_pct_peak", "ort_pct_peak", "ov_pct_peak", "fma_peak_gflops",
               "keel_load_ms", "ort_load_ms", "ov_load_ms", "keel_err", "ort_err", "ov_err"]
     with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
@@ -371,15 +372,19 @@ def write_results(args, rows, folds, versions, settings, started):
         f"OV (properties read back from the compiled model): "
         f"{json.dumps(per_row(settings.get('ov', {}), 'INFERENCE_NUM_THREADS'))}.",
         "Error: max|y - ref| / max|ref| against the float64 reference (batch-1 output repeated for larger batches).",
+        "% FMA peak: the model's multiply-adds x 2 (Conv, Gemm, MatMul, counted by keel; a direct convolution's "
+        "count for Winograd layers) per p50 latency, against keel's FMA probe on the row's threads "
+        "(fma_peak_gflops in the CSV).",
         "",
-        "| model | batch | threads | keel p50 ms | ORT p50 ms | OV p50 ms | keel/ORT | keel/OV | keel load ms | "
-        "ORT load ms | OV load ms | keel err | ORT err | OV err |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | batch | threads | keel p50 ms | ORT p50 ms | OV p50 ms | keel/ORT | keel/OV | "
+        "% FMA peak keel / ORT / OV | keel load ms | ORT load ms | OV load ms | keel err | ORT err | OV err |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        pcts = " / ".join(fmt(r.get(f"{rt}_pct_peak"), 0) for rt in RUNTIMES)
         lines.append(
             f"| {r['model']} | {r['batch']} | {r['threads']} | {fmt(r['keel_p50_ms'])} | {fmt(r['ort_p50_ms'])} | "
-            f"{fmt(r['ov_p50_ms'])} | {fmt(r['keel_over_ort'], 2)} | {fmt(r['keel_over_ov'], 2)} | "
+            f"{fmt(r['ov_p50_ms'])} | {fmt(r['keel_over_ort'], 2)} | {fmt(r['keel_over_ov'], 2)} | {pcts} | "
             f"{fmt(r['keel_load_ms'], 1)} | {fmt(r['ort_load_ms'], 1)} | {fmt(r['ov_load_ms'], 1)} | "
             f"{fmt_err(r['keel_err'])} | {fmt_err(r['ort_err'])} | {fmt_err(r['ov_err'])} |")
     if folds:
@@ -431,10 +436,19 @@ def compare(args):
         load = {rt: statistics.median(r["load"] for r in results[rt]) for rt in RUNTIMES}
         row = {"model": model, "batch": batch, "threads": threads,
                "keel_over_ort": ratio(p50["keel"], p50["ort"]), "keel_over_ov": ratio(p50["keel"], p50["ov"])}
+        # Share of the FMA peak: the model's multiply-adds (x 2, counted by keel from the plan:
+        # Conv, Gemm, MatMul) per p50 latency, against keel's FMA probe for the row's threads
+        # (the median of the rounds' probes, each run right after keel's timed runs).
+        gflop = results["keel"][0].get("gflop")
+        peaks = [r["peak"] for r in results["keel"] if r.get("peak")]
+        peak = statistics.median(peaks) if peaks else None
         for rt in RUNTIMES:
             row[f"{rt}_p50_ms"] = p50[rt]
             row[f"{rt}_load_ms"] = load[rt]
             row[f"{rt}_err"] = results[rt][0].get("error")
+            row[f"{rt}_pct_peak"] = (100.0 * gflop / (p50[rt] * 1e-3) / peak
+                                     if gflop and peak and p50[rt] else None)
+        row["fma_peak_gflops"] = peak
         rows.append(row)
         print(f"[{n}/{len(configs)}] {model} b{batch} t{threads}: keel {p50['keel']:.3f} ms, ORT {p50['ort']:.3f} ms, "
               f"OV {p50['ov']:.3f} ms (keel/ORT {row['keel_over_ort']:.2f}, keel/OV {row['keel_over_ov']:.2f}); "

@@ -183,6 +183,12 @@ StepWork step_work(const StepInfo& s) {
   } else if (s.op_type == "MatMul" && !a.empty()) {
     macs = static_cast<double>(product(out)) * static_cast<double>(a.back());
   }
+  // A depthwise Conv carrying its 1x1 expansion (kernels/conv_expand_dw.hpp): input 5 is the
+  // expansion's W [C, C_in, 1, 1], X its input, so it adds X's elements times C.
+  if (s.op_type == "Conv" && s.input_shapes.size() > 5 &&
+      s.input_dtypes[5] != DataType::kUndefined && !s.input_shapes[5].empty()) {
+    macs += static_cast<double>(product(a)) * static_cast<double>(s.input_shapes[5][0]);
+  }
   w.flops = 2 * macs;
   return w;
 }
@@ -503,6 +509,13 @@ Status bench_command(const BenchArgs& args) {
   const double cpu_util = wall_s > 0 ? (cpu1 - cpu0) / wall_s / threads : 0;
   const double overhead_us = session->parallel_overhead_us(2000);
   const double rss = peak_rss_mb();
+  // The model's multiply-adds against the FMA peak at the p50 latency (the probe runs after the
+  // timed runs, with the run's thread count).
+  double model_flops = 0;
+  for (const StepInfo& s : steps) model_flops += step_work(s).flops;
+  const double fma_peak = measure_fma_peak(threads);
+  const double p50_s = percentile(lat, 50) * 1e-3;
+  const double pct_peak = p50_s > 0 && fma_peak > 0 ? 100.0 * model_flops / p50_s / fma_peak : 0;
 
   json j;
   j["model"] = paths.onnx;
@@ -541,6 +554,9 @@ Status bench_command(const BenchArgs& args) {
   j["cpu_utilisation"] = cpu_util;
   j["peak_rss_mb"] = rss;
   j["parallel_overhead_us"] = overhead_us;
+  j["model_gflop"] = model_flops * 1e-9;
+  j["fma_peak_gflops"] = fma_peak * 1e-9;
+  j["pct_of_fma_peak_at_p50"] = pct_peak;
 
   std::printf("Model: %s\n", paths.onnx.c_str());
   std::printf("Version: %s\n", version());
@@ -573,6 +589,10 @@ Status bench_command(const BenchArgs& args) {
   std::printf("CPU utilisation: %.1f %%\n", 100.0 * cpu_util);
   std::printf("Peak RSS: %.1f MB\n", rss);
   std::printf("Parallel op overhead: %.2f us\n", overhead_us);
+  std::printf("Model GFLOP per run: %.3f (Conv, Gemm, MatMul multiply-adds x 2)\n",
+              model_flops * 1e-9);
+  std::printf("FMA peak GFLOP/s (%d threads): %.1f\n", threads, fma_peak * 1e-9);
+  std::printf("Share of the FMA peak at p50: %.1f %%\n", pct_peak);
 
   if (profile) {
     json meta = {

@@ -103,16 +103,24 @@ int64_t fma_probe_flops(Isa isa) {
   return kFmaIters * kChains * lanes * 2;
 }
 
+double measure_fma_peak(int threads) {
+  threads = std::max(threads, 1);
+  const Isa isa = active_isa();
+  std::vector<float> sink(static_cast<size_t>(threads));
+  double peak = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double s = timed_on_threads(threads, [&](int t) { sink[t] = fma_probe_loop(isa); });
+    peak = std::max(peak, static_cast<double>(fma_probe_flops(isa)) * threads / std::max(s, 1e-9));
+  }
+  volatile float keep = sink[0];  // the probe's result is used
+  (void)keep;
+  return peak;
+}
+
 MachineLimits measure_machine_limits(int threads) {
   threads = std::max(threads, 1);
   MachineLimits lim;
-  const Isa isa = active_isa();
-  std::vector<float> sink(static_cast<size_t>(threads));
-  for (int rep = 0; rep < 3; ++rep) {
-    const double s = timed_on_threads(threads, [&](int t) { sink[t] = fma_probe_loop(isa); });
-    lim.flops_per_s = std::max(
-        lim.flops_per_s, static_cast<double>(fma_probe_flops(isa)) * threads / std::max(s, 1e-9));
-  }
+  lim.flops_per_s = measure_fma_peak(threads);
   const int64_t floats = std::max(kMinStreamFloatsPerThread, kStreamFloats / threads / 4 * 4);
   const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
   std::vector<AlignedBytes> x, y;
@@ -131,8 +139,6 @@ MachineLimits measure_machine_limits(int threads) {
     lim.bytes_per_s =
         std::max(lim.bytes_per_s, 2.0 * static_cast<double>(bytes) * threads / std::max(s, 1e-9));
   }
-  volatile float keep = sink[0];
-  (void)keep;
   return lim;
 }
 

@@ -23,5 +23,7 @@ struct MachineLimits {
 // Both probes with `threads` threads running at once (about 0.3 s; 256 MiB of buffers, or
 // 16 MiB per thread beyond 16 threads).
 MachineLimits measure_machine_limits(int threads);
+// The FMA probe alone (a few ms, no buffers): MachineLimits::flops_per_s.
+double measure_fma_peak(int threads);
 
 }  // namespace keel
