@@ -5,6 +5,7 @@
 // 1x1 conv (one group, stride 1, no padding, constant weights) whose output only the depthwise
 // conv reads, and the depthwise conv one with a channel per group, constant weights and no
 // residual or gate.
+#include <algorithm>
 #include <string>
 
 #include "graph/layout.hpp"
@@ -22,22 +23,10 @@ bool runs_nhwc_itself(const Node& n) {
   return a != nullptr && a->s == "NHWC" && !n.has_attribute(kInputLayoutAttr);
 }
 
-bool has_ones(const Node& n, const char* attr) {
+// Every value of the ints attribute is `value` (true when the attribute is absent).
+bool all_ints_are(const Node& n, const char* attr, int64_t value) {
   auto v = n.attr_ints(attr, {});
-  if (!v.is_ok()) return false;
-  for (int64_t x : *v) {
-    if (x != 1) return false;
-  }
-  return true;
-}
-
-bool has_zeros(const Node& n, const char* attr) {
-  auto v = n.attr_ints(attr, {});
-  if (!v.is_ok()) return false;
-  for (int64_t x : *v) {
-    if (x != 0) return false;
-  }
-  return true;
+  return v.is_ok() && std::all_of(v->begin(), v->end(), [&](int64_t x) { return x == value; });
 }
 
 const Shape* constant_weights(const Node& n) {
@@ -70,8 +59,8 @@ bool fuse_expand_depthwise(Graph& graph, PassContext& ctx) {
     auto ex_group = ex->attr_int("group", 1);
     auto auto_pad = ex->attr_string("auto_pad", "NOTSET");
     if (we == nullptr || (*we)[0] != (*wd)[0] || (*we)[2] != 1 || (*we)[3] != 1 ||
-        !ex_group.is_ok() || *ex_group != 1 || !has_ones(*ex, "strides") ||
-        !has_zeros(*ex, "pads") || !auto_pad.is_ok() ||
+        !ex_group.is_ok() || *ex_group != 1 || !all_ints_are(*ex, "strides", 1) ||
+        !all_ints_are(*ex, "pads", 0) || !auto_pad.is_ok() ||
         (*auto_pad != "NOTSET" && *auto_pad != "VALID")) {
       continue;
     }

@@ -1452,6 +1452,16 @@ struct GateCase {
   bool pool_other = false;  // the gate pools x, not the Mul's other operand
 };
 
+// `b` loaded with every fusion in `layout` and without folds or fusions; outputs compared.
+Pair fused_pair_in(const ModelBuilder& b, LayoutOption layout) {
+  ModelOptions fused = options(true, true);
+  fused.layout = layout;
+  Pair p = load_pair(b, fused);
+  EXPECT_TRUE(p.folded && p.plain);
+  if (p.folded && p.plain) expect_same_outputs(p);
+  return p;
+}
+
 ModelBuilder se_block(uint32_t seed, const GateCase& c) {
   Rng rng(seed);
   ModelBuilder b;
@@ -1496,11 +1506,8 @@ TEST(FuseConvGate, SqueezeExcitationGateRunsInTheConvInBothLayouts) {
   for (const GateCase& c : cases) {
     for (LayoutOption layout : {LayoutOption::kNchw, LayoutOption::kNhwc}) {
       SCOPED_TRACE(std::string(c.name) + (layout == LayoutOption::kNhwc ? " nhwc" : " nchw"));
-      ModelOptions fused = options(true, true);
-      fused.layout = layout;
-      const Pair p = load_pair(se_block(seed++, c), fused);
+      const Pair p = fused_pair_in(se_block(seed++, c), layout);
       ASSERT_TRUE(p.folded && p.plain);
-      expect_same_outputs(p);
       EXPECT_EQ(count_op(*p.folded, "Mul"), 0);
       EXPECT_NE(find_event(*p.folded, true, "fuse_conv_gate", "proj", "gate"), nullptr)
           << describe_events(*p.folded);
@@ -1551,11 +1558,8 @@ TEST(FuseConvPool, PoolingOfAConvRunsInTheConvInBothLayouts) {
         b.node("GlobalAveragePool", {pooled_in}, {"p"}, "pool");
         b.output("p");
         if (conv_out_read) b.output(pooled_in);
-        ModelOptions fused = options(true, true);
-        fused.layout = layout;
-        const Pair p = load_pair(b, fused);
+        const Pair p = fused_pair_in(b, layout);
         ASSERT_TRUE(p.folded && p.plain);
-        expect_same_outputs(p);
         EXPECT_EQ(count_op(*p.folded, "GlobalAveragePool"), 0);
         EXPECT_NE(find_event(*p.folded, true, "fuse_conv_pool", "conv", "pool"), nullptr)
             << describe_events(*p.folded);
@@ -1580,11 +1584,8 @@ TEST(FuseConvGate, WhatIsNotProvablyAPerChannelGateStays) {
   for (const GateCase& c : cases) {
     for (LayoutOption layout : {LayoutOption::kNchw, LayoutOption::kNhwc}) {
       SCOPED_TRACE(std::string(c.name) + (layout == LayoutOption::kNhwc ? " nhwc" : " nchw"));
-      ModelOptions fused = options(true, true);
-      fused.layout = layout;
-      const Pair p = load_pair(se_block(seed++, c), fused);
+      const Pair p = fused_pair_in(se_block(seed++, c), layout);
       ASSERT_TRUE(p.folded && p.plain);
-      expect_same_outputs(p);
       EXPECT_EQ(count_op(*p.folded, "Mul"), 1);
       EXPECT_EQ(find_event(*p.folded, true, "fuse_conv_gate", "proj", "gate"), nullptr);
     }
@@ -1656,11 +1657,8 @@ TEST(FuseExpandDepthwise, InvertedResidualRunsInOneKernel) {
   uint32_t seed = 540;
   for (const ExpandCase& c : cases) {
     SCOPED_TRACE(c.name);
-    ModelOptions fused = options(true, true);
-    fused.layout = LayoutOption::kNhwc;
-    const Pair p = load_pair(inverted_residual(seed++, c), fused);
+    const Pair p = fused_pair_in(inverted_residual(seed++, c), LayoutOption::kNhwc);
     ASSERT_TRUE(p.folded && p.plain);
-    expect_same_outputs(p);
     EXPECT_NE(find_event(*p.folded, true, "fuse_expand_depthwise", "dw", "expand"), nullptr)
         << describe_events(*p.folded);
     // The same bits on one thread and on three (bands split by thread).
@@ -1697,10 +1695,8 @@ TEST(FuseExpandDepthwise, WhatDoesNotFitStaysTwoConvs) {
     SCOPED_TRACE("expansion read twice");
     ModelBuilder b = inverted_residual(seed++, c);
     b.output("e6");
-    ModelOptions fused = options(true, true);
-    fused.layout = LayoutOption::kNhwc;
-    const Pair p = load_pair(b, fused);
-    expect_same_outputs(p);
+    const Pair p = fused_pair_in(b, LayoutOption::kNhwc);
+    ASSERT_TRUE(p.folded && p.plain);
     EXPECT_EQ(find_event(*p.folded, true, "fuse_expand_depthwise", "dw", "expand"), nullptr);
   }
 }
