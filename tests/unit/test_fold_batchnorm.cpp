@@ -1437,6 +1437,84 @@ TEST(FuseConvAdd, ResidualInputWithoutTheMarkIsRejected) {
   }
 }
 
+// A model that carries keel's private fusion marks itself (a forged or stale `keel fold`-like
+// rewrite) gets an error naming the node at load or at its first run, never a crash: every
+// fused kernel validates what it reads.
+TEST(FusedConvMarks, ForgedMarksAreErrorsNotCrashes) {
+  struct Forged {
+    const char* name;
+    std::vector<std::string> inputs;
+    std::vector<std::string> outputs;
+    const char* mark;
+    LayoutOption layout;
+  };
+  const std::vector<Forged> cases = {
+      {"gate of X's shape", {"x", "w", "bias", "", "x"}, {"y"}, "_keel_gate", LayoutOption::kNchw},
+      {"gate of X's shape, NHWC",
+       {"x", "w", "bias", "", "x"},
+       {"y"},
+       "_keel_gate",
+       LayoutOption::kNhwc},
+      {"gate missing", {"x", "w", "bias"}, {"y"}, "_keel_gate", LayoutOption::kNchw},
+      {"input 3 without the residual mark",
+       {"x", "w", "bias", "x", "x"},
+       {"y"},
+       "_keel_gate",
+       LayoutOption::kNchw},
+      {"pooling without a second output",
+       {"x", "w", "bias"},
+       {"y"},
+       "_keel_pool",
+       LayoutOption::kNhwc},
+      {"expansion without its weights",
+       {"x", "w", "bias"},
+       {"y"},
+       "_keel_expand",
+       LayoutOption::kNhwc},
+      {"expansion of the wrong shape",
+       {"x", "w", "bias", "", "", "w"},
+       {"y"},
+       "_keel_expand",
+       LayoutOption::kNhwc},
+      {"expansion on NCHW",
+       {"x", "w", "bias", "", "", "w"},
+       {"y"},
+       "_keel_expand",
+       LayoutOption::kNchw},
+  };
+  uint32_t seed = 580;
+  for (const Forged& f : cases) {
+    SCOPED_TRACE(f.name);
+    Rng rng(seed++);
+    ModelBuilder b;
+    b.input("x", {1, 8, 6, 6});
+    rand_init(b, rng, "w", {8, 8, 1, 1});
+    rand_init(b, rng, "bias", {8});
+    onnx::NodeProto& conv = b.node("Conv", f.inputs, f.outputs, "conv");
+    set_attr(conv, f.mark, int64_t{1});
+    b.output("y");
+    const std::string bytes = b.bytes();
+    ModelOptions o;
+    o.layout = f.layout;
+    // The first step that fails (load, plan, run) must say what and where.
+    Status st = Status::ok();
+    auto m = Model::load_bytes(bytes.data(), bytes.size(), o);
+    if (!m.is_ok()) {
+      st = m.status();
+    } else {
+      auto s = Session::create(*m, {});
+      if (!s.is_ok()) {
+        st = s.status();
+      } else {
+        auto out = (*s)->run(random_feeds(**m));
+        if (!out.is_ok()) st = out.status();
+      }
+    }
+    ASSERT_FALSE(st.is_ok());
+    EXPECT_NE(st.to_string().find("'conv'"), std::string::npos) << st.to_string();
+  }
+}
+
 // fuse_conv_gate (keel-only): a squeeze-excitation gate (GlobalAveragePool, 1x1 Conv, Relu, 1x1
 // Conv, Sigmoid) multiplied into the input of a Conv runs in that Conv: in the NHWC 1x1 GEMM's
 // weights while it has at most as many outputs as an image has pixels, else as X * G first.
