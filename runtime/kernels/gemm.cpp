@@ -1,5 +1,5 @@
 // Gemm and MatMul. float32 runs on the packed SGEMM (constant B is packed here, at plan
-// time); with a constant B and at most kSgemmF64MaxRows rows of A (a classifier at batch 1-4)
+// time); with a constant B and at most kSgemmF64MaxRows rows of A (a classifier at batch 1-8)
 // the products are summed in float64 (sgemm_packed_b_f64). MatMul also takes float64 / int32 /
 // int64 (plain loops, for shape arithmetic).
 #include <algorithm>

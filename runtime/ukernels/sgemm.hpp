@@ -98,9 +98,9 @@ void sgemm_packed_b(int64_t m, const float* a, int64_t lda, bool trans_a, const 
 // C = A x packed B accumulated in float64: products are exact in double, sums rounded in
 // double, alpha, the bias, the residual and (accumulate) C are added in double, and each output
 // is rounded to float once before the activation. For few rows only (m <= kSgemmF64MaxRows: a
-// classifier at batch 1 reads B once and costs the same; its float32 sum over 1024-2048 terms
-// was most of a CNN's error against float64). A not transposed.
-constexpr int64_t kSgemmF64MaxRows = 4;
+// classifier at batch 1-8 reads B once per 4 rows and costs about what float32 does; its float32
+// sum over 1024-2048 terms was most of a CNN's error against float64). A not transposed.
+constexpr int64_t kSgemmF64MaxRows = 8;
 void sgemm_packed_b_f64(int64_t m, const float* a, int64_t lda, const SgemmPackedB& b, float* c,
                         int64_t ldc, const GemmEpilogue& ep);
 
