@@ -1,5 +1,6 @@
-// Per-channel sums over the pixels of NHWC data, in double: global average pooling
-// (kernels/pool.cpp) and the pooled second output of a conv (kernels/conv_pool.hpp).
+// Per-channel sums over the pixels of NHWC data, in double, and the global average pool built on
+// them: the GlobalAveragePool kernels (kernels/pool.cpp) and the pooled second output of a conv
+// (kernels/conv_pool.hpp).
 #pragma once
 
 #include <cstdint>
@@ -33,5 +34,11 @@ inline void add_channel_sums(const float* x, int64_t pixels, int64_t stride, int
     for (int64_t k = 0; k < channels; ++k) s[k] += x[p * stride + k];
   }
 }
+
+// y[n * channels + c] = the mean of channel c of image n over its pixels, x being [N, pixels, C]
+// (channels_last) or [N, C, pixels]; each sum in double over the pixels in order, so both
+// layouts give the same bits. In parallel over images and blocks of channels.
+void global_average_pool(const float* x, int64_t batch, int64_t pixels, int64_t channels,
+                         bool channels_last, float* y);
 
 }  // namespace keel

@@ -237,12 +237,10 @@ Result<std::unique_ptr<Kernel>> make_conv_nchw(PrepareContext& ctx, const ConvSh
 
 // A Conv carrying a residual (kernels/conv_residual.hpp): in the GEMM epilogue when R has Y's
 // shape and the NHWC kernel is a GEMM, else the conv without activation and a second pass.
-Result<std::unique_ptr<Kernel>> make_conv_with_residual(PrepareContext& ctx, const ConvShapes& cs,
-                                                        const Geometry3& g,
-                                                        const WindowGeometry& wg,
-                                                        const ConvActivation& act, Layout layout,
-                                                        Layout x_layout, const Shape& conv_shape,
-                                                        bool gate_in_weights) {
+Result<std::unique_ptr<Kernel>> make_conv_with_residual(
+    PrepareContext& ctx, const ConvShapes& cs, const Geometry3& g, const WindowGeometry& wg,
+    const ConvActivation& act, Layout layout, Layout x_layout, NhwcConvImpl impl,
+    const Shape& conv_shape, bool gate_in_weights) {
   KEEL_RETURN_IF_ERROR(ctx.check_input(3, {DataType::kFloat32}));
   const Shape& r_shape = ctx.input(3).shape;
   const std::optional<Shape> out_shape = broadcast_shapes(conv_shape, r_shape);
@@ -251,8 +249,7 @@ Result<std::unique_ptr<Kernel>> make_conv_with_residual(PrepareContext& ctx, con
                        " does not broadcast with the convolution's output " +
                        shape_to_string(conv_shape));
   }
-  if (layout == Layout::kNhwc && r_shape == conv_shape &&
-      nhwc_conv_adds_residual(choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node)))) {
+  if (layout == Layout::kNhwc && r_shape == conv_shape && nhwc_conv_adds_residual(impl)) {
     return make_conv_nhwc(ctx, cs, g, act, x_layout, true, gate_in_weights);
   }
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {*out_shape}));
@@ -310,7 +307,7 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   const bool pool_in_rows = pooled && nhwc && !residual && nhwc_conv_pools_rows(impl);
   std::unique_ptr<Kernel> conv;
   if (residual) {
-    KEEL_ASSIGN_OR_RETURN(conv, make_conv_with_residual(ctx, cs, g, wg, act, layout, x_layout,
+    KEEL_ASSIGN_OR_RETURN(conv, make_conv_with_residual(ctx, cs, g, wg, act, layout, x_layout, impl,
                                                         out_shape, gate_in_weights));
   } else if (nhwc) {
     KEEL_ASSIGN_OR_RETURN(

@@ -1,6 +1,5 @@
 #include "kernels/conv_pool.hpp"
 
-#include "exec/parallel.hpp"
 #include "kernels/channel_sums.hpp"
 
 namespace keel {
@@ -23,31 +22,8 @@ class ConvPoolAfter final : public Kernel {
     KernelRun inner = r;
     inner.num_outputs = 1;
     conv_->run(inner);
-    const float* y = r.out(0).as<float>();
-    float* means = r.out(1).as<float>();
-    const int64_t c = channels_, hw = pixels_;
-    const auto d_hw = static_cast<double>(hw);
-    if (nhwc_) {
-      constexpr int64_t kBlock = 32;
-      const int64_t blocks = (c + kBlock - 1) / kBlock;
-      parallel_for(batch_ * blocks, hw * kBlock, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t n = t / blocks, c0 = (t % blocks) * kBlock;
-          const int64_t len = std::min(kBlock, c - c0);
-          double s[kBlock] = {};
-          add_channel_sums(y + n * hw * c + c0, hw, c, len, s);
-          for (int64_t k = 0; k < len; ++k) means[n * c + c0 + k] = static_cast<float>(s[k] / d_hw);
-        }
-      });
-      return;
-    }
-    parallel_for(batch_ * c, hw, [&](int64_t q0, int64_t q1) {
-      for (int64_t q = q0; q < q1; ++q) {
-        double s = 0.0;
-        for (int64_t i = 0; i < hw; ++i) s += y[q * hw + i];
-        means[q] = static_cast<float>(s / d_hw);
-      }
-    });
+    global_average_pool(r.out(0).as<float>(), batch_, pixels_, channels_, nhwc_,
+                        r.out(1).as<float>());
   }
 
  private:

@@ -403,9 +403,9 @@ Result<std::unique_ptr<Kernel>> make_average_pool(PrepareContext& ctx) {
   return std::unique_ptr<Kernel>(std::make_unique<AveragePoolKernel>(pg, include_pad == 1));
 }
 
-// Global pooling over [N, H, W, C]: one task per (image, block of channels); each channel's sum
-// runs over the pixels in order in double, as the NCHW kernel does, so both give the same bits.
-// Blocks of 32 channels (EfficientNet's 32 to 1152 are multiples of 16; most of 32).
+// Global pooling over [N, H, W, C]: the average through global_average_pool
+// (kernels/channel_sums.hpp, the same bits as the NCHW kernel); the maximum per (image, block of
+// channels).
 class GlobalPoolNhwcKernel final : public Kernel {
  public:
   static constexpr int64_t kBlock = 32;
@@ -415,27 +415,22 @@ class GlobalPoolNhwcKernel final : public Kernel {
   void run(const KernelRun& r) const override {
     const float* x = r.in(0).as<float>();
     float* y = r.out(0).as<float>();
+    if (!max_) {
+      global_average_pool(x, batch_, pixels_, c_, true, y);
+      return;
+    }
     const int64_t blocks = (c_ + kBlock - 1) / kBlock;
     parallel_for(batch_ * blocks, pixels_ * kBlock, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t n = t / blocks, c0 = (t % blocks) * kBlock;
         const int64_t len = std::min(kBlock, c_ - c0);
         const float* xn = x + n * pixels_ * c_ + c0;
-        float* yn = y + n * c_ + c0;
-        if (max_) {
-          float m[kBlock];
-          std::fill(m, m + len, -std::numeric_limits<float>::infinity());
-          for (int64_t p = 0; p < pixels_; ++p) {
-            for (int64_t k = 0; k < len; ++k) m[k] = std::max(m[k], xn[p * c_ + k]);
-          }
-          std::copy(m, m + len, yn);
-        } else {
-          double s[kBlock] = {};
-          add_channel_sums(xn, pixels_, c_, len, s);
-          for (int64_t k = 0; k < len; ++k) {
-            yn[k] = static_cast<float>(s[k] / static_cast<double>(pixels_));
-          }
+        float m[kBlock];
+        std::fill(m, m + len, -std::numeric_limits<float>::infinity());
+        for (int64_t p = 0; p < pixels_; ++p) {
+          for (int64_t k = 0; k < len; ++k) m[k] = std::max(m[k], xn[p * c_ + k]);
         }
+        std::copy(m, m + len, y + n * c_ + c0);
       }
     });
   }
@@ -453,18 +448,16 @@ class GlobalPoolKernel final : public Kernel {
   void run(const KernelRun& r) const override {
     const float* x = r.in(0).as<float>();
     float* y = r.out(0).as<float>();
+    if (!max_) {
+      global_average_pool(x, planes_, size_, 1, false, y);
+      return;
+    }
     parallel_for(planes_, size_, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const float* xp = x + p * size_;
-        if (max_) {
-          float m = -std::numeric_limits<float>::infinity();
-          for (int64_t i = 0; i < size_; ++i) m = std::max(m, xp[i]);
-          y[p] = m;
-        } else {
-          double s = 0.0;
-          for (int64_t i = 0; i < size_; ++i) s += xp[i];
-          y[p] = static_cast<float>(s / static_cast<double>(size_));
-        }
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < size_; ++i) m = std::max(m, xp[i]);
+        y[p] = m;
       }
     });
   }

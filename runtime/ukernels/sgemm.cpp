@@ -25,6 +25,9 @@ struct StridedMatrix {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Columns of a packed B: N rounded up to whole NR panels (at least one).
+int64_t padded_n(int64_t n, int64_t nr) { return ceil_div(std::max<int64_t>(n, 1), nr) * nr; }
+
 // Rows past M read zeros from here, kZeroRowLen columns at a time.
 constexpr int64_t kZeroRowLen = 256;
 alignas(64) const float kZeroRow[kZeroRowLen] = {};
@@ -307,7 +310,7 @@ bool SgemmPackedB::pack(int64_t k, int64_t n, const float* b, int64_t ldb, bool 
   uk_ = uk ? uk : sgemm_ukernels_active();
   k_ = k;
   n_ = n;
-  const int64_t n_pad = ceil_div(std::max<int64_t>(n, 1), uk_->nr) * uk_->nr;
+  const int64_t n_pad = padded_n(n, uk_->nr);
   // pack_b writes every element (zeros past N) when K > 0.
   const size_t bytes = static_cast<size_t>(n_pad * std::max<int64_t>(k, 1)) * sizeof(float);
   data_ = k > 0 ? allocate_aligned_for_overwrite(bytes) : allocate_aligned(bytes);
@@ -322,12 +325,12 @@ bool SgemmPackedB::pack(int64_t k, int64_t n, const float* b, int64_t ldb, bool 
 }
 
 int64_t SgemmPackedB::packed_floats() const {
-  return ceil_div(std::max<int64_t>(n_, 1), uk_->nr) * uk_->nr * std::max<int64_t>(k_, 1);
+  return padded_n(n_, uk_->nr) * std::max<int64_t>(k_, 1);
 }
 
 void SgemmPackedB::scale_rows(const float* s, float* dst) const {
   // Layout (pack): K blocks of kSgemmKc rows; in each, NR-column panels of kc rows of NR.
-  const int64_t nr = uk_->nr, n_pad = ceil_div(std::max<int64_t>(n_, 1), nr) * nr;
+  const int64_t nr = uk_->nr, n_pad = padded_n(n_, nr);
   const float* src = data();
   parallel_for(k_, n_pad, [&](int64_t k_begin, int64_t k_end) {
     for (int64_t k = k_begin; k < k_end; ++k) {
@@ -366,7 +369,7 @@ void sgemm_packed_b_f64(int64_t m, const float* a, int64_t lda, const SgemmPacke
     sgemm_packed_b(m, a, lda, false, b, c, ldc, ep);
     return;
   }
-  const int64_t n_pad = ceil_div(std::max<int64_t>(n, 1), nr) * nr;
+  const int64_t n_pad = padded_n(n, nr);
   // Each task takes a range of panels and walks K block by K block, so its part of B is read
   // in the packed order (one sequential stream per K block); the sums wait in `acc`.
   parallel_for(n_pad / nr, m * k * nr, [&](int64_t q0, int64_t q1) {
