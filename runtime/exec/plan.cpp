@@ -4,6 +4,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "exec/evaluate_node.hpp"
 #include "kernels/registry.hpp"
 
 namespace keel {
@@ -237,50 +238,16 @@ class Planner {
   // Evaluates a node whose inputs are all known; its outputs become plan constants.
   Status fold_node(const Node& node, const PrepareContext& ctx, const Kernel& kernel,
                    const std::vector<int>& input_ids) {
-    std::vector<TensorView> in_views(node.inputs.size());
+    std::vector<const Tensor*> values(node.inputs.size(), nullptr);
     for (size_t i = 0; i < node.inputs.size(); ++i) {
-      if (input_ids[i] < 0) continue;
-      const PlannedTensor& t = plan_->tensors[input_ids[i]];
       // Nodes whose outputs are all known (Shape) may have inputs without values.
-      if (t.constant)
-        in_views[i] = {const_cast<void*>(t.constant->data()), t.dtype, &t.shape, t.numel};
+      if (input_ids[i] >= 0) values[i] = plan_->tensors[input_ids[i]].constant;
     }
-    std::vector<Tensor*> results(node.outputs.size(), nullptr);
-    std::vector<TensorView> out_views(node.outputs.size());
-    bool must_run = false;
+    KEEL_ASSIGN_OR_RETURN(auto results, evaluate_node(ctx, kernel, values, req_.max_threads));
     for (size_t i = 0; i < node.outputs.size(); ++i) {
-      if (!node.outputs[i]) continue;
-      if (ctx.output_values[i]) {
-        plan_->constants.push_back(*ctx.output_values[i]);
-      } else if (ctx.alias_of[i] >= 0) {
-        const PlannedTensor& src = plan_->tensors[input_ids[ctx.alias_of[i]]];
-        plan_->constants.push_back(src.constant->reshaped(ctx.outputs[i].shape));
-      } else {
-        if (ctx.outputs[i].dtype == DataType::kUndefined) continue;
-        KEEL_ASSIGN_OR_RETURN(Tensor t,
-                              Tensor::allocate(ctx.outputs[i].dtype, ctx.outputs[i].shape));
-        plan_->constants.push_back(std::move(t));
-        must_run = true;
-      }
-      results[i] = &plan_->constants.back();
-      out_views[i] = {results[i]->data(), results[i]->dtype(), &results[i]->shape(),
-                      results[i]->numel()};
-    }
-    if (must_run) {
-      AlignedBytes scratch = allocate_aligned(kernel.scratch_bytes());
-      if (!scratch)
-        return Status(StatusCode::kOutOfMemory, node.describe() + ": no scratch memory");
-      KernelRun r;
-      r.inputs = in_views.data();
-      r.num_inputs = in_views.size();
-      r.outputs = out_views.data();
-      r.num_outputs = out_views.size();
-      r.scratch = scratch.get();
-      r.num_threads = req_.max_threads;
-      kernel.run(r);
-    }
-    for (size_t i = 0; i < node.outputs.size(); ++i) {
-      if (results[i]) tensor_of_[node.outputs[i]] = add_constant(node.outputs[i], *results[i]);
+      if (!results[i]) continue;
+      plan_->constants.push_back(std::move(*results[i]));
+      tensor_of_[node.outputs[i]] = add_constant(node.outputs[i], plan_->constants.back());
     }
     ++plan_->kernels_folded;
     return Status::ok();

@@ -3,6 +3,7 @@
 #include <map>
 #include <tuple>
 
+#include "graph/onnx_op_versions.hpp"
 #include "kernels/registry.hpp"
 
 namespace keel {
@@ -23,8 +24,11 @@ Status check_operators_supported(const Graph& graph) {
     const auto& [domain, op, opset] = key;
     msg += first ? "" : "; ";
     first = false;
-    msg += (domain.empty() ? "" : domain + "::") + op + " (opset " + std::to_string(opset) + ", " +
-           std::to_string(nodes.size()) + " node" + (nodes.size() > 1 ? "s" : "") + ": '" +
+    // A standard op is named with the version of its definition that applies ("Mod-28").
+    const int since = domain.empty() ? onnx_since_version(op, opset) : 0;
+    msg += (domain.empty() ? "" : domain + "::") + op +
+           (since > 0 ? "-" + std::to_string(since) : "") + " (opset " + std::to_string(opset) +
+           ", " + std::to_string(nodes.size()) + " node" + (nodes.size() > 1 ? "s" : "") + ": '" +
            nodes.front() + "'" + (nodes.size() > 1 ? ", ..." : "") + ")";
   }
   return unsupported(msg);

@@ -135,10 +135,12 @@ inline auto bin_apply(T a, E b) {
       return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
     }
   } else if constexpr (K == Bin::kMod) {
-    // Integer Mod (fmod=0): the result takes the divisor's sign, like Python.
+    // Mod with fmod=0: the result takes the divisor's sign, like Python (floats from Mod-28:
+    // A - floor(A / B) * B, a zero result signed like B).
     if constexpr (std::is_floating_point_v<T>) {
       T r = std::fmod(a, b);
-      if (r != 0 && ((r < 0) != (b < 0))) r += b;
+      if (r == 0) return std::copysign(T(0), b);
+      if ((r < 0) != (b < 0)) r += b;
       return r;
     } else if (b == T(0)) {
       return T(0);
@@ -373,10 +375,13 @@ Result<std::unique_ptr<Kernel>> make_mod(PrepareContext& ctx) {
   KEEL_ASSIGN_OR_RETURN(int64_t fmod, ctx.node.attr_int("fmod", 0));
   if (fmod != 0 && fmod != 1) return ctx.invalid("attribute 'fmod' must be 0 or 1");
   if (fmod == 0) {
-    if (ctx.has_input(0) && !dtype_is_integer(ctx.input(0).dtype) &&
+    // Mod-10 and Mod-13 define fmod=0 for integers only; Mod-28 for floats too.
+    if (ctx.opset() < 28 && ctx.has_input(0) && !dtype_is_integer(ctx.input(0).dtype) &&
         ctx.input(0).dtype != DataType::kUndefined) {
-      return ctx.invalid("Mod with fmod=0 requires integer inputs (use fmod=1 for floats), got " +
-                         dtype_name(ctx.input(0).dtype));
+      return ctx.invalid(
+          "Mod with fmod=0 requires integer inputs before opset 28 (use fmod=1 "
+          "for floats), got " +
+          dtype_name(ctx.input(0).dtype));
     }
     return make_binary<Bin::kMod>(ctx);
   }

@@ -820,13 +820,13 @@ Result<std::unique_ptr<Kernel>> prepare_lrn(PrepareContext& ctx) {
 }  // namespace
 
 void register_normalization_kernels(KernelRegistry& r) {
-  r.add("BatchNormalization", prepare_batchnorm, 1, 25);
-  r.add("LayerNormalization", prepare_layernorm, 17, 25);
-  r.add("RMSNormalization", prepare_rmsnorm, 23, 25);
-  r.add("InstanceNormalization", prepare_instancenorm, 1, 25);
-  r.add("GroupNormalization", prepare_groupnorm, 18, 25);
-  r.add("MeanVarianceNormalization", prepare_mvn, 9, 25);
-  r.add("LRN", prepare_lrn, 1, 25);
+  r.add("BatchNormalization", prepare_batchnorm, 1);
+  r.add("LayerNormalization", prepare_layernorm, 17);
+  r.add("RMSNormalization", prepare_rmsnorm, 23);
+  r.add("InstanceNormalization", prepare_instancenorm, 1);
+  r.add("GroupNormalization", prepare_groupnorm, 18);
+  r.add("MeanVarianceNormalization", prepare_mvn, 9);
+  r.add("LRN", prepare_lrn, 1);
 }
 
 }  // namespace keel

@@ -1,5 +1,7 @@
 #include "kernels/registry.hpp"
 
+#include "graph/onnx_op_versions.hpp"
+
 namespace keel {
 
 const KernelRegistry& KernelRegistry::global() {
@@ -19,16 +21,17 @@ const KernelRegistry& KernelRegistry::global() {
   return registry;
 }
 
-void KernelRegistry::add(std::string op_type, KernelFactory factory, int min_opset, int max_opset,
+void KernelRegistry::add(std::string op_type, KernelFactory factory, int min_opset, int max_since,
                          std::string domain) {
-  ops_.push_back({std::move(domain), std::move(op_type), min_opset, max_opset, factory});
+  ops_.push_back({std::move(domain), std::move(op_type), min_opset, max_since, factory});
 }
 
 const OpRegistration* KernelRegistry::find(const std::string& domain, const std::string& op_type,
                                            int opset) const {
   const std::string d = domain == "ai.onnx" ? "" : domain;
+  const int since = d.empty() ? onnx_since_version(op_type, opset) : opset;
   for (const auto& op : ops_) {
-    if (op.domain == d && op.op_type == op_type && opset >= op.min_opset && opset <= op.max_opset) {
+    if (op.domain == d && op.op_type == op_type && opset >= op.min_opset && since <= op.max_since) {
       return &op;
     }
   }

@@ -8,11 +8,20 @@
 
 namespace keel {
 
+// The ONNX schemas up to this opset were read for every operator keel implements. When the
+// generated table (graph/onnx_op_versions.inc) is regenerated from a newer ONNX, an operator
+// whose definition changed after it is refused by name until its kernel is checked against
+// the new definition and its registration raised.
+constexpr int kNewestVettedOpset = 28;
+
 struct OpRegistration {
   std::string domain;  // "" = default ONNX domain
   std::string op_type;
-  int min_opset = 1;  // the registration covers opsets [min_opset, max_opset]
-  int max_opset = 1000;
+  // Opsets from min_opset on, for definitions up to max_since: a default-domain node matches
+  // when the definition that applies at its opset (the schemas' since_version) is at most
+  // max_since; for other domains max_since bounds the domain's opset itself.
+  int min_opset = 1;
+  int max_since = kNewestVettedOpset;
   KernelFactory factory = nullptr;
 };
 
@@ -21,8 +30,8 @@ class KernelRegistry {
   // The registry of every op keel implements (built once, immutable).
   static const KernelRegistry& global();
 
-  void add(std::string op_type, KernelFactory factory, int min_opset = 1, int max_opset = 1000,
-           std::string domain = "");
+  void add(std::string op_type, KernelFactory factory, int min_opset = 1,
+           int max_since = kNewestVettedOpset, std::string domain = "");
   const OpRegistration* find(const std::string& domain, const std::string& op_type,
                              int opset) const;
   const std::vector<OpRegistration>& all() const { return ops_; }

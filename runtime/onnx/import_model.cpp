@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 
+#include "graph/onnx_op_versions.hpp"
 #include "onnx/tensor_proto.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -85,10 +86,10 @@ class Importer {
  private:
   Status check_versions() {
     graph_->ir_version = model_.ir_version();
-    if (model_.ir_version() > kMaxIrVersion) {
+    if (model_.ir_version() > onnx_schemas_ir_version()) {
       return unsupported("IR version " + std::to_string(model_.ir_version()) +
-                         " is newer than the newest keel reads (" + std::to_string(kMaxIrVersion) +
-                         ")");
+                         " is newer than the newest keel reads (" +
+                         std::to_string(onnx_schemas_ir_version()) + ")");
     }
     if (!model_.has_graph()) return invalid_model("the model has no graph");
     for (const auto& op : model_.opset_import()) {
@@ -100,10 +101,13 @@ class Importer {
       graph_->opset_imports[""] = 1;
     }
     auto it = graph_->opset_imports.find("");
-    if (it != graph_->opset_imports.end() && it->second > kMaxDefaultOpset) {
+    // Beyond the newest opset keel has the ONNX schemas of, no node can be mapped to its
+    // definition: an operator may have changed there.
+    if (it != graph_->opset_imports.end() && it->second > onnx_schemas_newest_opset()) {
       return unsupported("opset " + std::to_string(it->second) +
-                         " of the default domain is newer than the newest keel supports (" +
-                         std::to_string(kMaxDefaultOpset) + ")");
+                         " of the default domain is newer than the newest whose operator "
+                         "definitions keel knows (" +
+                         std::to_string(onnx_schemas_newest_opset()) + ")");
     }
     return Status::ok();
   }

@@ -14,9 +14,9 @@
 
 namespace keel {
 
-// Highest versions keel understands.
-constexpr int64_t kMaxIrVersion = 13;
-constexpr int64_t kMaxDefaultOpset = 25;
+// The newest IR version and default-domain opset keel reads are those of the ONNX release its
+// operator table was generated from (graph/onnx_op_versions.inc): within them each node maps
+// to the definition that applies at the model's opset.
 
 struct ImportOptions {
   // Folder that external-data paths are relative to; empty = no external data allowed.

@@ -44,6 +44,8 @@ struct PassContext {
 Status run_load_passes(Graph& graph, PassContext& ctx);
 
 // Individual passes: each returns true when it changed the graph.
+// Evaluates nodes whose inputs are all constant initializers; their outputs become ones.
+bool fold_constants(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_consumer(Graph& graph, PassContext& ctx);
 bool fold_conv_mul_add(Graph& graph, PassContext& ctx);

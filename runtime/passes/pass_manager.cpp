@@ -10,7 +10,9 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
   if (ctx.options.fold) {
     // Folding one BN can expose another (Conv -> BN -> Conv -> BN chains): iterate.
     for (int round = 0; round < 64; ++round) {
-      bool changed = fold_batchnorm_into_producer(graph, ctx);
+      // First: the folds below see through Identity, Cast, Reshape... of initializers.
+      bool changed = fold_constants(graph, ctx);
+      changed = fold_batchnorm_into_producer(graph, ctx) || changed;
       changed = fold_batchnorm_into_consumer(graph, ctx) || changed;
       changed = fold_conv_mul_add(graph, ctx) || changed;
       if (!changed) break;

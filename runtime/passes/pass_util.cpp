@@ -23,8 +23,18 @@ double half_to_double(uint16_t h) {
 
 const Tensor* foldable_constant(const Value* v, const PassContext& ctx, const std::string& role,
                                 std::string* why) {
-  if (!v || !v->is_constant()) {
-    *why = role + " is not a constant initializer";
+  if (!v) {
+    *why = role + " is absent";
+    return nullptr;
+  }
+  if (!v->is_constant()) {
+    // The real reason: what computes the value at run time.
+    if (v->producer) {
+      *why = role + " '" + v->name + "' is computed at run time by " + v->producer->describe();
+    } else {
+      *why = role + " '" + v->name + "' is " +
+             (v->is_graph_input ? "a graph input" : "not a constant initializer");
+    }
     return nullptr;
   }
   if (v->is_graph_input && !ctx.options.fold_overridable) {

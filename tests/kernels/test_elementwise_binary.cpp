@@ -358,6 +358,24 @@ TEST(Mod, IntegerSignFollowsDivisorAndFmodFollowsDividend) {
             (std::vector<int32_t>{1, -1, 1, -1}));
 }
 
+// Mod-28 defines fmod=0 for floats (A - floor(A / B) * B, the sign of B, a zero signed like B);
+// Mod-13 does not, so the same node at opset 13 is refused.
+TEST(Mod, FloatFloorModFromOpset28) {
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor a = Tensor::from_vector<float>({8}, {7.5f, -7.5f, 7.5f, -7.5f, 0.0f, -0.0f, 3.0f, 3.0f});
+  Tensor b = Tensor::from_vector<float>({8}, {2.0f, 2.0f, -2.0f, -2.0f, -1.0f, 1.0f, inf, -inf});
+  Tensor y = run_one({"Mod", 28, {}, {{a}, {b}}});
+  const float* out = y.data_as<float>();
+  const std::vector<float> want = {1.5f, 0.5f, -0.5f, -1.5f, -0.0f, 0.0f, 3.0f, -inf};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(out[i], want[i]) << i;
+    EXPECT_EQ(std::signbit(out[i]), std::signbit(want[i])) << i;
+  }
+  auto r = run_op({"Mod", 13, {}, {{a}, {b}}});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("before opset 28"), std::string::npos);
+}
+
 TEST(BinaryErrors, MalformedNodesAreRejected) {
   Tensor f3 = Tensor::from_vector<float>({3}, {1, 2, 3});
   Tensor f4 = Tensor::from_vector<float>({4}, {1, 2, 3, 4});

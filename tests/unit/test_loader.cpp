@@ -221,6 +221,42 @@ TEST(Loader, OtherDomainsAreUnsupportedAndNamed) {
   EXPECT_NE(m.status().message().find("com.example"), std::string::npos) << m.status().to_string();
 }
 
+// What the current `onnx` package writes by default (IR 14, opset 28) loads and runs: each node
+// maps to the definition that applies at opset 28 (Relu-14, Mod-28).
+TEST(Loader, CurrentOnnxDefaultsLoadAndRun) {
+  ModelBuilder b(28, 14);
+  b.input("x", {4});
+  b.initializer("d", {4}, {2.0f, 2.0f, -2.0f, 3.0f});
+  b.node("Relu", {"x"}, {"r"});
+  b.node("Mod", {"r", "d"}, {"y"});
+  b.output("y");
+  auto m = load(b);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto out = (*s)->run({{"x", Tensor::from_vector<float>({4}, {5.0f, -1.0f, 3.0f, 7.0f})}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  const float* y = (*out)[0].data_as<float>();
+  EXPECT_EQ(y[0], 1.0f);
+  EXPECT_EQ(y[2], -1.0f);
+  EXPECT_EQ(y[3], 1.0f);
+}
+
+// An operator keel does not implement is named with the version of its definition that
+// applies at the model's opset (TopK-24 at opset 28).
+TEST(Loader, UnsupportedOperatorIsNamedWithItsDefinitionVersion) {
+  ModelBuilder b(28, 14);
+  b.input("x", {4});
+  b.initializer_i64("k", {1}, {2});
+  b.node("TopK", {"x", "k"}, {"v", "i"});
+  b.output("v");
+  auto m = load(b);
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(m.status().message().find("TopK-24 (opset 28"), std::string::npos)
+      << m.status().to_string();
+}
+
 TEST(Loader, NewerIrVersionOrOpsetIsUnsupported) {
   ModelBuilder b(17, 99);
   b.input("x", {4});

@@ -1,0 +1,37 @@
+#include "graph/onnx_op_versions.hpp"
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+
+namespace keel {
+
+namespace {
+
+struct OpVersions {
+  std::string_view name;
+  std::array<int, 16> since;  // ascending; unused entries are 0
+};
+
+#include "graph/onnx_op_versions.inc"
+
+}  // namespace
+
+int onnx_schemas_newest_opset() { return kOnnxSchemasNewestOpset; }
+int onnx_schemas_ir_version() { return kOnnxSchemasIrVersion; }
+
+int onnx_since_version(std::string_view op_type, int opset) {
+  const auto* end = std::end(kOnnxOpVersions);
+  const auto* it =
+      std::lower_bound(std::begin(kOnnxOpVersions), end, op_type,
+                       [](const OpVersions& e, std::string_view n) { return e.name < n; });
+  if (it == end || it->name != op_type) return -1;
+  int applicable = 0;
+  for (int v : it->since) {
+    if (v == 0 || v > opset) break;
+    applicable = v;
+  }
+  return applicable;
+}
+
+}  // namespace keel

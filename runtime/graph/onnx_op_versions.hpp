@@ -1,0 +1,19 @@
+// Which definition of a standard ONNX operator a node means: the newest one (by the schemas'
+// since_version) at or below the model's opset. The table is generated from the ONNX schemas
+// (tools/dev/gen_onnx_op_versions.py), so a model whose opset is newer than the operators it
+// uses loads, and an operator whose definition changed is named with its version.
+#pragma once
+
+#include <string_view>
+
+namespace keel {
+
+// The newest opset and IR version of the ONNX release the table was generated from.
+int onnx_schemas_newest_opset();
+int onnx_schemas_ir_version();
+
+// since_version of the definition of default-domain `op_type` that applies at `opset`;
+// 0 when the operator is not defined at that opset, -1 when ONNX has no such operator.
+int onnx_since_version(std::string_view op_type, int opset);
+
+}  // namespace keel
