@@ -11,6 +11,7 @@ packages=(
   libxsimd-dev xtl-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  libboost-dev libgrpc++-dev protobuf-compiler-grpc  # keel serve (Beast HTTP, gRPC)
   pybind11-dev python3-dev python3-numpy python3-venv valgrind clang-format
   dpkg-dev xz-utils  # tools/build_tsan_tbb.sh unpacks Debian's oneTBB source package
 )

@@ -1,10 +1,13 @@
-// keel: one command-line tool with subcommands (run, fold, inspect, bench). Thin: everything it
-// does goes through the public API.
+// keel: one command-line tool with subcommands (run, fold, inspect, bench, serve). Thin: everything
+// it does goes through the public API.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "commands.hpp"
+#if KEEL_HAVE_SERVER
+#include "serve_command.hpp"
+#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"keel: a CPU inference runtime for ONNX models"};
@@ -29,6 +32,14 @@ int main(int argc, char** argv) {
       "bench", "Measure load, plan, latency and throughput; optional per-operator profile");
   keel::tools::add_bench_options(*bench, bench_args);
 
+#if KEEL_HAVE_SERVER
+  keel::serve::ServerOptions serve_options;
+  std::string serve_log_format = "text";
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve models over the KServe v2 / Triton protocol (HTTP, gRPC, metrics)");
+  keel::tools::add_serve_options(*serve, serve_options, serve_log_format);
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -40,6 +51,9 @@ int main(int argc, char** argv) {
     if (*inspect) st = keel::tools::inspect_command(inspect_args);
     if (*fold) st = keel::tools::fold_command(fold_args);
     if (*bench) st = keel::tools::bench_command(bench_args);
+#if KEEL_HAVE_SERVER
+    if (*serve) st = keel::tools::serve_command(serve_options, serve_log_format);
+#endif
   } catch (const std::exception& e) {
     st = keel::internal_error(e.what());
   }
