@@ -12,6 +12,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,7 +118,15 @@ py::array to_numpy(keel::Tensor&& tensor) {
   auto* owned = new keel::Tensor(std::move(tensor));
   py::capsule base(owned, [](void* p) { delete static_cast<keel::Tensor*>(p); });
   std::vector<py::ssize_t> shape(owned->shape().begin(), owned->shape().end());
-  return py::array(py::dtype(d->numpy), shape, owned->data(), base);
+  // Explicit C-order strides: pybind11 before 2.12 reads the element size from numpy 1's
+  // dtype layout, which numpy 2 changed, and would derive zero strides under numpy 2.
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t step = static_cast<py::ssize_t>(keel::dtype_size(owned->dtype()));
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = step;
+    step *= std::max<py::ssize_t>(shape[i], 1);
+  }
+  return py::array(py::dtype(d->numpy), shape, strides, owned->data(), base);
 }
 
 class InferenceSession {
