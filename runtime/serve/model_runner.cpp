@@ -273,11 +273,10 @@ std::vector<ModelRunner::Pending> ModelRunner::take_batch(std::unique_lock<std::
       return batch;
     }
     // Rows available now for a batch led by the oldest request.
-    const InferRequest& lead = queue_.front().request;
     int64_t rows = 0;
     for (const Pending& p : queue_) {
       if (rows + p.rows > mbs) break;
-      if (batchable_together(lead, p.request, config_.inputs)) rows += p.rows;
+      if (batchable_together(queue_.front().request, p.request, config_.inputs)) rows += p.rows;
     }
     const auto deadline =
         queue_.front().request.received + std::chrono::microseconds(config_.max_queue_delay_us);
@@ -285,13 +284,16 @@ std::vector<ModelRunner::Pending> ModelRunner::take_batch(std::unique_lock<std::
       wake_.wait_until(lock, deadline);
       continue;  // re-evaluate: more requests, a timeout or the deadline
     }
-    rows = 0;
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if (rows + it->rows <= mbs && batchable_together(lead, it->request, config_.inputs)) {
+    // The lead first (the requests after it are compared with it once it has left the queue).
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+    rows = batch[0].rows;
+    for (auto it = queue_.begin(); it != queue_.end() && rows < mbs;) {
+      if (rows + it->rows <= mbs &&
+          batchable_together(batch[0].request, it->request, config_.inputs)) {
         rows += it->rows;
         batch.push_back(std::move(*it));
         it = queue_.erase(it);
-        if (rows == mbs) break;
       } else {
         ++it;
       }

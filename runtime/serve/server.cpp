@@ -76,7 +76,7 @@ Status run_server(const ServerOptions& o) {
     KEEL_RETURN_IF_ERROR(http->listen(o.http_address, o.http_port));
     started.emplace_back("http_port", std::to_string(http->port()));
   }
-  if (o.metrics_port >= 0 && o.metrics_port != o.http_port) {
+  if (o.metrics_port == 0 || (o.metrics_port > 0 && o.metrics_port != o.http_port)) {
     metrics_http = std::make_unique<HttpServer>(io, metrics_api, state, o.http);
     KEEL_RETURN_IF_ERROR(metrics_http->listen(o.http_address, o.metrics_port));
     started.emplace_back("metrics_port", std::to_string(metrics_http->port()));
