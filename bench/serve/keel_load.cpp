@@ -6,6 +6,9 @@
 //   keel_load --port P --model m --input x.npy [--input-name input] [--concurrency 16]
 //             [--requests 400] [--json-output]
 // Prints one JSON line: requests, failures, seconds, rps, p50_ms, p90_ms, p99_ms.
+// clang-format off
+#include <utility>  // first: Boost 1.74's asio uses std::exchange without including it
+// clang-format on
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -15,7 +18,6 @@
 #include <cstdio>
 #include <string>
 #include <thread>
-#include <utility>  // before Boost 1.74's asio, which uses std::exchange without it
 #include <vector>
 
 #include "core/npy.hpp"
