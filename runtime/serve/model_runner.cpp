@@ -218,6 +218,16 @@ void ModelRunner::stop_accepting() {
   accepting_ = false;
 }
 
+void ModelRunner::cancel_queued(const Outcome& why) {
+  std::deque<Pending> queued;
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = false;
+    queued.swap(queue_);
+  }
+  for (Pending& p : queued) finish(p, failure(why), FailureReason::kRejected);
+}
+
 bool ModelRunner::idle() const {
   std::lock_guard lock(mutex_);
   return queue_.empty() && running_ == 0;

@@ -38,6 +38,8 @@ class ModelRunner {
   void submit(InferRequest request, InferDone done);
   // Stops taking requests; queued and running ones finish. Returns at once.
   void stop_accepting();
+  // Answers every queued (not yet running) request with `why` (shutdown past its timeout).
+  void cancel_queued(const Outcome& why);
   // True when nothing is queued or running.
   bool idle() const;
   // Stops the instances after the queue has drained (blocks).

@@ -231,6 +231,14 @@ void Repository::stop_accepting() {
   }
 }
 
+void Repository::cancel_queued(const Outcome& why) {
+  std::lock_guard lock(mutex_);
+  for (auto& [name, e] : models_) {
+    if (e.runner) e.runner->cancel_queued(why);
+  }
+  for (auto& r : retired_) r->cancel_queued(why);
+}
+
 bool Repository::idle() const {
   std::lock_guard lock(mutex_);
   for (const auto& [name, e] : models_) {

@@ -48,6 +48,8 @@ class Repository {
   // Shutdown: refuse new requests everywhere, then wait for the queues (bounded by the
   // caller), then stop every instance.
   void stop_accepting();
+  // Answers every queued request with `why` (the drain's time is up).
+  void cancel_queued(const Outcome& why);
   bool idle() const;
   void stop();
 

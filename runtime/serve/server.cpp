@@ -118,13 +118,25 @@ Status run_server(const ServerOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const int64_t left = state.in_flight.load();
-  grpc.shutdown(0.5);
+  // Time is up: queued requests are answered 503 rather than run; the batches already running
+  // finish (a model run cannot be interrupted), and their answers and the 503s are written
+  // before the I/O threads stop.
   repository.stop_accepting();
+  if (left > 0) {
+    repository.cancel_queued(
+        Outcome::error(Code::kUnavailable, "the server shut down before the request ran"));
+  }
+  repository.stop();
+  const auto flush_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (state.in_flight.load() > 0 && std::chrono::steady_clock::now() < flush_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  grpc.shutdown(0.2);
   work.reset();
   io.stop();
   for (std::thread& t : io_threads) t.join();
-  repository.stop();
-  Log::write(left ? "warning" : "info", "server_stopped", {{"unanswered", std::to_string(left)}});
+  Log::write(left ? "warning" : "info", "server_stopped",
+             {{"in_flight_at_exit_timeout", std::to_string(left)}});
   return Status::ok();
 }
 
