@@ -163,8 +163,7 @@ Result<ModelOptions> model_options_from_config(const inference::ModelConfig& con
 }
 
 Result<ServedModelConfig> complete_config(inference::ModelConfig config, const std::string& name,
-                                          const Model& model, bool had_config_file,
-                                          int default_max_batch_size) {
+                                          const Model& model, int default_max_batch_size) {
   const std::string where = "model '" + name + "': ";
   if (!config.name().empty() && config.name() != name) {
     return invalid_argument(where + "the configuration names the model '" + config.name() +
@@ -184,8 +183,7 @@ Result<ServedModelConfig> complete_config(inference::ModelConfig config, const s
   if (config.max_batch_size() < 0) {
     return invalid_argument(where + "max_batch_size must be >= 0");
   }
-  if (!had_config_file || (config.max_batch_size() == 0 && config.input_size() == 0 &&
-                           !config.has_dynamic_batching())) {
+  if (!config.has_max_batch_size()) {
     // Nothing said about batching: batch when every input and output has a dynamic first dim.
     bool batchable = !model.inputs().empty();
     for (const auto* list : {&model.inputs(), &model.outputs()}) {
@@ -196,6 +194,8 @@ Result<ServedModelConfig> complete_config(inference::ModelConfig config, const s
     if (batchable && default_max_batch_size > 0) {
       config.set_max_batch_size(default_max_batch_size);
       if (!config.has_dynamic_batching()) config.mutable_dynamic_batching();
+    } else {
+      config.set_max_batch_size(0);
     }
   }
   ServedModelConfig out;

@@ -39,11 +39,11 @@ Result<inference::ModelConfig> read_config_file(const std::string& path);
 // key or value is an error naming it.
 Result<ModelOptions> model_options_from_config(const inference::ModelConfig& config);
 // Fills what the configuration leaves out from the model (inputs, outputs, max_batch_size) and
-// checks what it gives against it. `default_max_batch_size` is used when the file does not
-// say and every input and output has a dynamic first dim.
+// checks what it gives against it. `default_max_batch_size` is used when the configuration has
+// no max_batch_size (an explicit 0 means no batching) and every input and output has a
+// dynamic first dim.
 Result<ServedModelConfig> complete_config(inference::ModelConfig config, const std::string& name,
-                                          const Model& model, bool had_config_file,
-                                          int default_max_batch_size);
+                                          const Model& model, int default_max_batch_size);
 // Triton's JSON form of a configuration (GET /v2/models/{m}/config).
 std::string config_to_json(const inference::ModelConfig& config);
 

@@ -93,17 +93,13 @@ Result<std::shared_ptr<ModelRunner>> Repository::load(const std::string& name, c
   const std::string config_path =
       src.dir.empty() ? "" : (fs::path(src.dir) / "config.pbtxt").string();
   inference::ModelConfig config;
-  bool had_config = false;
   if (!config_path.empty()) {
-    std::error_code ec;
-    had_config = fs::exists(config_path, ec);
     KEEL_ASSIGN_OR_RETURN(config, read_config_file(config_path));
   }
   KEEL_ASSIGN_OR_RETURN(ModelOptions mo, model_options_from_config(config));
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load_file(src.onnx, mo));
-  KEEL_ASSIGN_OR_RETURN(ServedModelConfig served,
-                        complete_config(std::move(config), name, *model, had_config,
-                                        options_.default_max_batch_size));
+  KEEL_ASSIGN_OR_RETURN(ServedModelConfig served, complete_config(std::move(config), name, *model,
+                                                                  options_.default_max_batch_size));
   auto metrics = metrics_.get(name, src.version);
   KEEL_ASSIGN_OR_RETURN(auto runner,
                         ModelRunner::start(src.version, std::move(model), std::move(served),
