@@ -222,7 +222,7 @@ def main():
     args = ap.parse_args()
     T = args.threads
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": T,
-               "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": ")}
+               "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(" \t:")}
 
     # --- overhead ---------------------------------------------------------------------------
     tiny = os.path.join(ROOT, "models/resnet_tiny/model.onnx")
@@ -277,6 +277,7 @@ def main():
         best_b = max(best, key=lambda b: statistics.median(best[b]))
         row = {"model": name, "inproc_best_batch": best_b,
                "inproc_best_ips": statistics.median(best[best_b]),
+               "inproc_ips_by_batch": {b: statistics.median(v) for b, v in best.items()},
                "served_c16_ips": statistics.median(served),
                "mean_batch": statistics.median(batch_means)}
         row["ratio"] = row["served_c16_ips"] / row["inproc_best_ips"]

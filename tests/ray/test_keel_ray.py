@@ -54,7 +54,7 @@ def reference(data):
 
 
 def test_module_matches_float64_reference():
-    """Guards the environment: the module's arrays must be right in this venv (see numpy<2 in run_ray_test.sh)."""
+    """Guards the environment: the module's arrays must be right in this venv (numpy 2 once got zero-stride arrays from it)."""
     session = keel.InferenceSession(str(MODEL), threads=1)
     x = np.load(MODEL_DIR / "inputs" / "input.npy")
     ref = np.load(MODEL_DIR / "outputs_f64" / "output.npy")
