@@ -12,7 +12,7 @@ struct Row {
   int config;  // inference.DataType
 };
 
-constexpr std::array<Row, 14> kRows = {{
+constexpr std::array<Row, 13> kRows = {{
     {"BOOL", DataType::kBool, 1},
     {"UINT8", DataType::kUint8, 2},
     {"UINT16", DataType::kUint16, 3},
@@ -26,35 +26,34 @@ constexpr std::array<Row, 14> kRows = {{
     {"FP32", DataType::kFloat32, 11},
     {"FP64", DataType::kFloat64, 12},
     {"BF16", DataType::kBFloat16, 14},
-    {nullptr, DataType::kUndefined, 0},
 }};
 
 }  // namespace
 
 std::optional<DataType> datatype_from_name(std::string_view name) {
   for (const Row& r : kRows) {
-    if (r.name && name == r.name) return r.dtype;
+    if (name == r.name) return r.dtype;
   }
   return std::nullopt;
 }
 
 std::string datatype_name(DataType t) {
   for (const Row& r : kRows) {
-    if (r.name && r.dtype == t) return r.name;
+    if (r.dtype == t) return r.name;
   }
   return "";
 }
 
 int config_type(DataType t) {
   for (const Row& r : kRows) {
-    if (r.name && r.dtype == t) return r.config;
+    if (r.dtype == t) return r.config;
   }
   return 0;
 }
 
 std::optional<DataType> datatype_from_config_type(int type) {
   for (const Row& r : kRows) {
-    if (r.name && r.config == type) return r.dtype;
+    if (r.config == type) return r.dtype;
   }
   return std::nullopt;
 }

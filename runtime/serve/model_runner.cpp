@@ -60,24 +60,24 @@ Result<std::shared_ptr<ModelRunner>> ModelRunner::start(std::string version,
   KEEL_ASSIGN_OR_RETURN(r->session_, Session::create(model, so));
   // Warm-up: one run of zeros at batch 1 (dynamic non-batch dims as 1), and the plan for a
   // full batch, so the first requests pay neither.
-  for (int64_t rows : {int64_t{1}, int64_t{r->config_.max_batch_size}}) {
-    if (rows <= 0) continue;
+  const int mbs = r->config_.max_batch_size;
+  auto zeros = [&](int64_t rows) -> Result<std::vector<NamedTensor>> {
     std::vector<NamedTensor> feeds;
     for (const TensorConfig& t : r->config_.inputs) {
       std::vector<int64_t> shape;
-      if (r->config_.max_batch_size > 0) shape.push_back(rows);
+      if (mbs > 0) shape.push_back(rows);
       for (int64_t d : t.dims) shape.push_back(d < 0 ? 1 : d);
       KEEL_ASSIGN_OR_RETURN(Tensor z, Tensor::allocate(t.dtype, shape));
       feeds.push_back({t.name, std::move(z)});
     }
-    if (rows == 1) {
-      auto out = r->session_->run(feeds);
-      if (!out.is_ok())
-        return Status(out.status().code(), "warm-up run: " + out.status().message());
-    } else {
-      KEEL_RETURN_IF_ERROR(r->session_->prepare(feeds));
-    }
-    if (r->config_.max_batch_size <= 1) break;
+    return feeds;
+  };
+  KEEL_ASSIGN_OR_RETURN(auto one, zeros(1));
+  auto out = r->session_->run(one);
+  if (!out.is_ok()) return Status(out.status().code(), "warm-up run: " + out.status().message());
+  if (mbs > 1) {
+    KEEL_ASSIGN_OR_RETURN(auto full, zeros(mbs));
+    KEEL_RETURN_IF_ERROR(r->session_->prepare(full));
   }
   for (int i = 0; i < r->config_.instances; ++i) {
     r->instances_.emplace_back([raw = r.get()] { raw->instance_loop(); });
