@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "bench_common.hpp"
-#include "kernels/conv_winograd.hpp"  // kWinogradAttr
+#include "kernels/conv_winograd.hpp"  // kWinogradMinInputs
 #include "support/prepared_op.hpp"
 #include "ukernels/sgemm.hpp"
 
@@ -76,7 +76,7 @@ void bm_gemv_cold(benchmark::State& st, int64_t n, int64_t k, int threads) {
 struct ConvLayer {
   const char* name;
   int64_t c, m, h, w, k, stride, group;
-  const char* act = "";  // a fused activation (EfficientNet's SiLU), as the load passes set it
+  ActKind act = ActKind::kNone;  // a fused activation (EfficientNet's SiLU), as the passes set it
 };
 
 // Batch 1, 224x224 models. Pads keep "same" size (k/2).
@@ -85,12 +85,12 @@ const std::vector<ConvLayer>& conv_layers() {
       {"resnet50_stem_7x7s2", 3, 64, 224, 224, 7, 2, 1},
       {"mobilenetv3_stem_3x3s2", 3, 16, 224, 224, 3, 2, 1},
       {"regnet_stem_3x3s2", 3, 32, 224, 224, 3, 2, 1},
-      {"efficientnet_stem_3x3s2_silu", 3, 32, 224, 224, 3, 2, 1, "Silu"},
+      {"efficientnet_stem_3x3s2_silu", 3, 32, 224, 224, 3, 2, 1, ActKind::kSilu},
       {"resnet50_1x1_64to256_56", 64, 256, 56, 56, 1, 1, 1},
       {"mobilenetv3_1x1_16to72_56", 16, 72, 56, 56, 1, 1, 1},
       {"mobilenetv2_1x1_16to96_112", 16, 96, 112, 112, 1, 1, 1},
       // The same with EfficientNet's SiLU in the epilogue: what the activation costs.
-      {"efficientnet_1x1_16to96_112_silu", 16, 96, 112, 112, 1, 1, 1, "Silu"},
+      {"efficientnet_1x1_16to96_112_silu", 16, 96, 112, 112, 1, 1, 1, ActKind::kSilu},
       {"regnet_1x1_32to48_112", 32, 48, 112, 112, 1, 1, 1},
       {"resnet50_1x1_256to64_56", 256, 64, 56, 56, 1, 1, 1},
       {"mobilenetv2_1x1_144to24_56", 144, 24, 56, 56, 1, 1, 1},
@@ -109,7 +109,7 @@ const std::vector<ConvLayer>& conv_layers() {
       {"mobilenetv2_dw3x3s2_96_112", 96, 96, 112, 112, 3, 2, 96},
       {"mobilenetv2_dw3x3_960_7", 960, 960, 7, 7, 3, 1, 960},
       {"efficientnet_dw5x5_240_28", 240, 240, 28, 28, 5, 1, 240},
-      {"efficientnet_dw5x5_1152_7_silu", 1152, 1152, 7, 7, 5, 1, 1152, "Silu"},
+      {"efficientnet_dw5x5_1152_7_silu", 1152, 1152, 7, 7, 5, 1, 1152, ActKind::kSilu},
       {"regnet_g8_3x3_48_56", 48, 48, 56, 56, 3, 1, 6},
       {"regnet_g8_3x3_208_14", 208, 208, 14, 14, 3, 1, 26},
   };
@@ -121,8 +121,8 @@ std::vector<float> random_values(int64_t n, uint32_t seed) {
   return std::vector<float>(f.data(), f.data() + n);
 }
 
-// kNhwcDirect: NHWC with Winograd switched off (kWinogradAttr = 0), for the layers that run as
-// Winograd by default: the two side by side.
+// kNhwcDirect: NHWC with Winograd switched off (ExecutionOptions::winograd), for the layers that
+// run as Winograd by default: the two side by side.
 enum class ConvLayout { kNchw, kNhwc, kNchwIn, kNhwcDirect };
 
 const char* conv_layout_name(ConvLayout layout) {
@@ -148,12 +148,16 @@ void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) 
   call.attributes["strides"] = Attribute::of_ints({l.stride, l.stride});
   call.attributes["pads"] = Attribute::of_ints({pad, pad, pad, pad});
   call.attributes["group"] = Attribute::of_int(l.group);
-  if (layout != ConvLayout::kNchw) call.attributes["_keel_layout"] = Attribute::of_string("NHWC");
+  if (layout != ConvLayout::kNchw) call.decisions.layout = Layout::kNhwc;
   if (layout == ConvLayout::kNchwIn) {
-    call.attributes["_keel_input_layout"] = Attribute::of_string("NCHW");
+    call.decisions.has_input_layout = true;
+    call.decisions.input_layout = Layout::kNchw;
   }
-  if (layout == ConvLayout::kNhwcDirect) call.attributes[kWinogradAttr] = Attribute::of_int(0);
-  if (*l.act != '\0') call.attributes["_keel_activation"] = Attribute::of_string(l.act);
+  if (layout == ConvLayout::kNhwcDirect) call.options.winograd = false;
+  if (l.act != ActKind::kNone) {
+    testing::use_fused_kind(call);
+    call.decisions.activation.kind = l.act;
+  }
   const Shape x_shape = nhwc ? Shape{1, l.h, l.w, l.c} : Shape{1, l.c, l.h, l.w};
   call.inputs.push_back({Tensor::from_vector(x_shape, random_values(l.c * l.h * l.w, 1)), false});
   call.inputs.push_back(

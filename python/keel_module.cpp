@@ -26,13 +26,13 @@ namespace py = pybind11;
 namespace {
 
 // Exception classes, created in the module init (owned by the module).
-PyObject* g_keel_error = nullptr;
+PyObject* g_error_base = nullptr;
 PyObject* g_invalid_argument = nullptr;
 PyObject* g_invalid_model = nullptr;
 PyObject* g_unsupported = nullptr;
 
 [[noreturn]] void raise(const keel::Status& status) {
-  PyObject* type = g_keel_error;
+  PyObject* type = g_error_base;
   switch (status.code()) {
     case keel::StatusCode::kInvalidArgument: type = g_invalid_argument; break;
     case keel::StatusCode::kInvalidModel: type = g_invalid_model; break;
@@ -238,18 +238,18 @@ PYBIND11_MODULE(keel, m) {
   m.doc() = "keel: CPU inference for ONNX models";
   m.attr("__version__") = keel::version();
 
-  g_keel_error = PyErr_NewExceptionWithDoc("keel.KeelError", "A keel error (base class).",
+  g_error_base = PyErr_NewExceptionWithDoc("keel.KeelError", "A keel error (base class).",
                                            PyExc_RuntimeError, nullptr);
   py::tuple invalid_argument_bases =
-      py::make_tuple(py::handle(g_keel_error), py::handle(PyExc_ValueError));
+      py::make_tuple(py::handle(g_error_base), py::handle(PyExc_ValueError));
   g_invalid_argument = PyErr_NewExceptionWithDoc("keel.InvalidArgument",
                                                  "A wrong input name, shape, dtype or option.",
                                                  invalid_argument_bases.ptr(), nullptr);
   g_invalid_model = PyErr_NewExceptionWithDoc(
-      "keel.InvalidModel", "The model is malformed or inconsistent.", g_keel_error, nullptr);
+      "keel.InvalidModel", "The model is malformed or inconsistent.", g_error_base, nullptr);
   g_unsupported = PyErr_NewExceptionWithDoc(
-      "keel.Unsupported", "Valid ONNX that keel does not implement.", g_keel_error, nullptr);
-  m.attr("KeelError") = py::handle(g_keel_error);
+      "keel.Unsupported", "Valid ONNX that keel does not implement.", g_error_base, nullptr);
+  m.attr("KeelError") = py::handle(g_error_base);
   m.attr("InvalidArgument") = py::handle(g_invalid_argument);
   m.attr("InvalidModel") = py::handle(g_invalid_model);
   m.attr("Unsupported") = py::handle(g_unsupported);

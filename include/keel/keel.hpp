@@ -65,6 +65,7 @@ class Model {
   const std::vector<IoInfo>& outputs() const { return outputs_; }
   const Graph& graph() const { return *graph_; }
   const LoadTimings& timings() const { return timings_; }
+  const ModelOptions& options() const { return options_; }
   // Every fold and every skip (with its reason) made at load.
   const std::vector<FoldEvent>& fold_events() const { return fold_events_; }
   int64_t default_opset() const;
@@ -77,6 +78,7 @@ class Model {
   std::unique_ptr<Graph> graph_;
   std::vector<IoInfo> inputs_, outputs_;
   LoadTimings timings_;
+  ModelOptions options_;
   std::vector<FoldEvent> fold_events_;
 };
 

@@ -69,10 +69,10 @@ Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> g
   passes.options.runtime_fusions = options.runtime_fusions;
   passes.options.layout = options.layout;
   passes.options.input_layout = options.input_layout;
-  passes.options.winograd = options.winograd;
   KEEL_RETURN_IF_ERROR(run_load_passes(*graph, passes));
   std::shared_ptr<Model> model(new Model());
   model->fold_events_ = std::move(passes.events);
+  model->options_ = options;
   model->timings_.parse_ms = parse_ms;
   model->timings_.passes_ms = ms_since(t0);
   for (const Value* v : graph->inputs) model->inputs_.push_back(describe_value(*v));

@@ -36,7 +36,8 @@ struct Session::Impl {
   tbb::task_arena own;  // unused (never initialized, so no threads) when `external` is given
   tbb::task_arena& arena;
   int threads = 1;
-  mutable std::mutex mutex;                                 // guards the maps below
+  ExecutionOptions execution;  // from the model's options, for every plan
+  mutable std::mutex mutex;    // guards the maps below
   std::map<std::string, std::shared_ptr<PlanEntry>> plans;  // key: input shapes (+ values)
   std::set<int> value_inputs;  // graph inputs whose values specialise the plan
   std::shared_ptr<PlanEntry> last;
@@ -134,6 +135,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   std::unique_ptr<Session> s(new Session());
   s->model_ = std::move(model);
   s->impl_ = std::make_unique<Impl>(threads, external);
+  s->impl_->execution.winograd = s->model_->options().winograd;
 
   // Every input dim known: plan now, so a bad model fails at load, not at the first run.
   bool all_static = true;
@@ -179,6 +181,7 @@ Result<std::shared_ptr<PlanEntry>> find_or_build_plan(Session::Impl& impl, const
     PlanRequest req;
     req.graph = &graph;
     req.max_threads = impl.threads;
+    req.execution = impl.execution;
     {
       std::lock_guard lock(impl.mutex);
       for (size_t i = 0; i < inputs.size(); ++i) {
@@ -283,7 +286,7 @@ Result<std::vector<StepInfo>> Session::describe_plan(const std::vector<NamedTens
     StepInfo info;
     if (step.node) {
       info.node_name = step.node->name;
-      info.op_type = step.node->op_type;
+      info.op_type = onnx_op_type(*step.node);  // a fused kind as the operator it extends
     }
     info.kernel = step.kernel ? step.kernel->name() : "";
     for (int id : step.inputs) {

@@ -132,7 +132,7 @@ class Planner {
       input_ids[i] = it->second;
     }
 
-    PrepareContext ctx(node, std::move(infos), req_.max_threads);
+    PrepareContext ctx(node, std::move(infos), req_.max_threads, req_.execution);
     auto kernel = reg->factory(ctx);
     if (!kernel.is_ok()) {
       for (size_t slot : ctx.missing_values) {

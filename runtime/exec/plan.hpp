@@ -60,6 +60,7 @@ struct PlanRequest {
   const Graph* graph = nullptr;
   std::vector<PlanInput> inputs;  // one per graph->inputs
   int max_threads = 1;
+  ExecutionOptions execution;
 };
 
 struct PlanOutcome {

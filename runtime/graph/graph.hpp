@@ -13,6 +13,7 @@
 #include "core/status.hpp"
 #include "core/tensor.hpp"
 #include "graph/attribute.hpp"
+#include "graph/fused_ops.hpp"
 
 namespace keel {
 
@@ -50,11 +51,12 @@ class Node {
  public:
   std::string name;
   std::string op_type;
-  std::string domain;           // "" for the default ONNX domain
-  int opset = 0;                // version of `domain` imported by the model
-  std::vector<Value*> inputs;   // nullptr for an omitted optional input
-  std::vector<Value*> outputs;  // nullptr for an omitted optional output
-  std::map<std::string, Attribute> attributes;
+  std::string domain;                           // "" for the default ONNX domain
+  int opset = 0;                                // version of `domain` imported by the model
+  std::vector<Value*> inputs;                   // nullptr for an omitted optional input
+  std::vector<Value*> outputs;                  // nullptr for an omitted optional output
+  std::map<std::string, Attribute> attributes;  // the model's (standard) attributes only
+  NodeDecisions decisions;                      // what the load passes decided (fused_ops.hpp)
   bool erased = false;
 
   const Attribute* find_attribute(const std::string& attr_name) const;

@@ -1,6 +1,6 @@
 // The physical layout of a node's activations. ONNX tensors are NCHW; the choose_layout pass
-// (passes/choose_layout.cpp) may run layout-aware ops on NHWC data instead and marks each such
-// node with the keel-private attribute kLayoutAttr = "NHWC". For a marked node every
+// (passes/choose_layout.cpp) may run layout-aware ops on NHWC data instead and records
+// NodeDecisions::layout = kNhwc for each such node (graph/fused_ops.hpp). For such a node every
 // activation input and output of rank 4 is stored [N, H, W, C] (its shape reads that way too);
 // weights and per-channel parameters keep their ONNX shapes, and attributes that name spatial
 // dims (pads, strides, kernel_shape) keep their ONNX meaning.
@@ -11,18 +11,13 @@
 
 namespace keel {
 
-enum class Layout { kNchw, kNhwc };
-
 // What a caller asks the loader for: one layout, or the rule of choose_layout (kAuto).
 enum class LayoutOption { kNchw, kNhwc, kAuto };
 
-inline constexpr const char* kLayoutAttr = "_keel_layout";
-
-// A Conv marked NHWC may also carry kInputLayoutAttr = "NCHW": its X stays the model's NCHW
-// tensor and the kernel reads it in place, strided. choose_layout does this for convolutions
-// with at most kMaxStridedNchwChannels input channels (a stem on an RGB image), where the
-// strided reads cost less than a transpose.
-inline constexpr const char* kInputLayoutAttr = "_keel_input_layout";
+// A Conv decided NHWC may also keep its X in NCHW (NodeDecisions::input_layout): X stays the
+// model's NCHW tensor and the kernel reads it in place, strided. choose_layout does this for
+// convolutions with at most kMaxStridedNchwChannels input channels (a stem on an RGB image), where
+// the strided reads cost less than a transpose.
 inline constexpr int64_t kMaxStridedNchwChannels = 4;
 
 const char* layout_name(Layout layout);  // "NCHW" / "NHWC"
@@ -31,10 +26,12 @@ const char* layout_name(Layout layout);  // "NCHW" / "NHWC"
 Result<LayoutOption> parse_layout_option(const std::string& name);
 const char* layout_option_name(LayoutOption option);
 
-// The node's layout: NCHW unless the attribute says NHWC (anything else is invalid).
-Result<Layout> node_layout(const Node& node);
+// The node's layout (NodeDecisions::layout).
+inline Layout node_layout(const Node& node) { return node.decisions.layout; }
 
-// The layout of the node's X (input 0): kInputLayoutAttr when set, node_layout otherwise.
-Result<Layout> node_input_layout(const Node& node);
+// The layout of the node's X (input 0): NodeDecisions::input_layout when set, else its layout.
+inline Layout node_input_layout(const Node& node) {
+  return node.decisions.has_input_layout ? node.decisions.input_layout : node.decisions.layout;
+}
 
 }  // namespace keel

@@ -140,7 +140,7 @@ class ConvKernel final : public Kernel {
   void run(const KernelRun& r) const override {
     const float* x = r.in(0).as<float>();
     const float* w = r.in(1).as<float>();
-    const float* bias = cs_.has_bias ? r.in(2).as<float>() : nullptr;
+    const float* bias = cs_.has_bias ? r.in(ConvOperand::kBias).as<float>() : nullptr;
     float* y = r.out(0).as<float>();
     if (impl_ == ConvImpl::kDepthwise) {
       run_depthwise(x, w, bias, y);
@@ -241,11 +241,11 @@ Result<std::unique_ptr<Kernel>> make_conv_with_residual(
     PrepareContext& ctx, const ConvShapes& cs, const Geometry3& g, const WindowGeometry& wg,
     const ConvActivation& act, Layout layout, Layout x_layout, NhwcConvImpl impl,
     const Shape& conv_shape, bool gate_in_weights) {
-  KEEL_RETURN_IF_ERROR(ctx.check_input(3, {DataType::kFloat32}));
-  const Shape& r_shape = ctx.input(3).shape;
+  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kResidual, {DataType::kFloat32}));
+  const Shape& r_shape = ctx.input(ConvOperand::kResidual).shape;
   const std::optional<Shape> out_shape = broadcast_shapes(conv_shape, r_shape);
   if (!out_shape) {
-    return ctx.invalid("the residual (input 3) " + shape_to_string(r_shape) +
+    return ctx.invalid("the residual " + shape_to_string(r_shape) +
                        " does not broadcast with the convolution's output " +
                        shape_to_string(conv_shape));
   }
@@ -265,21 +265,21 @@ Result<std::unique_ptr<Kernel>> make_conv_with_residual(
 }
 
 Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
-  if (ctx.node.has_attribute(kExpandAttr)) return make_conv_expand_depthwise(ctx);
-  KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
-  KEEL_ASSIGN_OR_RETURN(const Layout x_layout, node_input_layout(ctx.node));
+  if (has_conv_operand(ctx.node, ConvOperand::kExpandW)) return make_conv_expand_depthwise(ctx);
+  const Layout layout = node_layout(ctx.node);
+  const Layout x_layout = node_input_layout(ctx.node);
   ConvShapes cs;
   KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, false, x_layout, cs));
   // The one mixed case: a 2-D NHWC conv reading an NCHW X in place.
   if (x_layout != layout && (x_layout != Layout::kNchw || cs.in_spatial.size() != 2)) {
-    return ctx.invalid(std::string(kInputLayoutAttr) + " " + layout_name(x_layout) +
+    return ctx.invalid(std::string("input layout ") + layout_name(x_layout) +
                        " needs a 2-D conv marked NHWC, got " + layout_name(layout) + " X " +
-                       shape_to_string(ctx.input(0).shape));
+                       shape_to_string(ctx.input(ConvOperand::kX).shape));
   }
   WindowGeometry wg;
   KEEL_RETURN_IF_ERROR(read_window(ctx, cs.in_spatial, cs.kernel, true, wg));
   KEEL_RETURN_IF_ERROR(compute_forward_output(ctx, false, wg));
-  KEEL_ASSIGN_OR_RETURN(const ConvActivation act, read_fused_activation(ctx));
+  const ConvActivation& act = ctx.node.decisions.activation;
   Shape out_shape = {cs.batch};
   if (layout == Layout::kNchw) out_shape.push_back(cs.cout);
   out_shape.insert(out_shape.end(), wg.out.begin(), wg.out.end());
@@ -291,17 +291,21 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
   // (kernels/conv_pool.hpp) into the row loop where the kernel can take them; else X * G is
   // computed first and the pooling runs after.
   const bool nhwc = layout == Layout::kNhwc;
-  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node));
-  const bool residual = ctx.node.has_attribute(kResidualAttr);
-  const bool gated = ctx.node.has_attribute(kGateAttr);
+  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout, ctx.options.winograd);
+  const bool residual = has_conv_operand(ctx.node, ConvOperand::kResidual);
+  const bool gated = has_conv_operand(ctx.node, ConvOperand::kGate);
   if (gated) KEEL_RETURN_IF_ERROR(check_conv_gate(ctx, cs));
   const bool gate_in_weights = gated && nhwc && nhwc_conv_gates_weights(impl, cs, g);
-  const bool pooled = ctx.node.has_attribute(kPoolAttr);
-  if (pooled && (out_shape.size() != 4 || ctx.node.outputs.size() != 2)) {
-    return ctx.invalid(std::string(kPoolAttr) + " needs a 2-D conv with a second output");
+  const bool pooled = ctx.node.op_type == kFusedConv && ctx.node.has_output(ConvResult::kPooled);
+  if (ctx.node.outputs.size() > (pooled ? ConvResult::kCount : ConvResult::kPooled)) {
+    return ctx.invalid("expected " + std::string(pooled ? "2 outputs" : "1 output") + ", got " +
+                       std::to_string(ctx.node.outputs.size()));
+  }
+  if (pooled && out_shape.size() != 4) {
+    return ctx.invalid("a pooled result needs a 2-D conv");
   }
   if (pooled) {
-    ctx.set_output(1, DataType::kFloat32,
+    ctx.set_output(ConvResult::kPooled, DataType::kFloat32,
                    nhwc ? Shape{cs.batch, 1, 1, cs.cout} : Shape{cs.batch, cs.cout, 1, 1});
   }
   const bool pool_in_rows = pooled && nhwc && !residual && nhwc_conv_pools_rows(impl);
@@ -316,7 +320,7 @@ Result<std::unique_ptr<Kernel>> make_conv(PrepareContext& ctx) {
     KEEL_ASSIGN_OR_RETURN(conv, make_conv_nchw(ctx, cs, g, wg, act));
   }
   if (gated && !gate_in_weights) {
-    conv = make_conv_gate_before(std::move(conv), ctx.input(0).shape, x_layout);
+    conv = make_conv_gate_before(std::move(conv), ctx.input(ConvOperand::kX).shape, x_layout);
   }
   if (pooled && !pool_in_rows) {
     conv = make_conv_pool_after(std::move(conv), cs.batch, g.out_size(), cs.cout, layout);
@@ -339,8 +343,8 @@ Result<std::unique_ptr<Kernel>> make_conv_nchw(PrepareContext& ctx, const ConvSh
     impl = ConvImpl::k1x1;
   }
   auto kernel = std::make_unique<ConvKernel>(cs, g, impl, act);
-  if (impl != ConvImpl::kDepthwise && ctx.input(1).value != nullptr) {
-    if (!kernel->prepack(ctx.input(1).value->data_as<float>())) {
+  if (impl != ConvImpl::kDepthwise && ctx.input(ConvOperand::kW).value != nullptr) {
+    if (!kernel->prepack(ctx.input(ConvOperand::kW).value->data_as<float>())) {
       return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing the weights");
     }
   }
@@ -358,7 +362,7 @@ class ConvTransposeKernel final : public Kernel {
   void run(const KernelRun& r) const override {
     const float* x = r.in(0).as<float>();
     const float* w = r.in(1).as<float>();
-    const float* bias = cs_.has_bias ? r.in(2).as<float>() : nullptr;
+    const float* bias = cs_.has_bias ? r.in(ConvOperand::kBias).as<float>() : nullptr;
     float* y = r.out(0).as<float>();
     float* col = static_cast<float*>(r.scratch);
     const int64_t isize = g_.in_size(), osize = g_.out_size();
@@ -380,7 +384,7 @@ class ConvTransposeKernel final : public Kernel {
 };
 
 Result<std::unique_ptr<Kernel>> make_conv_transpose(PrepareContext& ctx) {
-  KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
+  const Layout layout = node_layout(ctx.node);
   if (layout != Layout::kNchw) return ctx.unsupported_case("ConvTranspose in the NHWC layout");
   ConvShapes cs;
   KEEL_RETURN_IF_ERROR(check_conv_inputs(ctx, true, layout, cs));
@@ -455,6 +459,7 @@ Result<std::unique_ptr<Kernel>> make_conv_transpose(PrepareContext& ctx) {
 
 void register_conv_kernels(KernelRegistry& r) {
   r.add("Conv", &make_conv, 1);
+  r.add(kFusedConv, &make_conv, 1, kNewestVettedOpset, kKeelDomain);
   r.add("ConvTranspose", &make_conv_transpose, 1);
 }
 

@@ -72,12 +72,12 @@ class ConvExpandDepthwise final : public Kernel {
     GemmEpilogue ep;
     if (expand_bias_) {
       ep.bias_kind = GemmBias::kPerCol;
-      ep.bias = r.in(6).as<float>();
+      ep.bias = r.in(ConvOperand::kExpandBias).as<float>();
     }
     ep.act = expand_act_;
     DwConvParams p = dw_;
     p.w = wd_.data();
-    p.bias = dw_bias_ ? r.in(2).as<float>() : nullptr;
+    p.bias = dw_bias_ ? r.in(ConvOperand::kBias).as<float>() : nullptr;
     const float* x = r.in(0).as<float>();
     float* y = r.out(0).as<float>();
     const int64_t c = dw_.channels, in_pixels = dw_.in_h * dw_.in_w;
@@ -102,7 +102,8 @@ class ConvExpandDepthwise final : public Kernel {
       });
     }
     if (pool_)
-      pooled_means_from_rows(sums, batch_, out_h_, out_h_ * dw_.out_w, c, r.out(1).as<float>());
+      pooled_means_from_rows(sums, batch_, out_h_, out_h_ * dw_.out_w, c,
+                             r.out(ConvResult::kPooled).as<float>());
   }
 
  private:
@@ -164,23 +165,22 @@ class ConvExpandDepthwise final : public Kernel {
 }  // namespace
 
 Result<std::unique_ptr<Kernel>> make_conv_expand_depthwise(PrepareContext& ctx) {
-  KEEL_ASSIGN_OR_RETURN(const Layout layout, node_layout(ctx.node));
-  if (layout != Layout::kNhwc || ctx.node.has_attribute(kInputLayoutAttr)) {
-    return ctx.invalid(std::string(kExpandAttr) + " needs an NHWC conv");
+  if (node_layout(ctx.node) != Layout::kNhwc || ctx.node.decisions.has_input_layout) {
+    return ctx.invalid("an expanded depthwise conv needs NHWC data");
   }
-  if (ctx.num_inputs() < 6 || ctx.num_inputs() > 7 || ctx.has_input(3) || ctx.has_input(4)) {
-    return ctx.invalid(std::string(kExpandAttr) +
-                       " expects X, W, B, -, -, the expansion's W and its optional B");
+  if (ctx.num_inputs() > ConvOperand::kCount || ctx.has_input(ConvOperand::kResidual) ||
+      ctx.has_input(ConvOperand::kGate)) {
+    return ctx.invalid("an expanded depthwise conv takes X, W, B, the expansion's W and B");
   }
-  KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}, 4, 4));
-  KEEL_RETURN_IF_ERROR(ctx.check_input(1, {DataType::kFloat32}, 4, 4));
-  KEEL_RETURN_IF_ERROR(ctx.check_input(5, {DataType::kFloat32}, 4, 4));
-  const Tensor* wd = ctx.input(1).value;
-  const Tensor* we = ctx.input(5).value;
+  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kX, {DataType::kFloat32}, 4, 4));
+  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kW, {DataType::kFloat32}, 4, 4));
+  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kExpandW, {DataType::kFloat32}, 4, 4));
+  const Tensor* wd = ctx.input(ConvOperand::kW).value;
+  const Tensor* we = ctx.input(ConvOperand::kExpandW).value;
   if (wd == nullptr || we == nullptr) {
     return ctx.unsupported_case("an expanded depthwise conv needs constant weights");
   }
-  const Shape& x = ctx.input(0).shape;
+  const Shape& x = ctx.input(ConvOperand::kX).shape;
   const Shape& wds = wd->shape();
   const Shape& wes = we->shape();
   const int64_t c = wds[0];
@@ -191,11 +191,11 @@ Result<std::unique_ptr<Kernel>> make_conv_expand_depthwise(PrepareContext& ctx) 
                        shape_to_string(wds) + " (group " + std::to_string(group) +
                        ") do not fit X " + shape_to_string(x));
   }
-  for (size_t i : {size_t{2}, size_t{6}}) {
+  for (size_t i : {size_t{ConvOperand::kBias}, size_t{ConvOperand::kExpandBias}}) {
     if (!ctx.has_input(i)) continue;
     KEEL_RETURN_IF_ERROR(ctx.check_input(i, {DataType::kFloat32}, 1, 1));
     if (ctx.input(i).shape[0] != c) {
-      return ctx.invalid("bias (input " + std::to_string(i) + ") " +
+      return ctx.invalid(std::string(i == ConvOperand::kBias ? "bias " : "expansion bias ") +
                          shape_to_string(ctx.input(i).shape) + " must have " + std::to_string(c) +
                          " values");
     }
@@ -209,23 +209,21 @@ Result<std::unique_ptr<Kernel>> make_conv_expand_depthwise(PrepareContext& ctx) 
   const Shape out_shape = {x[0], wg.out[0], wg.out[1], c};
   KEEL_RETURN_IF_ERROR(check_sizes(ctx, {out_shape, {x[0], x[1], x[2], c}}));
   ctx.set_output(0, DataType::kFloat32, out_shape);
-  const bool pooled = ctx.node.has_attribute(kPoolAttr);
-  if (pooled) {
-    if (ctx.node.outputs.size() != 2) {
-      return ctx.invalid(std::string(kPoolAttr) + " needs a second output");
-    }
-    ctx.set_output(1, DataType::kFloat32, {x[0], 1, 1, c});
+  const bool pooled = ctx.node.has_output(ConvResult::kPooled);
+  if (ctx.node.outputs.size() > ConvResult::kCount) {
+    return ctx.invalid("expected at most 2 outputs, got " +
+                       std::to_string(ctx.node.outputs.size()));
   }
-  KEEL_ASSIGN_OR_RETURN(const ActParams dw_act, read_fused_activation(ctx));
-  KEEL_ASSIGN_OR_RETURN(const ActParams expand_act,
-                        read_fused_activation(ctx, kExpandActivationPrefix));
+  if (pooled) ctx.set_output(ConvResult::kPooled, DataType::kFloat32, {x[0], 1, 1, c});
+  const ActParams& dw_act = ctx.node.decisions.activation;
+  const ActParams& expand_act = ctx.node.decisions.expand_activation;
   DwConvParams p;
   set_window_2d(p, g);
   p.channels = c;
   p.act = dw_act;
-  auto k =
-      std::make_unique<ConvExpandDepthwise>(x[0], x[3], g.out[1], p, expand_act, ctx.has_input(6),
-                                            ctx.has_input(2), pooled, ctx.max_threads);
+  auto k = std::make_unique<ConvExpandDepthwise>(
+      x[0], x[3], g.out[1], p, expand_act, ctx.has_input(ConvOperand::kExpandBias),
+      ctx.has_input(ConvOperand::kBias), pooled, ctx.max_threads);
   if (!k->prepack(we->data_as<float>(), wd->data_as<float>())) {
     return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing the weights");
   }

@@ -27,7 +27,7 @@ class ConvGateBefore final : public Kernel {
   void run(const KernelRun& r) const override {
     auto* scratch = static_cast<std::byte*>(r.scratch);
     const float* x = r.in(0).as<float>();
-    const float* g = r.in(4).as<float>();
+    const float* g = r.in(ConvOperand::kGate).as<float>();
     float* xg = reinterpret_cast<float*>(scratch);
     const int64_t c = channels_, hw = pixels_;
     if (nhwc_) {
@@ -67,16 +67,17 @@ class ConvGateBefore final : public Kernel {
 }  // namespace
 
 Status check_conv_gate(PrepareContext& ctx, const ConvShapes& cs) {
-  if (!ctx.has_input(4)) return ctx.invalid(std::string(kGateAttr) + " without a gate input 4");
-  if (ctx.input(0).shape.size() != 4) {
-    return ctx.invalid("a gated conv needs a 2-D X, got " + shape_to_string(ctx.input(0).shape));
+  if (!ctx.has_input(ConvOperand::kGate)) return ctx.invalid("a gated conv without its gate");
+  if (ctx.input(ConvOperand::kX).shape.size() != 4) {
+    return ctx.invalid("a gated conv needs a 2-D X, got " +
+                       shape_to_string(ctx.input(ConvOperand::kX).shape));
   }
-  KEEL_RETURN_IF_ERROR(ctx.check_input(4, {DataType::kFloat32}, 4, 4));
-  const Shape& g = ctx.input(4).shape;
+  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kGate, {DataType::kFloat32}, 4, 4));
+  const Shape& g = ctx.input(ConvOperand::kGate).shape;
   const bool per_channel = g[0] == cs.batch && ((g[1] == cs.cin && g[2] == 1 && g[3] == 1) ||
                                                 (g[1] == 1 && g[2] == 1 && g[3] == cs.cin));
   if (!per_channel) {
-    return ctx.invalid("the gate (input 4) " + shape_to_string(g) +
+    return ctx.invalid("the gate " + shape_to_string(g) +
                        " must hold one value per image and input channel (" +
                        std::to_string(cs.batch) + " x " + std::to_string(cs.cin) + ")");
   }

@@ -1,10 +1,10 @@
 // A Conv that absorbed the squeeze-excitation gate before it (passes/fuse_conv_gate.cpp,
-// keel-only): the node's input 4 is the gate G, one value per (image, input channel) (shape
-// [N, C, 1, 1], or [N, 1, 1, C] when it was computed in NHWC: the same floats in the same order),
-// and it computes conv(X * G), G broadcast over X's pixels. The NHWC 1x1 kernel scales its
-// packed weights instead, once per image (W' = W diag(g), when that is less work than a pass
-// over X: conv_nhwc.cpp); every other case multiplies X into scratch first (this wrapper), which
-// costs what the separate Mul did.
+// keel-only): a FusedConv whose gate operand (graph/fused_ops.hpp) is G, one value per (image,
+// input channel) (shape [N, C, 1, 1], or [N, 1, 1, C] when it was computed in NHWC: the same floats
+// in the same order), and it computes conv(X * G), G broadcast over X's pixels. The NHWC 1x1 kernel
+// scales its packed weights instead, once per image (W' = W diag(g), when that is less work than a
+// pass over X: conv_nhwc.cpp); every other case multiplies X into scratch first (this wrapper),
+// which costs what the separate Mul did.
 #pragma once
 
 #include <memory>
@@ -14,10 +14,7 @@
 
 namespace keel {
 
-// Marks a Conv whose input 4 is a gate (int attribute, 1).
-inline constexpr char kGateAttr[] = "_keel_gate";
-
-// Checks the gate (input 4) against the conv's X: float32, batch x cin values, every other dim 1.
+// Checks the gate against the conv's X: float32, batch x cin values, every other dim 1.
 Status check_conv_gate(PrepareContext& ctx, const ConvShapes& cs);
 
 // Wraps `conv` so that it reads X * G, computed into scratch first: X of `x_shape` in

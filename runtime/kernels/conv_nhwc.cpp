@@ -3,8 +3,8 @@
 //   conv_nhwc_1x1        unit kernel, stride 1, no padding, group 1: Y[N*H*W, M] =
 //                        X[N*H*W, C] x W^T, one GEMM with the batch folded into the rows
 //   conv_nhwc_winograd   3x3, stride 1, one group, >= 64 inputs and >= 32 outputs:
-//                        Winograd F(2x2, 3x3) (kernels/conv_winograd.hpp), unless the node
-//                        carries kWinogradAttr = 0
+//                        Winograd F(2x2, 3x3) (kernels/conv_winograd.hpp), unless the
+//                        execution options switch it off
 //   conv_nhwc_depthwise  one input and one output channel per group: the per-ISA depthwise
 //                        ukernel (vectorized over channels), parallel over (n, output row)
 //   conv_nhwc_direct     the per-ISA direct ukernel (gconv_ukernel.hpp: vectorized over a
@@ -12,8 +12,9 @@
 //                        groups of few channels (cin_g * cout_g <= 1024, RegNet's 8 x 8), for
 //                        KxK convs of one group with at most 64 outputs that Winograd does
 //                        not take (strided, dilated, few inputs), and for every conv whose X is
-//                        NCHW (kInputLayoutAttr, a stem on an RGB image), read in place, strided;
-//                        groups of 4 or 8 channels in and out are bundled (several per vector)
+//                        NCHW (NodeDecisions::input_layout, a stem on an RGB image), read in place,
+//                        strided; groups of 4 or 8 channels in and out are bundled (several per
+//                        vector)
 //   conv_nhwc_gemm       anything else (wide outputs amortize the gather): implicit GEMM per
 //                        group, rows = output pixels, K = (kh, kw, c); the driver gathers A
 //                        panels straight from the image
@@ -82,8 +83,8 @@ class ConvNhwc1x1 final : public Kernel {
 
   void run(const KernelRun& r) const override {
     const float* x = r.in(0).as<float>();
-    const float* bias = has_bias_ ? r.in(2).as<float>() : nullptr;
-    const float* res = residual_ ? r.in(3).as<float>() : nullptr;
+    const float* bias = has_bias_ ? r.in(ConvOperand::kBias).as<float>() : nullptr;
+    const float* res = residual_ ? r.in(ConvOperand::kResidual).as<float>() : nullptr;
     float* y = r.out(0).as<float>();
     if (!gate_) {
       sgemm_packed_b(batch_ * pixels_, x, cin_, false, packed_, y, cout_,
@@ -91,7 +92,7 @@ class ConvNhwc1x1 final : public Kernel {
       return;
     }
     // Per image: X_n diag(g_n) W^T = X_n (diag(g_n) B), B's rows scaled into scratch.
-    const float* g = r.in(4).as<float>();
+    const float* g = r.in(ConvOperand::kGate).as<float>();
     auto* scaled = static_cast<float*>(r.scratch);
     for (int64_t n = 0; n < batch_; ++n) {
       packed_.scale_rows(g + n * cin_, scaled);
@@ -242,8 +243,8 @@ class ConvNhwcGemm final : public Kernel {
   const char* name() const override { return "conv_nhwc_gemm"; }
 
   void run(const KernelRun& r) const override {
-    const float* bias = cs_.has_bias ? r.in(2).as<float>() : nullptr;
-    const float* res = residual_ ? r.in(3).as<float>() : nullptr;
+    const float* bias = cs_.has_bias ? r.in(ConvOperand::kBias).as<float>() : nullptr;
+    const float* res = residual_ ? r.in(ConvOperand::kResidual).as<float>() : nullptr;
     float* y = r.out(0).as<float>();
     const int64_t rows = cs_.batch * geo_.out_h * geo_.out_w;
     for (int64_t gi = 0; gi < cs_.group; ++gi) {
@@ -296,7 +297,8 @@ void for_each_output_row(void (*row)(const Params*, const float*, int64_t, float
     }
   });
   if (pool.on) {
-    pooled_means_from_rows(row_sums, batch, out_h, out_h * (out_row / c), c, r.out(1).as<float>());
+    pooled_means_from_rows(row_sums, batch, out_h, out_h * (out_row / c), c,
+                           r.out(ConvResult::kPooled).as<float>());
   }
 }
 
@@ -327,7 +329,7 @@ class ConvNhwcDepthwise final : public Kernel {
   void run(const KernelRun& r) const override {
     DwConvParams p = params_;
     p.w = w_.data();
-    p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
+    p.bias = has_bias_ ? r.in(ConvOperand::kBias).as<float>() : nullptr;
     for_each_output_row(uk_->row, p, r, batch_, out_h_, p.in_h * p.in_w * p.channels,
                         p.out_w * p.channels, p.k_h * p.k_w, pool_);
   }
@@ -408,7 +410,7 @@ class ConvNhwcDirect final : public Kernel {
     GroupConvParams p = params_;
     p.w = w_.data();
     p.k_offsets = k_offsets_.data();
-    p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
+    p.bias = has_bias_ ? r.in(ConvOperand::kBias).as<float>() : nullptr;
     for_each_output_row(uk_->row, p, r, batch_, out_h_, p.in_h * p.in_w * p.in_channels,
                         p.out_w * p.out_channels, p.cin_g * p.k_h * p.k_w, pool_);
   }
@@ -462,14 +464,14 @@ Result<std::unique_ptr<Kernel>> make_conv_nhwc(PrepareContext& ctx, const ConvSh
                                                const Geometry3& g, const ConvActivation& act,
                                                Layout x_layout, bool residual, bool gate,
                                                bool pool) {
-  const Tensor* w = ctx.input(1).value;
+  const Tensor* w = ctx.input(ConvOperand::kW).value;
   if (w == nullptr) {
     return ctx.unsupported_case(
         "NHWC Conv with non-constant weights W (weights are packed at "
         "plan time)");
   }
   const float* wd = w->data_as<float>();
-  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout, winograd_allowed(ctx.node));
+  const NhwcConvImpl impl = choose_nhwc_conv(cs, g, x_layout, ctx.options.winograd);
   if (residual && !nhwc_conv_adds_residual(impl)) {
     return ctx.invalid("internal: the residual cannot go into this kernel's epilogue");
   }

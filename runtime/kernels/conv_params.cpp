@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "kernels/conv_gate.hpp"
-#include "kernels/conv_residual.hpp"
-
 namespace keel {
 namespace {
 
@@ -163,25 +160,19 @@ void valid_output_range(int64_t offset, int64_t stride, int64_t in, int64_t out,
 }
 
 Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, ConvShapes& cs) {
-  // A fused residual (kernels/conv_residual.hpp) is a fourth input, a fused gate
-  // (kernels/conv_gate.hpp) a fifth.
-  const bool residual = !transpose && ctx.node.has_attribute(kResidualAttr);
-  const bool gate = !transpose && ctx.node.has_attribute(kGateAttr);
-  const size_t max_inputs = gate ? 5 : residual ? 4 : 3;
+  // A FusedConv carries the operands fusions added (graph/fused_ops.hpp); a standard Conv or
+  // ConvTranspose X, W and an optional B. The expansion's operands are
+  // make_conv_expand_depthwise's.
+  const bool fused = ctx.node.op_type == kFusedConv;
+  const size_t max_inputs = fused ? ConvOperand::kGate + 1 : ConvOperand::kBias + 1;
   if (ctx.num_inputs() < 2 || ctx.num_inputs() > max_inputs) {
     return ctx.invalid("expected 2 to " + std::to_string(max_inputs) + " inputs, got " +
                        std::to_string(ctx.num_inputs()));
   }
-  if (residual && !ctx.has_input(3)) {
-    return ctx.invalid(std::string(kResidualAttr) + " without a residual input 3");
-  }
-  if (!residual && ctx.has_input(3)) {
-    return ctx.invalid("input 3 without " + std::string(kResidualAttr));
-  }
-  KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}, 3, 64));
-  KEEL_RETURN_IF_ERROR(ctx.check_input(1, {DataType::kFloat32}, 3, 64));
-  const Shape& x = ctx.input(0).shape;
-  const Shape& w = ctx.input(1).shape;
+  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kX, {DataType::kFloat32}, 3, 64));
+  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kW, {DataType::kFloat32}, 3, 64));
+  const Shape& x = ctx.input(ConvOperand::kX).shape;
+  const Shape& w = ctx.input(ConvOperand::kW).shape;
   const bool nhwc = x_layout == Layout::kNhwc;
   if (nhwc && x.size() != 4) {
     return ctx.invalid("X " + shape_to_string(x) + " must have rank 4 in the NHWC layout");
@@ -240,12 +231,12 @@ Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, C
     return ctx.invalid("kernel_shape " + ints_to_string(attr_kernel) +
                        " does not match W's spatial dims " + ints_to_string(cs.kernel));
   }
-  cs.has_bias = ctx.has_input(2);
+  cs.has_bias = ctx.has_input(ConvOperand::kBias);
   if (cs.has_bias) {
-    KEEL_RETURN_IF_ERROR(ctx.check_input(2, {DataType::kFloat32}, 1, 1));
-    if (ctx.input(2).shape[0] != cs.cout) {
-      return ctx.invalid("B " + shape_to_string(ctx.input(2).shape) + " must have " +
-                         std::to_string(cs.cout) + " values (output channels)");
+    KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kBias, {DataType::kFloat32}, 1, 1));
+    if (ctx.input(ConvOperand::kBias).shape[0] != cs.cout) {
+      return ctx.invalid("B " + shape_to_string(ctx.input(ConvOperand::kBias).shape) +
+                         " must have " + std::to_string(cs.cout) + " values (output channels)");
     }
   }
   return Status::ok();

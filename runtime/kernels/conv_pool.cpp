@@ -23,7 +23,7 @@ class ConvPoolAfter final : public Kernel {
     inner.num_outputs = 1;
     conv_->run(inner);
     global_average_pool(r.out(0).as<float>(), batch_, pixels_, channels_, nhwc_,
-                        r.out(1).as<float>());
+                        r.out(ConvResult::kPooled).as<float>());
   }
 
  private:

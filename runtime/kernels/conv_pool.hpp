@@ -1,5 +1,6 @@
 // A Conv that absorbed the GlobalAveragePool reading its output (passes/fuse_conv_pool.cpp,
-// keel-only): the node's output 1 is the pooled mean of output 0 per image and channel
+// keel-only): a FusedConv whose pooled result (graph/fused_ops.hpp) is the mean of Y per image and
+// channel
 // ([N, C, 1, 1], or [N, 1, 1, C] in NHWC). The NHWC depthwise and direct kernels sum each output
 // row while it is still in cache (squeeze-excitation pooling after a depthwise conv, with no
 // pass of its own over the tensor); every other kernel pools after the conv (this wrapper), at
@@ -12,9 +13,6 @@
 #include "kernels/kernel.hpp"
 
 namespace keel {
-
-// Marks a Conv whose output 1 is the global average pool of its output 0 (int attribute, 1).
-inline constexpr char kPoolAttr[] = "_keel_pool";
 
 // Output 1 (batch x channels means over `pixels` per image) from per-row channel sums: row r of
 // image n at row_sums[(n * rows + r) * channels]. Rows are summed in order, into each image's

@@ -69,7 +69,7 @@ class ConvResidualAfter final : public Kernel {
     inner.num_outputs = 1;
     inner.scratch = scratch != nullptr ? scratch + conv_bytes_ : nullptr;
     conv_->run(inner);
-    const float* res = r.in(3).as<float>();
+    const float* res = r.in(ConvOperand::kResidual).as<float>();
     const BroadcastLayout<2>& l = layout_;
     const int64_t cs = l.inner_stride(0), rs = l.inner_stride(1);
     parallel_for(l.numel, 1, [&](int64_t begin, int64_t end) {

@@ -1,9 +1,10 @@
-// A Conv that absorbed the Add after it (passes/fuse_conv_add.cpp, keel-only): the node's input
-// 3 is the Add's other operand R, and it computes act(conv(X) + bias + R), the activation being
-// the one fused after the Add (kernels/fused_activation.hpp). R's shape is only known at plan
-// time: when it equals Y's and the kernel is a GEMM, the epilogue adds it while the tile is in
-// registers; any other case (a broadcast R, an R that widens the output, the direct and NCHW
-// kernels) runs the conv without activation and then one pass that adds R and activates.
+// A Conv that absorbed the Add after it (passes/fuse_conv_add.cpp, keel-only): a FusedConv whose
+// residual operand (graph/fused_ops.hpp) is the Add's other operand R, and it computes act(conv(X)
+// + bias + R), the activation being the one fused after the Add (kernels/fused_activation.hpp). R's
+// shape is only known at plan time: when it equals Y's and the kernel is a GEMM, the epilogue adds
+// it while the tile is in registers; any other case (a broadcast R, an R that widens the output,
+// the direct and NCHW kernels) runs the conv without activation and then one pass that adds R and
+// activates.
 #pragma once
 
 #include <memory>
@@ -12,9 +13,6 @@
 #include "ukernels/activation.hpp"
 
 namespace keel {
-
-// Marks a Conv whose input 3 is a residual (int attribute, 1).
-inline constexpr char kResidualAttr[] = "_keel_residual";
 
 // Wraps `conv` (conv(X) + bias of shape conv_shape, no activation) into the second-pass form:
 // Y (out_shape, the broadcast of conv_shape and R's shape) = act(conv + R).

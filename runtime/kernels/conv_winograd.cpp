@@ -110,8 +110,8 @@ class ConvWinograd final : public Kernel {
 
   void run(const KernelRun& r) const override {
     WinogradParams p = p_;
-    p.bias = has_bias_ ? r.in(2).as<float>() : nullptr;
-    p.residual = residual_ ? r.in(3).as<float>() : nullptr;
+    p.bias = has_bias_ ? r.in(ConvOperand::kBias).as<float>() : nullptr;
+    p.residual = residual_ ? r.in(ConvOperand::kResidual).as<float>() : nullptr;
     const float* x = r.in(0).as<float>();
     float* y = r.out(0).as<float>();
     float* scratch = static_cast<float*>(r.scratch);
@@ -224,16 +224,11 @@ bool winograd_applies(const ConvShapes& cs, const Geometry3& g) {
   return tiles >= kWinogradMinTiles || weight_bytes <= kWinogradSmallWeights;
 }
 
-bool winograd_allowed(const Node& node) {
-  const Attribute* a = node.find_attribute(kWinogradAttr);
-  return a == nullptr || a->kind != AttributeKind::kInt || a->i != 0;
-}
-
 Result<std::unique_ptr<Kernel>> make_conv_winograd(PrepareContext& ctx, const ConvShapes& cs,
                                                    const Geometry3& g, const ConvActivation& act,
                                                    bool residual) {
   auto k = std::make_unique<ConvWinograd>(cs, g, act, residual, ctx.max_threads);
-  if (!k->prepack(ctx.input(1).value->data_as<float>())) {
+  if (!k->prepack(ctx.input(ConvOperand::kW).value->data_as<float>())) {
     return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing the weights");
   }
   return std::unique_ptr<Kernel>(std::move(k));

@@ -19,10 +19,7 @@ constexpr int64_t kWinogradMinInputs = 64;
 constexpr int64_t kWinogradMinOutputs = 32;
 bool winograd_applies(const ConvShapes& cs, const Geometry3& g);
 
-// The per-layer switch: a Conv carrying kWinogradAttr = 0 never runs as Winograd (set on every
-// Conv when ModelOptions::winograd is false).
-inline constexpr const char* kWinogradAttr = "_keel_winograd";
-bool winograd_allowed(const Node& node);
+// Switched off for a whole model by ModelOptions::winograd = false (ExecutionOptions).
 
 // The kernel for such a conv; with `residual`, input 3 (Y's shape) is added before the
 // activation.

@@ -183,7 +183,7 @@ class MatMulKernel final : public Kernel {
         ep.act = act;
         if (has_bias) {
           ep.bias_kind = GemmBias::kPerCol;
-          ep.bias = r.in(2).as<float>();
+          ep.bias = r.in(MatMulOperand::kBias).as<float>();
         }
         if (rows <= kSgemmF64MaxRows) {
           sgemm_packed_b_f64(rows, a, p.k, *packed_b, y, p.n, ep);
@@ -216,7 +216,8 @@ class MatMulKernel final : public Kernel {
 };
 
 Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
-  KEEL_ASSIGN_OR_RETURN(const int64_t fused_bias, ctx.node.attr_int("_keel_bias", 0));
+  // A FusedMatMul may carry a bias (graph/fused_ops.hpp).
+  const bool fused_bias = ctx.node.op_type == kFusedMatMul && ctx.has_input(MatMulOperand::kBias);
   if (ctx.num_inputs() != (fused_bias ? 3 : 2)) {
     return ctx.invalid(fused_bias ? "expected 3 inputs (A, B and the fused bias)"
                                   : "expected 2 inputs");
@@ -300,17 +301,18 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
       return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
     }
   }
-  KEEL_ASSIGN_OR_RETURN(kernel->act, read_fused_activation(ctx));
-  kernel->has_bias = fused_bias != 0;
+  kernel->act = ctx.node.decisions.activation;
+  kernel->has_bias = fused_bias;
   if ((kernel->has_bias || kernel->act.kind != ActKind::kNone) && !kernel->packed_b) {
     return ctx.unsupported_case(
         "a fused bias or activation on a MatMul without a constant "
         "float32 [K, N] B");
   }
   if (kernel->has_bias) {
-    KEEL_RETURN_IF_ERROR(ctx.check_input(2, {DataType::kFloat32}, 1, 1));
-    if (ctx.input(2).shape[0] != p.n) {
-      return ctx.invalid("fused bias has " + std::to_string(ctx.input(2).shape[0]) +
+    KEEL_RETURN_IF_ERROR(ctx.check_input(MatMulOperand::kBias, {DataType::kFloat32}, 1, 1));
+    if (ctx.input(MatMulOperand::kBias).shape[0] != p.n) {
+      return ctx.invalid("fused bias has " +
+                         std::to_string(ctx.input(MatMulOperand::kBias).shape[0]) +
                          " values, expected N = " + std::to_string(p.n));
     }
   }
@@ -322,6 +324,7 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
 void register_gemm_kernels(KernelRegistry& r) {
   r.add("Gemm", &make_gemm, 1);
   r.add("MatMul", &make_matmul, 1);
+  r.add(kFusedMatMul, &make_matmul, 1, kNewestVettedOpset, kKeelDomain);
 }
 
 }  // namespace keel

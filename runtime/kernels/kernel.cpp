@@ -4,8 +4,9 @@
 
 namespace keel {
 
-PrepareContext::PrepareContext(const Node& n, std::vector<InputInfo> in, int threads)
-    : node(n), inputs(std::move(in)), max_threads(threads) {
+PrepareContext::PrepareContext(const Node& n, std::vector<InputInfo> in, int threads,
+                               ExecutionOptions opts)
+    : node(n), inputs(std::move(in)), max_threads(threads), options(std::move(opts)) {
   const size_t nout = node.outputs.size();
   outputs.resize(nout);
   output_values.resize(nout);
@@ -64,8 +65,7 @@ void PrepareContext::set_output(size_t i, DataType dtype, Shape shape) {
 }
 
 Result<bool> runs_nhwc(const PrepareContext& ctx) {
-  KEEL_ASSIGN_OR_RETURN(Layout layout, node_layout(ctx.node));
-  if (layout != Layout::kNhwc) return false;
+  if (node_layout(ctx.node) != Layout::kNhwc) return false;
   if (!ctx.has_input(0) || ctx.input(0).shape.size() != 4) {
     return ctx.invalid(std::string("NHWC layout needs a rank-4 X, got ") +
                        (ctx.has_input(0) ? shape_to_string(ctx.input(0).shape) : "none"));

@@ -32,13 +32,25 @@ struct InputInfo {
   const Tensor* value = nullptr;  // known value (initializer or folded constant), else nullptr
 };
 
+// How implementations are chosen at plan time: options of the run, not decisions in the graph
+// (the planner hands them to every factory).
+struct ExecutionOptions {
+  bool winograd = true;  // 3x3 convolutions may run as Winograd (ModelOptions::winograd)
+  // Tests and benchmarks: the Conv implementation to use, by name ("" = the first that
+  // supports the conv in the ordered list, kernels/conv_implementations.hpp). A forced
+  // implementation that does not support a conv is an error naming its reason.
+  std::string conv_implementation;
+};
+
 class PrepareContext {
  public:
-  PrepareContext(const Node& node, std::vector<InputInfo> inputs, int max_threads);
+  PrepareContext(const Node& node, std::vector<InputInfo> inputs, int max_threads,
+                 ExecutionOptions options = {});
 
   const Node& node;
   std::vector<InputInfo> inputs;  // one per node input slot
   int max_threads = 1;
+  ExecutionOptions options;
 
   // Filled by the factory: one per node output slot (absent optional outputs may stay
   // kUndefined, the planner only checks outputs that are used).

@@ -646,7 +646,7 @@ Result<std::unique_ptr<Kernel>> prepare_batchnorm(PrepareContext& ctx) {
 
   auto k = std::make_unique<BatchNormKernel>();
   k->uk = norm_ukernels_active();
-  KEEL_ASSIGN_OR_RETURN(k->epilogue, read_fused_activation(ctx));
+  k->epilogue = ctx.node.decisions.activation;
   k->batch = shape[0];
   k->epsilon = eps;
   const char* names[] = {"X", "scale", "B", "mean", "var"};
@@ -821,6 +821,7 @@ Result<std::unique_ptr<Kernel>> prepare_lrn(PrepareContext& ctx) {
 
 void register_normalization_kernels(KernelRegistry& r) {
   r.add("BatchNormalization", prepare_batchnorm, 1);
+  r.add(kFusedBatchNorm, prepare_batchnorm, 1, kNewestVettedOpset, kKeelDomain);
   r.add("LayerNormalization", prepare_layernorm, 17);
   r.add("RMSNormalization", prepare_rmsnorm, 23);
   r.add("InstanceNormalization", prepare_instancenorm, 1);

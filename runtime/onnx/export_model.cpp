@@ -239,6 +239,13 @@ class Exporter {
   }
 
   Status write_node(const Node& node, onnx::NodeProto* proto) {
+    // Fused kinds and layout decisions exist only inside keel (graph/fused_ops.hpp).
+    if (node.domain == kKeelDomain || node.decisions.layout != Layout::kNchw) {
+      return invalid_argument(node.describe() +
+                              " is keel-private (a runtime fusion or NHWC layout): export "
+                              "writes standard ONNX only; load with runtime fusions off and "
+                              "layout nchw");
+    }
     proto->set_name(node.name);
     proto->set_op_type(node.op_type);
     if (!node.domain.empty()) proto->set_domain(node.domain);

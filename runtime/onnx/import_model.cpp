@@ -94,6 +94,10 @@ class Importer {
     if (!model_.has_graph()) return invalid_model("the model has no graph");
     for (const auto& op : model_.opset_import()) {
       std::string domain = op.domain() == "ai.onnx" ? "" : op.domain();
+      if (domain == kKeelDomain) {
+        return invalid_model("the model imports domain '" + domain +
+                             "', keel's private one; a model file cannot use it");
+      }
       graph_->opset_imports[domain] = op.version();
     }
     if (model_.opset_import_size() == 0) {
@@ -258,6 +262,11 @@ class Importer {
         KEEL_RETURN_IF_ERROR(import_constant(n, where));
         continue;
       }
+      // keel's fused kinds and decisions are made by its passes only (graph/fused_ops.hpp).
+      if (domain == kKeelDomain) {
+        return invalid_model(where + ": domain '" + domain +
+                             "' is keel's private one; a model file cannot use it");
+      }
       auto node = std::make_unique<Node>();
       node->name = name;
       node->op_type = n.op_type();
@@ -294,6 +303,10 @@ class Importer {
       }
       for (const auto& a : n.attribute()) {
         if (a.name().empty()) return invalid_model(where + ": an attribute has no name");
+        if (a.name().rfind(kPrivateAttributePrefix, 0) == 0) {
+          return invalid_model(where + ": attribute '" + a.name() +
+                               "' uses keel's private prefix; a model file cannot carry it");
+        }
         KEEL_ASSIGN_OR_RETURN(Attribute attr, convert_attribute(a, where));
         node->attributes[a.name()] = std::move(attr);
       }

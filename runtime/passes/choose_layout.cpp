@@ -154,7 +154,7 @@ class LayoutRewriter {
  private:
   bool is_nhwc(const Value* v) const { return v && nhwc_.count(v) > 0; }
 
-  void mark(Node* n) { n->attributes[kLayoutAttr] = Attribute::of_string("NHWC"); }
+  void mark(Node* n) { n->decisions.layout = Layout::kNhwc; }
 
   // Tags `v` as stored NHWC; its declared NCHW dims no longer describe the storage (a graph
   // output keeps them: it is converted back at the end).
@@ -215,11 +215,12 @@ class LayoutRewriter {
   void visit(Node* n) {
     const bool any_nhwc =
         std::any_of(n->inputs.begin(), n->inputs.end(), [&](Value* v) { return is_nhwc(v); });
-    if (!n->domain.empty()) {
+    // keel's fused kinds are visited as the standard operator they extend.
+    if (!n->domain.empty() && n->domain != kKeelDomain) {
       fall_back(n);
       return;
     }
-    const std::string& op = n->op_type;
+    const std::string op = onnx_op_type(*n);
     if (op == "Conv" && visit_conv(n)) return;
     if (any_nhwc && (kPools.count(op) || kNormalizations.count(op)) && visit_window_op(n)) return;
     if (any_nhwc && kUnary.count(op) && visit_unary(n)) return;
@@ -250,26 +251,33 @@ class LayoutRewriter {
   // A 2-D Conv with constant weights: NHWC unless only the inputs are.
   bool visit_conv(Node* n) {
     if (!nhwc_ops_) return false;
-    if (!n->has_input(0) || !n->has_input(1) || !n->has_output(0)) return false;
-    const Value* w = n->inputs[1];
+    if (!n->has_input(ConvOperand::kX) || !n->has_input(ConvOperand::kW) ||
+        !n->has_output(ConvResult::kY)) {
+      return false;
+    }
+    const Value* w = n->inputs[ConvOperand::kW];
     if (!w->is_fixed_constant() || w->constant->shape().size() != 4) return false;
-    if (!is_nhwc(n->inputs[0]) && known_rank(n->inputs[0]) != 4) {
+    const Value* x = n->inputs[ConvOperand::kX];
+    if (!is_nhwc(x) && known_rank(x) != 4) {
       // The weights say 2-D; an input of unknown rank would be rejected by the kernel anyway.
-      if (known_rank(n->inputs[0]) != -1) return false;
+      if (known_rank(x) != -1) return false;
     }
     // A fused residual (kernels/conv_residual.hpp) is added to the output as it is stored: it
     // must be NHWC too, so it needs a known rank of 4 when it is not NHWC already.
-    const bool residual = n->has_input(3);
-    if (residual && !is_nhwc(n->inputs[3]) && known_rank(n->inputs[3]) != 4) return false;
+    const bool residual = has_conv_operand(*n, ConvOperand::kResidual);
+    Value* r = residual ? n->inputs[ConvOperand::kResidual] : nullptr;
+    if (residual && !is_nhwc(r) && known_rank(r) != 4) return false;
     if (reads_nchw_in_place(n)) {
-      n->attributes[kInputLayoutAttr] = Attribute::of_string("NCHW");
+      n->decisions.has_input_layout = true;
+      n->decisions.input_layout = Layout::kNchw;
     } else {
-      graph_.replace_input(n, 0, as_nhwc(n->inputs[0]));
+      graph_.replace_input(n, ConvOperand::kX, as_nhwc(n->inputs[ConvOperand::kX]));
     }
-    if (residual && !is_nhwc(n->inputs[3])) graph_.replace_input(n, 3, as_nhwc(n->inputs[3]));
+    if (residual && !is_nhwc(r)) graph_.replace_input(n, ConvOperand::kResidual, as_nhwc(r));
     mark(n);
-    tag(n->outputs[0]);
-    if (n->has_output(1)) tag(n->outputs[1]);  // a fused pooling (kernels/conv_pool.hpp)
+    tag(n->outputs[ConvResult::kY]);
+    // A fused pooling (kernels/conv_pool.hpp).
+    if (n->has_output(ConvResult::kPooled)) tag(n->outputs[ConvResult::kPooled]);
     return true;
   }
 
@@ -279,12 +287,12 @@ class LayoutRewriter {
   // memory ran the EfficientNet stem at 470-640 us against 48 us of transposition + 251 us
   // on NHWC (1 thread, 2026-12-02; whole models 1-5% faster, alternating runs).
   bool reads_nchw_in_place(const Node* n) const {
-    Value* x = n->inputs[0];
+    Value* x = n->inputs[ConvOperand::kX];
     if (x->is_graph_input) return false;
     if (is_nhwc(x) || to_nhwc_.count(x) || known_rank(x) != 4) return false;
     auto group = n->attr_int("group", 1);
     return group.is_ok() && *group >= 1 &&
-           n->inputs[1]->constant->shape()[1] * *group <= kMaxStridedNchwChannels;
+           n->inputs[ConvOperand::kW]->constant->shape()[1] * *group <= kMaxStridedNchwChannels;
   }
 
   // Pooling and normalization ops on NHWC data (their other inputs are per-channel).
@@ -683,8 +691,9 @@ class LayoutRewriter {
 // grouped convolutions included since 2026-11-25), NCHW otherwise.
 bool auto_prefers_nhwc(const Graph& graph) {
   for (const Node* n : graph.nodes()) {
-    if (n->op_type == "Conv" && n->domain.empty() && n->has_input(1) &&
-        n->inputs[1]->is_fixed_constant() && n->inputs[1]->constant->shape().size() == 4) {
+    if (is_conv(n) && n->has_input(ConvOperand::kW) &&
+        n->inputs[ConvOperand::kW]->is_fixed_constant() &&
+        n->inputs[ConvOperand::kW]->constant->shape().size() == 4) {
       return true;
     }
   }

@@ -8,8 +8,8 @@
 //   is still in registers;
 // - fuse_matmul_bias: such a MatMul followed by an Add of N constants (a Linear layer as
 //   exporters write it) adds them in the same epilogue.
-// The activation is recorded as keel-private attributes of the node (kernels/
-// fused_activation.hpp), which the batchnorm and conv kernels read.
+// The node becomes its fused kind (graph/fused_ops.hpp) and the activation goes into its typed
+// NodeDecisions::activation, which the batchnorm, conv and matmul kernels read.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -77,7 +77,8 @@ bool match_silu(Value* y, FusableActivation* f) {
 // The activation that reads `node`'s output 0 (and nothing else does), when `node` can absorb
 // it; false otherwise.
 bool fusable_activation(Node* node, FusableActivation* f) {
-  if (node->has_attribute("_keel_activation") || !node->has_output(0) || extra_outputs_used(*node))
+  if (node->decisions.activation.kind != ActKind::kNone || !node->has_output(0) ||
+      extra_outputs_used(*node))
     return false;
   Value* y = node->outputs[0];
   if (match_silu(y, f)) return true;
@@ -157,7 +158,8 @@ void fold_transposed_weight(Graph& graph, Node* mm) {
 }
 
 bool is_two_input_matmul(const Node* n) {
-  return n->op_type == "MatMul" && n->inputs.size() == 2 && n->inputs[0] && n->inputs[1];
+  return n->domain.empty() && n->op_type == "MatMul" && n->inputs.size() == 2 && n->inputs[0] &&
+         n->inputs[1];
 }
 
 // A MatMul the SGEMM epilogue can finish: float32 A times a constant float32 [K, N] B.
@@ -166,10 +168,10 @@ bool is_epilogue_matmul(const Node* n) {
 }
 
 // MatMul -> Add(y, c) with c a float32 constant of N values ([N], or [1, ..., 1, N] of a rank
-// no higher than y's): c becomes the MatMul's third input (_keel_bias = 1), added in the GEMM
-// epilogue.
+// no higher than y's): the MatMul becomes a FusedMatMul with c as its bias operand, added in the
+// GEMM epilogue.
 bool fuse_matmul_bias(Graph& graph, Node* mm, PassContext& ctx) {
-  if (mm->has_attribute("_keel_bias") || !mm->has_output(0)) return false;
+  if (!mm->has_output(0)) return false;
   Node* add = sole_consumer(mm->outputs[0]);
   if (!is_op(add, "Add")) return false;
   Value* c = other_input(add, mm->outputs[0]);
@@ -192,9 +194,8 @@ bool fuse_matmul_bias(Graph& graph, Node* mm, PassContext& ctx) {
   bias->set_constant(c->constant->reshaped({n}));
   const std::string add_name = add->name;
   absorb_output(graph, mm, add);
-  mm->inputs.push_back(nullptr);
-  graph.replace_input(mm, 2, bias);
-  mm->attributes["_keel_bias"] = Attribute::of_int(1);
+  make_fused(*mm, MatMulOperand::kBias + 1);
+  graph.replace_input(mm, MatMulOperand::kBias, bias);
   ctx.events.push_back(
       {true, "fuse_matmul_bias", mm->name, add_name, "per-column bias added in the GEMM epilogue"});
   return true;
@@ -205,21 +206,19 @@ bool fuse_matmul_bias(Graph& graph, Node* mm, PassContext& ctx) {
 bool fuse_activation(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* node : graph.nodes()) {
-    if (node->erased || !node->domain.empty()) continue;
+    if (node->erased || (!node->domain.empty() && node->domain != kKeelDomain)) continue;
     if (is_two_input_matmul(node)) fold_transposed_weight(graph, node);
     const bool matmul = is_epilogue_matmul(node);
     if (matmul) changed = fuse_matmul_bias(graph, node, ctx) || changed;
-    const bool conv = node->op_type == "Conv" || matmul;
-    if (!conv && node->op_type != "BatchNormalization") continue;
+    const std::string op = onnx_op_type(*node);
+    const bool conv = is_conv(node) || matmul || node->op_type == kFusedMatMul;
+    if (!conv && op != "BatchNormalization") continue;
     FusableActivation f;
     if (!fusable_activation(node, &f)) continue;
     const ActParams& p = f.params;
     const std::string kind = fused_activation_name(p.kind);
-    node->attributes["_keel_activation"] = Attribute::of_string(kind);
-    node->attributes["_keel_min"] = Attribute::of_float(p.lo);
-    node->attributes["_keel_max"] = Attribute::of_float(p.hi);
-    node->attributes["_keel_alpha"] = Attribute::of_float(p.alpha);
-    node->attributes["_keel_beta"] = Attribute::of_float(p.beta);
+    make_fused(*node);
+    node->decisions.activation = p;
     std::string act_name = f.last->name;
     if (f.sigmoid) {
       act_name = f.sigmoid->name + " + " + act_name;
@@ -228,7 +227,7 @@ bool fuse_activation(Graph& graph, PassContext& ctx) {
     absorb_output(graph, node, f.last);
     if (conv) {
       ctx.events.push_back({true, "fuse_conv_activation", node->name, act_name,
-                            kind + " applied in the " + node->op_type + "'s epilogue"});
+                            kind + " applied in the " + op + "'s epilogue"});
     } else {
       ctx.events.push_back(
           {true, "fuse_batchnorm_activation", node->name, act_name,

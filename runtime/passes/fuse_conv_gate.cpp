@@ -1,10 +1,11 @@
 // fuse_conv_gate (keel-only, not written by `keel fold`): squeeze-excitation. In
 //   s = GlobalAveragePool(x); g = act(Conv(... act(Conv(s)))); y = Conv(Mul(x, g))
-// where the Mul's output feeds only the last Conv, that Conv takes x as its X and g as its input
-// 4 (kernels/conv_gate.hpp), and the Mul goes. An NHWC 1x1 projection (EfficientNet's and
-// MobileNetV3's) then scales its packed weights by g once per image instead of a pass that reads
-// and writes x; any other conv multiplies x into scratch as the Mul did. Mathematically exact:
-// sum_c w[m,c] (x[c] g[c]) = sum_c (w[m,c] g[c]) x[c]; each product is rounded at another point.
+// where the Mul's output feeds only the last Conv, that Conv becomes a FusedConv reading x as its
+// X and g as its gate operand (kernels/conv_gate.hpp), and the Mul goes. An NHWC 1x1 projection
+// (EfficientNet's and MobileNetV3's) then scales its packed weights by g once per image instead of
+// a pass that reads and writes x; any other conv multiplies x into scratch as the Mul did.
+// Mathematically exact: sum_c w[m,c] (x[c] g[c]) = sum_c (w[m,c] g[c]) x[c]; each product is
+// rounded at another point.
 //
 // g's shape is proven by the pattern, not read from declared shapes (which models often omit):
 // it comes from the global pooling of x itself through 1x1 convolutions without padding and
@@ -13,8 +14,6 @@
 #include <set>
 #include <string>
 
-#include "kernels/conv_gate.hpp"
-#include "kernels/conv_residual.hpp"
 #include "passes/pass_util.hpp"
 
 namespace keel {
@@ -40,11 +39,11 @@ bool is_shape_keeping_activation(const Node& n) {
 // A Conv of 1x1 kernels without padding and with constant 4-D weights: it maps [N, C, 1, 1] to
 // [N, M, 1, 1] whatever its strides and dilations. Returns W, or nullptr.
 const Tensor* pointwise_conv_weights(const Node& n) {
-  if (!is_op(&n, "Conv") || !n.has_input(0) || !n.has_input(1) || n.inputs.size() > 3) {
+  if (!is_op(&n, "Conv") || !n.has_input(ConvOperand::kX) || !n.has_input(ConvOperand::kW) ||
+      n.inputs.size() > ConvOperand::kResidual) {
     return nullptr;
   }
-  if (n.has_attribute(kResidualAttr) || n.has_attribute(kGateAttr)) return nullptr;
-  const Value* w = n.inputs[1];
+  const Value* w = n.inputs[ConvOperand::kW];
   if (!w->is_fixed_constant() || w->constant->shape().size() != 4) return nullptr;
   const Shape& ws = w->constant->shape();
   if (ws[2] != 1 || ws[3] != 1) return nullptr;
@@ -95,9 +94,10 @@ bool fuse_conv_gate(Graph& graph, PassContext& ctx) {
       continue;
     }
     Node* conv = sole_consumer(mul->outputs[0]);
-    if (!is_op(conv, "Conv") || conv->inputs[0] != mul->outputs[0] || conv->inputs.size() > 4 ||
-        conv->has_attribute(kGateAttr) || !conv->has_input(1) ||
-        !conv->inputs[1]->is_fixed_constant() || conv->inputs[1]->constant->shape().size() != 4) {
+    if (!is_op(conv, "Conv") || conv->inputs[ConvOperand::kX] != mul->outputs[0] ||
+        conv->inputs.size() > ConvOperand::kGate || !conv->has_input(ConvOperand::kW) ||
+        !conv->inputs[ConvOperand::kW]->is_fixed_constant() ||
+        conv->inputs[ConvOperand::kW]->constant->shape().size() != 4) {
       continue;
     }
     Value* x = nullptr;
@@ -109,11 +109,9 @@ bool fuse_conv_gate(Graph& graph, PassContext& ctx) {
       }
     }
     if (g == nullptr) continue;
-    conv->inputs.resize(4, nullptr);  // absent bias and residual keep their slots
-    conv->inputs.push_back(nullptr);
-    graph.replace_input(conv, 0, x);
-    graph.replace_input(conv, 4, g);
-    conv->attributes[kGateAttr] = Attribute::of_int(1);
+    make_fused(*conv, ConvOperand::kGate + 1);
+    graph.replace_input(conv, ConvOperand::kX, x);
+    graph.replace_input(conv, ConvOperand::kGate, g);
     const std::string mul_name = mul->name;
     graph.erase_node(mul);
     ctx.events.push_back({true, "fuse_conv_gate", conv->name, mul_name,

@@ -9,18 +9,13 @@
 #include <string>
 
 #include "graph/layout.hpp"
-#include "kernels/conv_expand_dw.hpp"
-#include "kernels/conv_gate.hpp"
-#include "kernels/conv_pool.hpp"
-#include "kernels/conv_residual.hpp"
 #include "passes/pass_util.hpp"
 
 namespace keel {
 namespace {
 
 bool runs_nhwc_itself(const Node& n) {
-  const Attribute* a = n.find_attribute(kLayoutAttr);
-  return a != nullptr && a->s == "NHWC" && !n.has_attribute(kInputLayoutAttr);
+  return n.decisions.layout == Layout::kNhwc && !n.decisions.has_input_layout;
 }
 
 // Every value of the ints attribute is `value` (true when the attribute is absent).
@@ -30,15 +25,17 @@ bool all_ints_are(const Node& n, const char* attr, int64_t value) {
 }
 
 const Shape* constant_weights(const Node& n) {
-  if (!n.has_input(1) || !n.inputs[1]->is_fixed_constant()) return nullptr;
-  const Shape& s = n.inputs[1]->constant->shape();
+  if (!n.has_input(ConvOperand::kW) || !n.inputs[ConvOperand::kW]->is_fixed_constant()) {
+    return nullptr;
+  }
+  const Shape& s = n.inputs[ConvOperand::kW]->constant->shape();
   return s.size() == 4 ? &s : nullptr;
 }
 
 bool is_plain_conv(const Node& n) {
-  return n.domain.empty() && !n.erased && n.op_type == "Conv" && runs_nhwc_itself(n) &&
-         n.has_input(0) && n.inputs.size() <= 3 && !n.has_attribute(kResidualAttr) &&
-         !n.has_attribute(kGateAttr) && !n.has_attribute(kExpandAttr);
+  // No residual, gate or expansion: at most Conv's own operands.
+  return is_conv(&n) && runs_nhwc_itself(n) && n.has_input(ConvOperand::kX) &&
+         n.inputs.size() <= ConvOperand::kResidual;
 }
 
 }  // namespace
@@ -50,9 +47,10 @@ bool fuse_expand_depthwise(Graph& graph, PassContext& ctx) {
     const Shape* wd = constant_weights(*dw);
     auto group = dw->attr_int("group", 1);
     if (wd == nullptr || !group.is_ok() || (*wd)[1] != 1 || *group != (*wd)[0]) continue;
-    Node* ex = dw->inputs[0]->producer;
+    Node* ex = dw->inputs[ConvOperand::kX]->producer;
+    // is_op: one output, so no pooled result.
     if (ex == nullptr || !is_op(ex, "Conv") || !is_plain_conv(*ex) ||
-        ex->has_attribute(kPoolAttr) || sole_consumer(ex->outputs[0]) != dw) {
+        sole_consumer(ex->outputs[0]) != dw) {
       continue;
     }
     const Shape* we = constant_weights(*ex);
@@ -64,19 +62,12 @@ bool fuse_expand_depthwise(Graph& graph, PassContext& ctx) {
         (*auto_pad != "NOTSET" && *auto_pad != "VALID")) {
       continue;
     }
-    Value* ex_bias = ex->has_input(2) ? ex->inputs[2] : nullptr;
-    dw->inputs.resize(7, nullptr);  // absent bias, residual and gate keep their slots
-    graph.replace_input(dw, 0, ex->inputs[0]);
-    graph.replace_input(dw, 5, ex->inputs[1]);
-    if (ex_bias != nullptr) graph.replace_input(dw, 6, ex_bias);
-    // The expansion's fused activation (kernels/fused_activation.hpp) under the second prefix.
-    for (const char* a : {"activation", "min", "max", "alpha", "beta"}) {
-      auto it = ex->attributes.find(std::string("_keel_") + a);
-      if (it != ex->attributes.end()) {
-        dw->attributes[std::string(kExpandActivationPrefix) + a] = it->second;
-      }
-    }
-    dw->attributes[kExpandAttr] = Attribute::of_int(1);
+    Value* ex_bias = ex->has_input(ConvOperand::kBias) ? ex->inputs[ConvOperand::kBias] : nullptr;
+    make_fused(*dw, ConvOperand::kExpandBias + 1);
+    graph.replace_input(dw, ConvOperand::kX, ex->inputs[ConvOperand::kX]);
+    graph.replace_input(dw, ConvOperand::kExpandW, ex->inputs[ConvOperand::kW]);
+    if (ex_bias != nullptr) graph.replace_input(dw, ConvOperand::kExpandBias, ex_bias);
+    dw->decisions.expand_activation = ex->decisions.activation;
     const std::string ex_name = ex->name;
     graph.erase_node(ex);
     ctx.events.push_back({true, "fuse_expand_depthwise", dw->name, ex_name,

@@ -28,8 +28,6 @@ struct PassOptions {
   LayoutOption layout = LayoutOption::kNchw;
   // How the caller stores rank-4 graph inputs (kNhwc: [N, H, W, C]; keel-only as well).
   Layout input_layout = Layout::kNchw;
-  // false: every Conv is marked kWinogradAttr = 0 (kernels/conv_winograd.hpp).
-  bool winograd = true;
 };
 
 struct PassContext {

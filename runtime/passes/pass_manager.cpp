@@ -1,7 +1,6 @@
 #include <set>
 #include <tuple>
 
-#include "kernels/conv_winograd.hpp"  // kWinogradAttr
 #include "passes/pass.hpp"
 
 namespace keel {
@@ -57,13 +56,6 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
   KEEL_RETURN_IF_ERROR(choose_layout(graph, ctx));
   if (ctx.options.runtime_fusions) fuse_expand_depthwise(graph, ctx);
   graph.compact();
-  if (!ctx.options.winograd) {
-    for (Node* n : graph.nodes()) {
-      if (n->op_type == "Conv" && n->domain.empty()) {
-        n->attributes[kWinogradAttr] = Attribute::of_int(0);
-      }
-    }
-  }
   return Status::ok();
 }
 

@@ -232,8 +232,8 @@ int64_t declared_rank(const Value* v) {
 }
 
 bool is_op(const Node* n, const char* op) {
-  return n && !n->erased && n->domain.empty() && n->op_type == op && n->outputs.size() == 1 &&
-         n->has_output(0);
+  return n && !n->erased && (n->domain.empty() || n->domain == kKeelDomain) &&
+         std::strcmp(onnx_op_type(*n), op) == 0 && n->outputs.size() == 1 && n->has_output(0);
 }
 
 Node* sole_consumer(const Value* v) { return single_use(v) ? v->consumers[0] : nullptr; }

@@ -59,7 +59,8 @@ void absorb_output(Graph& graph, Node* producer, Node* bn);
 
 // Rank of a value when the model declares it (value_info, inputs, outputs), else -1.
 int64_t declared_rank(const Value* v);
-// A live standard-domain `op` node with exactly one (present) output.
+// A live node implementing standard `op` (its fused kind too: graph/fused_ops.hpp) with exactly
+// one (present) output.
 bool is_op(const Node* n, const char* op);
 // The one node reading `v` (once), when `v` is not a graph output either.
 Node* sole_consumer(const Value* v);

@@ -110,17 +110,14 @@ ConvSetup setup_conv(const ConvCase& c, uint32_t seed, const Tensor* gate = null
   if (!c.dilations.empty()) call.attributes["dilations"] = attr_ints(c.dilations);
   if (!c.pads.empty()) call.attributes["pads"] = attr_ints(c.pads);
   if (!c.act.empty()) {
-    call.attributes["_keel_activation"] = attr_string(c.act);
-    call.attributes["_keel_min"] = attr_float(act.lo);
-    call.attributes["_keel_max"] = attr_float(act.hi);
-    call.attributes["_keel_alpha"] = attr_float(act.alpha);
-    call.attributes["_keel_beta"] = attr_float(act.beta);
+    testing::use_fused_kind(call);
+    call.decisions.activation = act;
   }
   call.inputs = {{s.x, false}, {s.w, c.const_w}};
   if (c.bias) call.inputs.push_back({s.b, true});
   if (gate != nullptr) {
-    call.attributes["_keel_gate"] = attr_int(1);
-    call.inputs.resize(4);
+    testing::use_fused_kind(call);
+    call.inputs.resize(ConvOperand::kGate);
     call.inputs.push_back({*gate, false});
   }
   return s;
@@ -208,25 +205,17 @@ TEST(Conv, FusedActivationNchw) {
   }
 }
 
-TEST(Conv, RejectsUnknownFusedActivation) {
-  ConvSetup s = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}}, 1);
-  s.call.attributes["_keel_activation"] = attr_string("Mish");
-  auto got = testing::run_op(s.call);
-  ASSERT_FALSE(got.is_ok());
-  EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
-  EXPECT_NE(got.status().to_string().find("Mish"), std::string::npos);
-}
-
 // ------------------------------------------------------------------------------- NHWC
 
 // Runs the case in NHWC on every host tier with 1, 2 and 7 threads: close to the reference,
 // and the same bits for every thread count. x_nchw: X stays NCHW, read in place
-// (_keel_input_layout), only the output is NHWC.
+// (NodeDecisions::input_layout), only the output is NHWC.
 void run_nhwc_case(const ConvCase& c, uint32_t seed, bool x_nchw = false) {
   ConvSetup s = setup_conv(c, seed);
-  s.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s.call.decisions.layout = Layout::kNhwc;
   if (x_nchw) {
-    s.call.attributes["_keel_input_layout"] = attr_string("NCHW");
+    s.call.decisions.has_input_layout = true;
+    s.call.decisions.input_layout = Layout::kNchw;
   } else {
     s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
   }
@@ -470,12 +459,12 @@ TEST(ConvNhwc, WinogradMatchesReference) {
   for (const ConvCase& c : cases) {
     run_nhwc_case(c, seed++);
     ConvSetup s = setup_conv(c, seed);
-    s.call.attributes["_keel_layout"] = attr_string("NHWC");
+    s.call.decisions.layout = Layout::kNhwc;
     s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
     auto op = testing::PreparedOp::prepare(s.call);
     ASSERT_TRUE(op.is_ok()) << op.status().to_string();
     EXPECT_STREQ((*op)->kernel_name(), "conv_nhwc_winograd") << c.name;
-    s.call.attributes[kWinogradAttr] = attr_int(0);  // the per-layer switch
+    s.call.options.winograd = false;  // the execution option
     op = testing::PreparedOp::prepare(s.call);
     ASSERT_TRUE(op.is_ok()) << op.status().to_string();
     EXPECT_STRNE((*op)->kernel_name(), "conv_nhwc_winograd") << c.name;
@@ -483,7 +472,7 @@ TEST(ConvNhwc, WinogradMatchesReference) {
   // ResNet-18's last stage: 16 tiles share 16.8 MB of transformed weights.
   ConvSetup s =
       setup_conv({"resnet18_512_at_7", {1, 512, 7, 7}, 512, {3, 3}, {}, {}, {1, 1, 1, 1}}, seed);
-  s.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s.call.decisions.layout = Layout::kNhwc;
   s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
   auto op = testing::PreparedOp::prepare(s.call);
   ASSERT_TRUE(op.is_ok()) << op.status().to_string();
@@ -502,7 +491,7 @@ TEST(ConvNhwc, EmptyBatchGivesEmptyOutput) {
   for (const ConvCase& c : cases) {
     SCOPED_TRACE(c.name);
     ConvSetup s = setup_conv(c, 2700);
-    s.call.attributes["_keel_layout"] = attr_string("NHWC");
+    s.call.decisions.layout = Layout::kNhwc;
     s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
     for (int threads : {1, 2}) {
       auto got = run_on(s.call, active_isa(), threads);
@@ -522,9 +511,9 @@ TEST(ConvNhwc, WinogradAddsAResidual) {
   for (size_t i = 0; i < want.size(); ++i) {
     want[i] = std::max(0.0f, y.data_as<float>()[i] + r.data_as<float>()[i]);
   }
-  s.call.attributes["_keel_layout"] = attr_string("NHWC");
-  s.call.attributes["_keel_residual"] = attr_int(1);
-  s.call.attributes["_keel_activation"] = attr_string("Relu");
+  s.call.decisions.layout = Layout::kNhwc;
+  testing::use_fused_kind(s.call);  // a residual operand
+  s.call.decisions.activation.kind = ActKind::kRelu;
   s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
   s.call.inputs.push_back({r, false});
   for (Isa isa : host_tiers()) {
@@ -569,8 +558,8 @@ TEST(Conv, GateScalesTheInputChannels) {
         for (size_t i = 0; i < s.want.size(); ++i) {
           s.want[i] = std::max(0.0f, s.want[i] + r.data_as<float>()[i]);
         }
-        s.call.attributes["_keel_residual"] = attr_int(1);
-        s.call.attributes["_keel_activation"] = attr_string("Relu");
+        testing::use_fused_kind(s.call);  // a residual operand
+        s.call.decisions.activation.kind = ActKind::kRelu;
         s.call.inputs[3] = {r, false};
       }
       for (Isa isa : host_tiers()) {
@@ -582,7 +571,7 @@ TEST(Conv, GateScalesTheInputChannels) {
       }
       // NHWC, the gate given as [N, C, 1, 1] and as [N, 1, 1, C] (the same floats).
       const Tensor y_nhwc = transpose4(Tensor::from_vector(s.y_shape, s.want), {0, 2, 3, 1});
-      s.call.attributes["_keel_layout"] = attr_string("NHWC");
+      s.call.decisions.layout = Layout::kNhwc;
       s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
       if (residual) s.call.inputs[3].tensor = transpose4(r, {0, 2, 3, 1});
       for (const Shape& g_shape : {gate.shape(), Shape{c.x[0], 1, 1, c.x[1]}}) {
@@ -631,7 +620,7 @@ TEST(Conv, EveryFusedActivationInEveryPath) {
 TEST(ConvNhwc, RejectsWhatItCannotRun) {
   // Non-constant weights: the layout pass only marks convs with constant W.
   ConvSetup s = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}, {}, {}, {}, 1, true, false}, 1);
-  s.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s.call.decisions.layout = Layout::kNhwc;
   s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
   auto got = testing::run_op(s.call);
   ASSERT_FALSE(got.is_ok());
@@ -640,32 +629,27 @@ TEST(ConvNhwc, RejectsWhatItCannotRun) {
 
   // X of rank 3 cannot be NHWC.
   ConvSetup s1 = setup_conv({"conv1d", {1, 5, 17}, 4, {3}}, 2);
-  s1.call.attributes["_keel_layout"] = attr_string("NHWC");
+  s1.call.decisions.layout = Layout::kNhwc;
   got = testing::run_op(s1.call);
   ASSERT_FALSE(got.is_ok());
   EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
   EXPECT_NE(got.status().to_string().find("test_Conv"), std::string::npos);
 
-  // An unknown layout name.
-  ConvSetup s2 = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}}, 3);
-  s2.call.attributes["_keel_layout"] = attr_string("NCWH");
-  got = testing::run_op(s2.call);
-  ASSERT_FALSE(got.is_ok());
-  EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
-
   // The only mixed layouts: an NCHW X of a 2-D conv marked NHWC.
   ConvSetup s3 = setup_conv({"k3", {1, 4, 6, 6}, 5, {3, 3}}, 4);
-  s3.call.attributes["_keel_input_layout"] = attr_string("NHWC");
+  s3.call.decisions.has_input_layout = true;
+  s3.call.decisions.input_layout = Layout::kNhwc;
   got = testing::run_op(s3.call);
   ASSERT_FALSE(got.is_ok());
   EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
   ConvSetup s4 = setup_conv({"conv3d", {1, 2, 4, 5, 6}, 3, {3, 3, 3}}, 5);
-  s4.call.attributes["_keel_layout"] = attr_string("NHWC");
-  s4.call.attributes["_keel_input_layout"] = attr_string("NCHW");
+  s4.call.decisions.layout = Layout::kNhwc;
+  s4.call.decisions.has_input_layout = true;
+  s4.call.decisions.input_layout = Layout::kNchw;
   got = testing::run_op(s4.call);
   ASSERT_FALSE(got.is_ok());
   EXPECT_EQ(got.status().code(), StatusCode::kInvalidModel);
-  EXPECT_NE(got.status().to_string().find("_keel_input_layout"), std::string::npos);
+  EXPECT_NE(got.status().to_string().find("input layout"), std::string::npos);
 }
 
 TEST(Conv, BitsDoNotDependOnThreadCount) {

@@ -73,10 +73,8 @@ std::vector<NhwcCase> cases() {
                  {random_tensor({c}, seed++), true},
                  {random_tensor({c}, seed++, 0.5f, 2.0f), true}};
     add("batchnorm", bn);
-    bn.attributes = {{"_keel_activation", attr_string("Clip")},
-                     {"_keel_min", attr_float(0.0f)},
-                     {"_keel_max", attr_float(1.0f)},
-                     {"_keel_alpha", attr_float(0.0f)}};
+    testing::use_fused_kind(bn);
+    bn.decisions.activation = {ActKind::kClip, 0.0f, 1.0f, 0.0f, 0.0f};
     add("batchnorm_clip", bn);
     OpCall in{"InstanceNormalization", 17, {}, {}, 1, 1};
     in.inputs = {{random_tensor({c}, seed++), true}, {random_tensor({c}, seed++), false}};
@@ -110,7 +108,7 @@ TEST_P(NhwcOp, MatchesNchwOnEveryTierAndThreadCount) {
     scale = std::max(scale, std::fabs(static_cast<double>(y_nchw.data_as<float>()[i])));
   }
   OpCall nhwc = c.call;
-  nhwc.attributes["_keel_layout"] = attr_string("NHWC");
+  nhwc.decisions.layout = Layout::kNhwc;
   nhwc.inputs[0].tensor = transpose4(c.call.inputs[0].tensor, {0, 2, 3, 1});
   for (Isa isa : host_tiers()) {
     set_isa_cap_for_testing(isa);
@@ -145,7 +143,8 @@ INSTANTIATE_TEST_SUITE_P(PoolsAndNorms, NhwcOp, ::testing::ValuesIn(cases()),
 
 TEST(NhwcOp, RankThreeXIsRejected) {
   for (const std::string op : {"MaxPool", "GlobalAveragePool", "InstanceNormalization"}) {
-    OpCall call{op, 17, {{"_keel_layout", attr_string("NHWC")}}, {}, 1, 1};
+    OpCall call{op, 17, {}, {}, 1, 1};
+    call.decisions.layout = Layout::kNhwc;
     if (op == "MaxPool") call.attributes["kernel_shape"] = attr_ints({2});
     call.inputs = {{random_tensor({1, 4, 5}, 1), false}};
     if (op == "InstanceNormalization") {
@@ -159,7 +158,8 @@ TEST(NhwcOp, RankThreeXIsRejected) {
 }
 
 TEST(NhwcOp, MaxPoolIndicesOnNhwcIsUnsupported) {
-  OpCall call{"MaxPool", 17, {{"_keel_layout", attr_string("NHWC")}}, {}, 2, 1};
+  OpCall call{"MaxPool", 17, {}, {}, 2, 1};
+  call.decisions.layout = Layout::kNhwc;
   call.attributes["kernel_shape"] = attr_ints({2, 2});
   call.inputs = {{random_tensor({1, 4, 4, 3}, 1), false}};
   auto r = testing::run_op(call);

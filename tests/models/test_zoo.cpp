@@ -23,7 +23,7 @@ int expected_remaining_batchnorms(const std::string& name) {
 
 int count_op(const Graph& g, const std::string& op) {
   int n = 0;
-  for (const Node* node : g.nodes()) n += node->op_type == op;
+  for (const Node* node : g.nodes()) n += onnx_op_type(*node) == op;
   return n;
 }
 

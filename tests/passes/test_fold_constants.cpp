@@ -50,7 +50,7 @@ ModelBuilder shared_bias_through_identity(bool bias_overridable) {
 
 int count_op(const Model& m, const std::string& op) {
   int n = 0;
-  for (const Node* node : m.graph().nodes()) n += node->op_type == op;
+  for (const Node* node : m.graph().nodes()) n += onnx_op_type(*node) == op;
   return n;
 }
 
@@ -123,7 +123,7 @@ TEST(FoldConstants, CastReshapeTransposeOfWeightsBecomeAnInitializer) {
   b.output("y");
   auto m = load(b, true);
   ASSERT_EQ(m->graph().nodes().size(), 1u);
-  EXPECT_EQ(m->graph().nodes()[0]->op_type, "MatMul");
+  EXPECT_STREQ(onnx_op_type(*m->graph().nodes()[0]), "MatMul");
   auto s = Session::create(m, {.threads = 1});
   ASSERT_TRUE(s.is_ok()) << s.status().to_string();
   std::vector<float> x(12, 0.0f);

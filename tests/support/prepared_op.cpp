@@ -4,8 +4,17 @@
 
 namespace keel::testing {
 
+void use_fused_kind(OpCall& call) {
+  Node n;
+  n.op_type = call.op_type;
+  n.domain = call.domain;
+  make_fused(n);
+  call.op_type = n.op_type;
+  call.domain = n.domain;
+}
+
 Result<std::unique_ptr<PreparedOp>> PreparedOp::prepare(const OpCall& call) {
-  const OpRegistration* reg = KernelRegistry::global().find("", call.op_type, call.opset);
+  const OpRegistration* reg = KernelRegistry::global().find(call.domain, call.op_type, call.opset);
   if (!reg)
     return unsupported("no kernel for " + call.op_type + " at opset " + std::to_string(call.opset));
 
@@ -15,7 +24,9 @@ Result<std::unique_ptr<PreparedOp>> PreparedOp::prepare(const OpCall& call) {
   node->name = "test_" + call.op_type;
   node->op_type = call.op_type;
   node->opset = call.opset;
+  node->domain = call.domain;
   node->attributes = call.attributes;
+  node->decisions = call.decisions;
   std::vector<InputInfo> infos;
   for (size_t i = 0; i < op->call_.inputs.size(); ++i) {
     const OpInput& in = op->call_.inputs[i];
@@ -36,7 +47,7 @@ Result<std::unique_ptr<PreparedOp>> PreparedOp::prepare(const OpCall& call) {
   }
   Node* n = op->graph_.add_node(std::move(node));
 
-  PrepareContext ctx(*n, infos, call.threads);
+  PrepareContext ctx(*n, infos, call.threads, call.options);
   KEEL_ASSIGN_OR_RETURN(op->kernel_, reg->factory(ctx));
 
   for (int i = 0; i < call.num_outputs; ++i) {

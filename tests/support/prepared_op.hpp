@@ -24,13 +24,32 @@ struct OpInput {
 };
 
 struct OpCall {
+  OpCall() = default;
+  OpCall(std::string op, int op_opset = 17, std::map<std::string, Attribute> attrs = {},
+         std::vector<OpInput> ins = {}, int outputs = 1, int arena_threads = 1)
+      : op_type(std::move(op)),
+        opset(op_opset),
+        attributes(std::move(attrs)),
+        inputs(std::move(ins)),
+        num_outputs(outputs),
+        threads(arena_threads) {}
+
   std::string op_type;
   int opset = 17;
   std::map<std::string, Attribute> attributes;
   std::vector<OpInput> inputs;
   int num_outputs = 1;
   int threads = 1;  // size of the task_arena the kernel runs in
+  // What the load passes would have decided (layout, fused activation: graph/fused_ops.hpp);
+  // a fused kind sets `domain` to kKeelDomain.
+  NodeDecisions decisions;
+  std::string domain;
+  ExecutionOptions options;  // the plan request's (Winograd, a forced implementation)
 };
+
+// Makes `call` the fused kind of its standard op (Conv -> FusedConv, ...: graph/fused_ops.hpp),
+// as a fusion pass does to a node.
+void use_fused_kind(OpCall& call);
 
 class PreparedOp {
  public:

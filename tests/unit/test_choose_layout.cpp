@@ -54,26 +54,22 @@ Loaded load_and_run(const std::string& bytes, LayoutOption layout, const Tensor&
 
 int count_ops(const Model& m, const std::string& op) {
   int n = 0;
-  for (const Node* node : m.graph().nodes()) n += node->op_type == op;
+  for (const Node* node : m.graph().nodes()) n += onnx_op_type(*node) == op;
   return n;
 }
 
-// Convs that read an NCHW input in place (kInputLayoutAttr).
+// Convs that read an NCHW input in place (NodeDecisions::input_layout).
 int count_strided_nchw_reads(const Model& m) {
   int n = 0;
   for (const Node* node : m.graph().nodes()) {
-    auto layout = node_input_layout(*node);
-    n += layout.is_ok() && *layout == Layout::kNchw && node->has_attribute(kInputLayoutAttr);
+    n += node_input_layout(*node) == Layout::kNchw && node->decisions.has_input_layout;
   }
   return n;
 }
 
 int count_nhwc_nodes(const Model& m) {
   int n = 0;
-  for (const Node* node : m.graph().nodes()) {
-    auto layout = node_layout(*node);
-    n += layout.is_ok() && *layout == Layout::kNhwc;
-  }
+  for (const Node* node : m.graph().nodes()) n += node_layout(*node) == Layout::kNhwc;
   return n;
 }
 

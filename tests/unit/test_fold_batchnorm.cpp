@@ -174,7 +174,7 @@ void expect_close(const std::vector<Tensor>& want, const std::vector<Tensor>& go
 
 int count_op(const Model& m, const std::string& op) {
   int n = 0;
-  for (const Node* node : m.graph().nodes()) n += node->op_type == op;
+  for (const Node* node : m.graph().nodes()) n += onnx_op_type(*node) == op;
   return n;
 }
 
@@ -256,7 +256,8 @@ void expect_bn_folded(const ModelBuilder& b, const Expect& e, const ModelOptions
   EXPECT_EQ(count_op(*p.folded, "BatchNormalization"),
             count_op(*p.plain, "BatchNormalization") - 1);
   const Node* left = find_node(*p.folded, e.bn);
-  EXPECT_TRUE(!left || left->op_type != "BatchNormalization") << "BN '" << e.bn << "' left";
+  EXPECT_TRUE(!left || onnx_op_type(*left) != std::string("BatchNormalization"))
+      << "BN '" << e.bn << "' left";
   EXPECT_NE(find_event(*p.folded, true, e.pass, e.producer, e.bn), nullptr)
       << describe_events(*p.folded);
   EXPECT_EQ(find_event(*p.folded, false, "fold_batchnorm", e.bn, ""), nullptr)
@@ -279,7 +280,7 @@ void expect_bn_kept(const ModelBuilder& b, const std::string& bn, const std::str
   EXPECT_EQ(count_op(*p.folded, "BatchNormalization"), count_op(*p.plain, "BatchNormalization"));
   const Node* kept = find_node(*p.folded, bn);
   ASSERT_NE(kept, nullptr);
-  EXPECT_EQ(kept->op_type, "BatchNormalization");
+  EXPECT_STREQ(onnx_op_type(*kept), "BatchNormalization");
   const FoldEvent* e = find_event(*p.folded, false, "fold_batchnorm", bn, "");
   ASSERT_NE(e, nullptr) << describe_events(*p.folded);
   EXPECT_TRUE(names_precondition(e->reason, precondition))
@@ -1438,8 +1439,8 @@ TEST(FuseConvAdd, ResidualInputWithoutTheMarkIsRejected) {
 }
 
 // A model that carries keel's private fusion marks itself (a forged or stale `keel fold`-like
-// rewrite) gets an error naming the node at load or at its first run, never a crash: every
-// fused kernel validates what it reads.
+// rewrite, with the attribute names keel once used) gets an error naming the node at load or at
+// its first run, never a crash: the importer refuses the private prefix by name.
 TEST(FusedConvMarks, ForgedMarksAreErrorsNotCrashes) {
   struct Forged {
     const char* name;
@@ -1449,38 +1450,22 @@ TEST(FusedConvMarks, ForgedMarksAreErrorsNotCrashes) {
     LayoutOption layout;
   };
   const std::vector<Forged> cases = {
-      {"gate of X's shape", {"x", "w", "bias", "", "x"}, {"y"}, "_keel_gate", LayoutOption::kNchw},
-      {"gate of X's shape, NHWC",
-       {"x", "w", "bias", "", "x"},
-       {"y"},
-       "_keel_gate",
-       LayoutOption::kNhwc},
-      {"gate missing", {"x", "w", "bias"}, {"y"}, "_keel_gate", LayoutOption::kNchw},
+      {"gate of X's shape", {"x", "w", "bias", "", "x"}, {"y"}, "gate", LayoutOption::kNchw},
+      {"gate of X's shape, NHWC", {"x", "w", "bias", "", "x"}, {"y"}, "gate", LayoutOption::kNhwc},
+      {"gate missing", {"x", "w", "bias"}, {"y"}, "gate", LayoutOption::kNchw},
       {"input 3 without the residual mark",
        {"x", "w", "bias", "x", "x"},
        {"y"},
-       "_keel_gate",
+       "gate",
        LayoutOption::kNchw},
-      {"pooling without a second output",
-       {"x", "w", "bias"},
-       {"y"},
-       "_keel_pool",
-       LayoutOption::kNhwc},
-      {"expansion without its weights",
-       {"x", "w", "bias"},
-       {"y"},
-       "_keel_expand",
-       LayoutOption::kNhwc},
+      {"pooling without a second output", {"x", "w", "bias"}, {"y"}, "pool", LayoutOption::kNhwc},
+      {"expansion without its weights", {"x", "w", "bias"}, {"y"}, "expand", LayoutOption::kNhwc},
       {"expansion of the wrong shape",
        {"x", "w", "bias", "", "", "w"},
        {"y"},
-       "_keel_expand",
+       "expand",
        LayoutOption::kNhwc},
-      {"expansion on NCHW",
-       {"x", "w", "bias", "", "", "w"},
-       {"y"},
-       "_keel_expand",
-       LayoutOption::kNchw},
+      {"expansion on NCHW", {"x", "w", "bias", "", "", "w"}, {"y"}, "expand", LayoutOption::kNchw},
   };
   uint32_t seed = 580;
   for (const Forged& f : cases) {
@@ -1491,7 +1476,7 @@ TEST(FusedConvMarks, ForgedMarksAreErrorsNotCrashes) {
     rand_init(b, rng, "w", {8, 8, 1, 1});
     rand_init(b, rng, "bias", {8});
     onnx::NodeProto& conv = b.node("Conv", f.inputs, f.outputs, "conv");
-    set_attr(conv, f.mark, int64_t{1});
+    set_attr(conv, std::string(kPrivateAttributePrefix) + f.mark, int64_t{1});
     b.output("y");
     const std::string bytes = b.bytes();
     ModelOptions o;
@@ -1512,6 +1497,37 @@ TEST(FusedConvMarks, ForgedMarksAreErrorsNotCrashes) {
     }
     ASSERT_FALSE(st.is_ok());
     EXPECT_NE(st.to_string().find("'conv'"), std::string::npos) << st.to_string();
+  }
+}
+
+// The private channel is closed at the importer: an attribute with keel's private prefix, a node
+// or an opset import in keel's private domain is INVALID_MODEL at load, naming the node.
+TEST(FusedConvMarks, PrivateAttributesAndDomainAreRefusedAtLoad) {
+  for (int what = 0; what < 3; ++what) {
+    SCOPED_TRACE(what);
+    Rng rng(590);
+    ModelBuilder b;
+    b.input("x", {1, 8, 6, 6});
+    rand_init(b, rng, "w", {8, 8, 1, 1});
+    onnx::NodeProto& conv = b.node("Conv", {"x", "w"}, {"y"}, "conv");
+    if (what == 0) {
+      set_attr(conv, std::string(kPrivateAttributePrefix) + "layout", std::string("NHWC"));
+    }
+    if (what >= 1) conv.set_domain(kKeelDomain);
+    if (what == 1) conv.set_op_type(kFusedConv);
+    b.output("y");
+    if (what >= 1) {
+      auto* op = b.proto().add_opset_import();
+      op->set_domain(kKeelDomain);
+      op->set_version(1);
+    }
+    const std::string bytes = b.bytes();
+    auto m = Model::load_bytes(bytes.data(), bytes.size());
+    ASSERT_FALSE(m.is_ok());
+    EXPECT_EQ(m.status().code(), StatusCode::kInvalidModel);
+    const std::string msg = m.status().to_string();
+    EXPECT_NE(msg.find(what == 0 ? "'conv'" : kKeelDomain), std::string::npos) << msg;
+    EXPECT_NE(msg.find("private"), std::string::npos) << msg;
   }
 }
 
@@ -1802,7 +1818,7 @@ std::vector<std::string> committed_models() {
 
 int count_bn(const Graph& g) {
   int n = 0;
-  for (const Node* node : g.nodes()) n += node->op_type == "BatchNormalization";
+  for (const Node* node : g.nodes()) n += onnx_op_type(*node) == std::string("BatchNormalization");
   return n;
 }
 

@@ -222,7 +222,7 @@ void expect_same_outputs(const std::shared_ptr<const Model>& want_model,
 
 int count_op(const Model& m, const std::string& op) {
   int n = 0;
-  for (const Node* node : m.graph().nodes()) n += node->op_type == op;
+  for (const Node* node : m.graph().nodes()) n += onnx_op_type(*node) == op;
   return n;
 }
 
@@ -265,7 +265,7 @@ void expect_fused(const NormSpec& s) {
   EXPECT_NE(e->reason.find("replaced by " + op), std::string::npos) << e->reason;
   const Node* node = nullptr;
   for (const Node* n : fused->graph().nodes()) {
-    if (n->op_type == op) node = n;
+    if (onnx_op_type(*n) == op) node = n;
   }
   ASSERT_NE(node, nullptr);
   EXPECT_EQ(node->name, last_node(s));

@@ -18,6 +18,7 @@
 
 #include "commands.hpp"
 #include "core/cpu_features.hpp"
+#include "graph/fused_ops.hpp"  // operand roles of the fused kinds, for FLOP counts
 #include "machine_limits.hpp"
 
 namespace keel::tools {
@@ -171,8 +172,9 @@ StepWork step_work(const StepInfo& s) {
   }
   if (s.output_shapes.empty() || s.input_shapes.size() < 2) return w;
   const std::vector<int64_t>& out = s.output_shapes[0];
-  const std::vector<int64_t>& a = s.input_shapes[0];
-  const std::vector<int64_t>& b = s.input_shapes[1];
+  // X / A and W / B: the first two operands of Conv, Gemm and MatMul and of their fused kinds.
+  const std::vector<int64_t>& a = s.input_shapes[ConvOperand::kX];
+  const std::vector<int64_t>& b = s.input_shapes[ConvOperand::kW];
   double macs = 0;
   if (s.op_type == "Conv" && b.size() >= 2) {
     // Each output element sums (C_in / group) * kernel taps: the weight's dims after the first.
@@ -183,11 +185,12 @@ StepWork step_work(const StepInfo& s) {
   } else if (s.op_type == "MatMul" && !a.empty()) {
     macs = static_cast<double>(product(out)) * static_cast<double>(a.back());
   }
-  // A depthwise Conv carrying its 1x1 expansion (kernels/conv_expand_dw.hpp): input 5 is the
-  // expansion's W [C, C_in, 1, 1], X its input, so it adds X's elements times C.
-  if (s.op_type == "Conv" && s.input_shapes.size() > 5 &&
-      s.input_dtypes[5] != DataType::kUndefined && !s.input_shapes[5].empty()) {
-    macs += static_cast<double>(product(a)) * static_cast<double>(s.input_shapes[5][0]);
+  // A depthwise FusedConv carrying its 1x1 expansion (kernels/conv_expand_dw.hpp): the
+  // expansion's W is [C, C_in, 1, 1], X its input, so it adds X's elements times C.
+  constexpr size_t kExpandW = ConvOperand::kExpandW;
+  if (s.op_type == "Conv" && s.input_shapes.size() > kExpandW &&
+      s.input_dtypes[kExpandW] != DataType::kUndefined && !s.input_shapes[kExpandW].empty()) {
+    macs += static_cast<double>(product(a)) * static_cast<double>(s.input_shapes[kExpandW][0]);
   }
   w.flops = 2 * macs;
   return w;
