@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "bench_common.hpp"
-#include "kernels/conv_winograd.hpp"  // kWinogradMinInputs
+#include "kernels/conv/conv_implementation.hpp"
 #include "support/prepared_op.hpp"
 #include "ukernels/sgemm.hpp"
 
@@ -121,25 +121,25 @@ std::vector<float> random_values(int64_t n, uint32_t seed) {
   return std::vector<float>(f.data(), f.data() + n);
 }
 
-// kNhwcDirect: NHWC with Winograd switched off (ExecutionOptions::winograd), for the layers that
-// run as Winograd by default: the two side by side.
-enum class ConvLayout { kNchw, kNhwc, kNchwIn, kNhwcDirect };
+// How a layer's activations are stored; every 2-D layer also runs as NCHW X read in place by an
+// NHWC conv (kNchwIn) when it has few input channels, as a stem on an RGB image does.
+enum class ConvLayout { kNchw, kNhwc, kNchwIn };
 
 const char* conv_layout_name(ConvLayout layout) {
   switch (layout) {
     case ConvLayout::kNchw: return "nchw";
     case ConvLayout::kNhwc: return "nhwc";
-    case ConvLayout::kNhwcDirect: return "nhwc_direct";
     case ConvLayout::kNchwIn: break;
   }
   return "nchw_in";
 }
 
-void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) {
-  const bool nhwc = layout == ConvLayout::kNhwc || layout == ConvLayout::kNhwcDirect;
+// The layer as one op call; `implementation` forces an entry of the Conv implementation list
+// (kernels/conv/conv_implementation.hpp), "" takes the list's choice.
+testing::OpCall conv_call(const ConvLayer& l, ConvLayout layout, int threads,
+                          const std::string& implementation) {
+  const bool nhwc = layout == ConvLayout::kNhwc;
   const int64_t pad = l.k / 2;
-  const int64_t oh = (l.h + 2 * pad - l.k) / l.stride + 1;
-  const int64_t ow = (l.w + 2 * pad - l.k) / l.stride + 1;
   const int64_t cg = l.c / l.group;
   testing::OpCall call;
   call.op_type = "Conv";
@@ -153,7 +153,7 @@ void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) 
     call.decisions.has_input_layout = true;
     call.decisions.input_layout = Layout::kNchw;
   }
-  if (layout == ConvLayout::kNhwcDirect) call.options.winograd = false;
+  call.options.conv_implementation = implementation;
   if (l.act != ActKind::kNone) {
     testing::use_fused_kind(call);
     call.decisions.activation.kind = l.act;
@@ -164,7 +164,16 @@ void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) 
       {Tensor::from_vector(Shape{l.m, cg, l.k, l.k}, random_values(l.m * cg * l.k * l.k, 2)),
        true});
   call.inputs.push_back({Tensor::from_vector(Shape{l.m}, random_values(l.m, 3)), true});
-  auto op = testing::PreparedOp::prepare(call);
+  return call;
+}
+
+void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads,
+             const std::string& implementation) {
+  const int64_t pad = l.k / 2;
+  const int64_t oh = (l.h + 2 * pad - l.k) / l.stride + 1;
+  const int64_t ow = (l.w + 2 * pad - l.k) / l.stride + 1;
+  const int64_t cg = l.c / l.group;
+  auto op = testing::PreparedOp::prepare(conv_call(l, layout, threads, implementation));
   if (!op.is_ok()) {
     st.SkipWithError(op.status().message().c_str());
     return;
@@ -180,6 +189,22 @@ void bm_conv(benchmark::State& st, ConvLayer l, ConvLayout layout, int threads) 
     st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * bytes);
   }
   st.SetLabel((*op)->kernel_name());
+}
+
+// The NHWC entries of the list that accept the layer besides the one the list chooses: each
+// gets rows of its own (conv/<entry>/<layer>/t<n>), so a choice can be checked against the
+// alternatives it declined or came before.
+std::vector<std::string> alternative_implementations(const ConvLayer& l) {
+  std::vector<std::string> names;
+  auto chosen = testing::PreparedOp::prepare(conv_call(l, ConvLayout::kNhwc, 1, ""));
+  if (!chosen.is_ok()) return names;
+  for (const ConvImplementation* impl : conv_implementations()) {
+    if (impl->name == std::string((*chosen)->kernel_name())) continue;
+    if (testing::PreparedOp::prepare(conv_call(l, ConvLayout::kNhwc, 1, impl->name)).is_ok()) {
+      names.push_back(impl->name);
+    }
+  }
+  return names;
 }
 
 void register_benchmarks() {
@@ -205,18 +230,24 @@ void register_benchmarks() {
         ->Unit(benchmark::kMicrosecond);
   }
   for (const ConvLayer& l : conv_layers()) {
-    const bool winograd = l.k == 3 && l.stride == 1 && l.group == 1 && l.c >= kWinogradMinInputs &&
-                          l.m >= kWinogradMinOutputs;
-    for (ConvLayout layout :
-         {ConvLayout::kNhwc, ConvLayout::kNhwcDirect, ConvLayout::kNchwIn, ConvLayout::kNchw}) {
+    for (ConvLayout layout : {ConvLayout::kNhwc, ConvLayout::kNchwIn, ConvLayout::kNchw}) {
       if (layout == ConvLayout::kNchwIn && l.c > 4) continue;
-      if (layout == ConvLayout::kNhwcDirect && !winograd) continue;
       for (int t : {1, 2}) {
         if (layout == ConvLayout::kNchw && t == 2) continue;  // the single-thread reference only
         const std::string name = std::string("conv/") + conv_layout_name(layout) + "/" + l.name +
                                  "/t" + std::to_string(t);
         benchmark::RegisterBenchmark(
-            name.c_str(), [l, layout, t](benchmark::State& st) { bm_conv(st, l, layout, t); })
+            name.c_str(), [l, layout, t](benchmark::State& st) { bm_conv(st, l, layout, t, ""); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+    for (const std::string& impl : alternative_implementations(l)) {
+      for (int t : {1, 2}) {
+        const std::string name = "conv/" + impl + "/" + l.name + "/t" + std::to_string(t);
+        benchmark::RegisterBenchmark(
+            name.c_str(),
+            [l, impl, t](benchmark::State& st) { bm_conv(st, l, ConvLayout::kNhwc, t, impl); })
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
       }

@@ -102,7 +102,10 @@ struct NamedTensor {
 struct StepInfo {
   std::string node_name;
   std::string op_type;
-  std::string kernel;  // implementation name ("conv2d_nchw_im2col", ...)
+  std::string kernel;  // implementation name ("conv_nchw_im2col", ...)
+  // For operators with several implementations: the choice and why each one before it in the
+  // list declined ("conv_nhwc_gemm; declined: conv_nhwc_1x1: kernel [3,3]; ..."), else "".
+  std::string dispatch;
   std::vector<std::vector<int64_t>> input_shapes, output_shapes;
   std::vector<DataType> input_dtypes, output_dtypes;
 };

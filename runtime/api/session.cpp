@@ -289,6 +289,7 @@ Result<std::vector<StepInfo>> Session::describe_plan(const std::vector<NamedTens
       info.op_type = onnx_op_type(*step.node);  // a fused kind as the operator it extends
     }
     info.kernel = step.kernel ? step.kernel->name() : "";
+    info.dispatch = step.dispatch;
     for (int id : step.inputs) {
       info.input_shapes.push_back(id >= 0 ? plan.tensors[id].shape : Shape{});
       info.input_dtypes.push_back(id >= 0 ? plan.tensors[id].dtype : DataType::kUndefined);

@@ -4,6 +4,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "core/verbose.hpp"
 #include "exec/evaluate_node.hpp"
 #include "kernels/registry.hpp"
 
@@ -154,9 +155,13 @@ class Planner {
       return fold_node(node, ctx, **kernel, input_ids);
     }
 
+    if (!ctx.dispatch.empty() && verbose_enabled(VerboseTopic::kDispatch)) {
+      verbose_print(VerboseTopic::kDispatch, node.describe() + ": " + ctx.dispatch);
+    }
     PlanStep step;
     step.node = &node;
     step.inputs = input_ids;
+    step.dispatch = std::move(ctx.dispatch);
     const int step_index = static_cast<int>(plan_->steps.size());
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const Value* v = node.outputs[i];

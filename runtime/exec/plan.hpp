@@ -36,6 +36,7 @@ struct PlanStep {
   std::unique_ptr<Kernel> kernel;
   std::vector<int> inputs;   // tensor ids; -1 for an absent optional input
   std::vector<int> outputs;  // tensor ids; -1 for an absent or unused output
+  std::string dispatch;      // PrepareContext::dispatch: the choice among implementations
 };
 
 // The concrete input set a plan is built for.

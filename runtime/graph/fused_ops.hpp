@@ -29,12 +29,12 @@ inline constexpr char kFusedBatchNorm[] = "FusedBatchNorm";  // BatchNormalizati
 // FusedConv operands: Conv's three, then what fusions add; an absent role is a null slot.
 struct ConvOperand {
   enum : size_t {
-    kX = 0,       // X (for an expansion: the expansion's input)
-    kW = 1,       // W
-    kBias = 2,    // B, optional
-    kResidual,    // R added before the activation (kernels/conv_residual.hpp)
-    kGate,        // G scaling X's channels per image (kernels/conv_gate.hpp)
-    kExpandW,     // a 1x1 expansion run before this depthwise conv (kernels/conv_expand_dw.hpp)
+    kX = 0,     // X (for an expansion: the expansion's input)
+    kW = 1,     // W
+    kBias = 2,  // B, optional
+    kResidual,  // R added before the activation (kernels/conv/residual_after.hpp)
+    kGate,      // G scaling X's channels per image (kernels/conv/gate_before.hpp)
+    kExpandW,  // a 1x1 expansion run before this depthwise conv (kernels/conv/expand_depthwise.cpp)
     kExpandBias,  // its bias, optional
     kCount
   };
@@ -42,7 +42,7 @@ struct ConvOperand {
 struct ConvResult {
   enum : size_t {
     kY = 0,
-    kPooled,  // the global average pool of Y (kernels/conv_pool.hpp)
+    kPooled,  // the global average pool of Y (kernels/conv/pool_after.hpp)
     kCount
   };
 };

@@ -1,6 +1,6 @@
 // Per-channel sums over the pixels of NHWC data, in double, and the global average pool built on
 // them: the GlobalAveragePool kernels (kernels/pool.cpp) and the pooled second output of a conv
-// (kernels/conv_pool.hpp).
+// (kernels/conv/pool_after.hpp).
 #pragma once
 
 #include <cstdint>

@@ -37,7 +37,7 @@ struct InputInfo {
 struct ExecutionOptions {
   bool winograd = true;  // 3x3 convolutions may run as Winograd (ModelOptions::winograd)
   // Tests and benchmarks: the Conv implementation to use, by name ("" = the first that
-  // supports the conv in the ordered list, kernels/conv_implementations.hpp). A forced
+  // supports the conv in the ordered list, kernels/conv/conv_implementation.hpp). A forced
   // implementation that does not support a conv is an error naming its reason.
   std::string conv_implementation;
 };
@@ -66,6 +66,9 @@ class PrepareContext {
   std::vector<int> inplace_of;
   // Set by require_value() when a value is needed but unknown.
   std::vector<size_t> missing_values;
+  // Set by factories that choose among implementations: the choice and why the ones before it
+  // declined (printed with KEEL_VERBOSE=dispatch, shown by `keel bench --profile`).
+  std::string dispatch;
 
   size_t num_inputs() const { return inputs.size(); }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i].present; }

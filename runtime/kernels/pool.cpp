@@ -15,36 +15,22 @@
 
 #include "exec/parallel.hpp"
 #include "kernels/channel_sums.hpp"
-#include "kernels/conv_params.hpp"
 #include "kernels/registry.hpp"
+#include "kernels/window_geometry.hpp"
 #include "ukernels/pool_dispatch.hpp"
 
 namespace keel {
 namespace {
 
-constexpr size_t kMaxSpatial = 3;
-
-struct PoolGeometry {
-  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0},
-      pe{0, 0, 0};
+// The shared window (kernels/window_geometry.hpp) over N * C planes.
+struct PoolGeometry : Geometry3 {
   int64_t planes = 0;  // N * C
-  int64_t in_size() const { return in[0] * in[1] * in[2]; }
-  int64_t out_size() const { return out[0] * out[1] * out[2]; }
 };
 
 PoolGeometry to_pool_geometry(const WindowGeometry& g, int64_t planes) {
   PoolGeometry r;
+  static_cast<Geometry3&>(r) = to_geometry3(g);
   r.planes = planes;
-  const size_t off = kMaxSpatial - g.rank();
-  for (size_t i = 0; i < g.rank(); ++i) {
-    r.in[off + i] = g.in[i];
-    r.out[off + i] = g.out[i];
-    r.k[off + i] = g.kernel[i];
-    r.s[off + i] = g.strides[i];
-    r.d[off + i] = g.dilations[i];
-    r.pb[off + i] = g.pads_begin[i];
-    r.pe[off + i] = g.pads_end[i];
-  }
   return r;
 }
 

@@ -10,6 +10,7 @@ const KernelRegistry& KernelRegistry::global() {
     register_elementwise_kernels(r);
     register_math_kernels(r);
     register_conv_kernels(r);
+    register_conv_transpose_kernels(r);
     register_gemm_kernels(r);
     register_pool_kernels(r);
     register_normalization_kernels(r);

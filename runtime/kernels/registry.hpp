@@ -45,6 +45,7 @@ class KernelRegistry {
 void register_elementwise_kernels(KernelRegistry& r);
 void register_math_kernels(KernelRegistry& r);
 void register_conv_kernels(KernelRegistry& r);
+void register_conv_transpose_kernels(KernelRegistry& r);
 void register_gemm_kernels(KernelRegistry& r);
 void register_pool_kernels(KernelRegistry& r);
 void register_normalization_kernels(KernelRegistry& r);

@@ -262,7 +262,7 @@ class LayoutRewriter {
       // The weights say 2-D; an input of unknown rank would be rejected by the kernel anyway.
       if (known_rank(x) != -1) return false;
     }
-    // A fused residual (kernels/conv_residual.hpp) is added to the output as it is stored: it
+    // A fused residual (kernels/conv/residual_after.hpp) is added to the output as it is stored: it
     // must be NHWC too, so it needs a known rank of 4 when it is not NHWC already.
     const bool residual = has_conv_operand(*n, ConvOperand::kResidual);
     Value* r = residual ? n->inputs[ConvOperand::kResidual] : nullptr;
@@ -276,7 +276,7 @@ class LayoutRewriter {
     if (residual && !is_nhwc(r)) graph_.replace_input(n, ConvOperand::kResidual, as_nhwc(r));
     mark(n);
     tag(n->outputs[ConvResult::kY]);
-    // A fused pooling (kernels/conv_pool.hpp).
+    // A fused pooling (kernels/conv/pool_after.hpp).
     if (n->has_output(ConvResult::kPooled)) tag(n->outputs[ConvResult::kPooled]);
     return true;
   }

@@ -1,8 +1,8 @@
 // fuse_conv_add (keel-only, not written by `keel fold`): a residual connection. A Conv whose
 // output feeds only an Add of another computed tensor R becomes a FusedConv with R as its
 // residual operand and the Add's
-// output as its own (kernels/conv_residual.hpp); fuse_activation, which runs next, then moves the
-// activation after the Add into the same node. The convolution's GEMM adds R while each output
+// output as its own (kernels/conv/residual_after.hpp); fuse_activation, which runs next, then moves
+// the activation after the Add into the same node. The convolution's GEMM adds R while each output
 // tile is in registers, so the block's sum and its Relu cost no pass over memory of their own.
 // Constant addends are fold_conv_mul_add's (they become the bias). R's shape is only known at
 // plan time: the kernel also handles an R that broadcasts, so the rewrite never depends on it.

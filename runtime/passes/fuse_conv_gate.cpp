@@ -1,10 +1,10 @@
 // fuse_conv_gate (keel-only, not written by `keel fold`): squeeze-excitation. In
 //   s = GlobalAveragePool(x); g = act(Conv(... act(Conv(s)))); y = Conv(Mul(x, g))
 // where the Mul's output feeds only the last Conv, that Conv becomes a FusedConv reading x as its
-// X and g as its gate operand (kernels/conv_gate.hpp), and the Mul goes. An NHWC 1x1 projection
-// (EfficientNet's and MobileNetV3's) then scales its packed weights by g once per image instead of
-// a pass that reads and writes x; any other conv multiplies x into scratch as the Mul did.
-// Mathematically exact: sum_c w[m,c] (x[c] g[c]) = sum_c (w[m,c] g[c]) x[c]; each product is
+// X and g as its gate operand (kernels/conv/gate_before.hpp), and the Mul goes. An NHWC 1x1
+// projection (EfficientNet's and MobileNetV3's) then scales its packed weights by g once per image
+// instead of a pass that reads and writes x; any other conv multiplies x into scratch as the Mul
+// did. Mathematically exact: sum_c w[m,c] (x[c] g[c]) = sum_c (w[m,c] g[c]) x[c]; each product is
 // rounded at another point.
 //
 // g's shape is proven by the pattern, not read from declared shapes (which models often omit):

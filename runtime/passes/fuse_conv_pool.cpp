@@ -1,7 +1,7 @@
 // fuse_conv_pool (keel-only, not written by `keel fold`): a GlobalAveragePool of a Conv's
 // output (a squeeze-excitation block's pooling after its depthwise conv) becomes the pooled
-// result of a FusedConv (kernels/conv_pool.hpp). The NHWC depthwise and direct kernels then sum
-// each output row while it is in cache, instead of a pass that reads the whole tensor back; the
+// result of a FusedConv (kernels/conv/pool_after.hpp). The NHWC depthwise and direct kernels then
+// sum each output row while it is in cache, instead of a pass that reads the whole tensor back; the
 // Conv's output 0 stays as it was for its other readers. Runs after fuse_conv_gate, which looks
 // for the GlobalAveragePool node.
 #include <string>

@@ -1,7 +1,7 @@
 // fuse_expand_depthwise (keel-only, not written by `keel fold`; runs after choose_layout): an
 // inverted residual's 1x1 expansion and the depthwise conv reading it become one node
-// (kernels/conv_expand_dw.hpp), so the expanded tensor is produced band by band in L2 instead
-// of being written to memory and read back. Both convs must run NHWC; the expansion a plain
+// (kernels/conv/expand_depthwise.cpp), so the expanded tensor is produced band by band in L2
+// instead of being written to memory and read back. Both convs must run NHWC; the expansion a plain
 // 1x1 conv (one group, stride 1, no padding, constant weights) whose output only the depthwise
 // conv reads, and the depthwise conv one with a channel per group, constant weights and no
 // residual or gate.

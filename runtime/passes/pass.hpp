@@ -51,12 +51,13 @@ bool fold_conv_mul_add(Graph& graph, PassContext& ctx);
 // a MatMul with constant B (which also takes a following per-column bias Add).
 bool fuse_activation(Graph& graph, PassContext& ctx);
 // Conv -> Add of a computed tensor (a residual connection) -> one Conv with that tensor as a
-// fourth input, added in its epilogue (kernels/conv_residual.hpp). Runs before fuse_activation.
+// fourth input, added in its epilogue (kernels/conv/residual_after.hpp). Runs before
+// fuse_activation.
 bool fuse_conv_add(Graph& graph, PassContext& ctx);
 // Mul(x, g) -> Conv, g a squeeze-excitation gate computed from GlobalAveragePool(x) -> one Conv
-// reading x with g as a fifth input (kernels/conv_gate.hpp). Runs after fuse_activation.
+// reading x with g as a fifth input (kernels/conv/gate_before.hpp). Runs after fuse_activation.
 bool fuse_conv_gate(Graph& graph, PassContext& ctx);
-// GlobalAveragePool of a Conv's output -> the Conv's second output (kernels/conv_pool.hpp).
+// GlobalAveragePool of a Conv's output -> the Conv's second output (kernels/conv/pool_after.hpp).
 // Runs after fuse_conv_gate.
 bool fuse_conv_pool(Graph& graph, PassContext& ctx);
 // Decomposed exact GELU (Div, Erf, Add, Mul, Mul) -> one Gelu node (keel-only below opset 20).
@@ -64,7 +65,7 @@ bool fuse_gelu_pattern(Graph& graph, PassContext& ctx);
 // Decomposed LayerNorm / RMSNorm subgraphs -> LayerNormalization (opset >= 17) or
 // RMSNormalization (opset >= 23) of the model's opset (standard ONNX: runs with folding).
 bool fuse_layernorm_pattern(Graph& graph, PassContext& ctx);
-// NHWC 1x1 expansion -> depthwise Conv -> one node (kernels/conv_expand_dw.hpp). Runs after
+// NHWC 1x1 expansion -> depthwise Conv -> one node (kernels/conv/expand_depthwise.cpp). Runs after
 // choose_layout (both convs must be NHWC).
 bool fuse_expand_depthwise(Graph& graph, PassContext& ctx);
 // Runs 2-D convolutions and the ops around them on NHWC data when options.layout asks for it

@@ -1,4 +1,4 @@
-// The interface between the Winograd F(2x2, 3x3) convolution driver (kernels/conv_winograd.cpp)
+// The interface between the Winograd F(2x2, 3x3) convolution driver (kernels/conv/winograd.cpp)
 // and the per-ISA tile transforms (isa/*.cpp, winograd_body.inc). Plain data only: this header
 // is included by translation units compiled with AVX flags, so it must not define any inline
 // function.

@@ -74,6 +74,18 @@ check "bench --layout nhwc exits 0" test $? -eq 0
 check "bench --layout nhwc is reported" grep -q "^Layout: nhwc" "$tmp/nhwc.txt"
 check "bench --input-layout nhwc feeds NHWC" grep -q "^Input input: float32\[1,64,64,3\]" "$tmp/nhwc.txt"
 check "bench --layout nhwc runs NHWC kernels" grep -q "conv_nhwc" "$tmp/nhwc.json"
+check "bench --profile says why each Conv runs its implementation" \
+  grep -q "^  /layers/.*/Conv: conv_nhwc_[a-z]*; declined: conv_nhwc_expand_depthwise: " "$tmp/nhwc.txt"
+check "the trace carries the dispatch of each Conv" grep -q '"dispatch":"conv_nhwc_' "$tmp/nhwc.json"
+
+# KEEL_VERBOSE=dispatch: one stderr line per Conv at plan time, with the declines.
+KEEL_VERBOSE=dispatch "$keel" run "$src/models/resnet_tiny" --layout nchw --iterations 0 \
+  > "$tmp/verbose.out" 2> "$tmp/verbose.err"
+check "KEEL_VERBOSE=dispatch exits 0" test $? -eq 0
+check "KEEL_VERBOSE=dispatch names the choice and the declines" \
+  grep -q "^keel: dispatch: node '.*' (FusedConv): conv_nchw_[a-z0-9]*; declined: .*conv_nhwc_gemm: layout is NCHW" \
+  "$tmp/verbose.err"
+check "no dispatch lines without KEEL_VERBOSE" bash -c "! grep -q 'keel: dispatch' '$tmp/nhwc.txt'"
 
 # Bad arguments: exit code 2 and a clear message.
 "$keel" bench "$src/models/resnet_tiny" --layout sideways > "$tmp/bad.txt" 2>&1

@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
-#include "kernels/conv_winograd.hpp"
+#include "kernels/conv/conv_implementation.hpp"
+#include "kernels/conv/winograd.hpp"
 #include "kernels/fused_activation.hpp"
 #include "ref/activation_ref.hpp"
 #include "ref/conv_ref.hpp"
@@ -67,7 +68,8 @@ ActParams activation_named(const std::string& name) {
   return {};
 }
 
-// With `gate` ([N, C, 1, 1]): a gated conv (kernels/conv_gate.hpp) whose reference reads X * G.
+// With `gate` ([N, C, 1, 1]): a gated conv (kernels/conv/gate_before.hpp) whose reference reads X *
+// G.
 ConvSetup setup_conv(const ConvCase& c, uint32_t seed, const Tensor* gate = nullptr) {
   const size_t nsp = c.kernel.size();
   Shape w_shape = {c.m, c.x[1] / c.group};
@@ -844,6 +846,219 @@ TEST(ConvTranspose, RejectsMalformedNodes) {
   EXPECT_EQ(status({1, 2, 4, 4}, {2, 2, 3, 3}, {{"pads", attr_ints({3, 3, 3, 3})}}),
             StatusCode::kInvalidModel);
   EXPECT_EQ(status({1, 2, 4, 4}, {2, 2, 3, 3}, {}), StatusCode::kOk);
+}
+
+// ------------------------------------------------------------------ the implementation list
+
+// One case of the list test: a complete op call and its float64 reference in the call's layout.
+struct ListCase {
+  std::string name;
+  OpCall call;
+  Tensor want;
+  double atol = 1e-5, rtol = 1e-5;
+  bool act = false;
+};
+
+// A depthwise conv with its 1x1 expansion fused (kernels/conv/expand_depthwise.cpp), NHWC:
+// the reference is the two convs, the expansion's Relu between them.
+ListCase expand_depthwise_case(uint32_t seed) {
+  const int64_t n = 2, cin = 5, c = 12, h = 9, w = 8;
+  Tensor x = random_tensor({n, cin, h, w}, seed), we = random_tensor({c, cin, 1, 1}, seed + 1);
+  Tensor be = random_tensor({c}, seed + 2), wd = random_tensor({c, 1, 3, 3}, seed + 3);
+  Tensor bd = random_tensor({c}, seed + 4);
+  ref::ConvRefParams pe;
+  pe.x_shape = {n, cin, h, w};
+  pe.w_shape = {c, cin, 1, 1};
+  pe.y_shape = {n, c, h, w};
+  pe.strides = pe.dilations = {1, 1};
+  pe.pads_begin = {0, 0};
+  std::vector<float> mid(static_cast<size_t>(n * c * h * w)), y(mid.size());
+  ref::conv(pe, x.data_as<float>(), we.data_as<float>(), be.data_as<float>(), mid.data());
+  for (float& v : mid) v = std::max(v, 0.0f);
+  ref::ConvRefParams pd = pe;
+  pd.x_shape = pd.y_shape;
+  pd.w_shape = {c, 1, 3, 3};
+  pd.pads_begin = {1, 1};
+  pd.group = c;
+  ref::conv(pd, mid.data(), wd.data_as<float>(), bd.data_as<float>(), y.data());
+  ListCase lc;
+  lc.name = "expand_c5_to_12_dw3x3_nhwc";
+  lc.call.op_type = "Conv";
+  lc.call.attributes["group"] = attr_int(c);
+  lc.call.attributes["pads"] = attr_ints({1, 1, 1, 1});
+  testing::use_fused_kind(lc.call);
+  lc.call.decisions.layout = Layout::kNhwc;
+  lc.call.decisions.expand_activation = activation_named("Relu");
+  lc.call.inputs = {{transpose4(x, {0, 2, 3, 1}), false}, {wd, true}, {bd, true}};
+  lc.call.inputs.resize(ConvOperand::kExpandW);
+  lc.call.inputs.push_back({we, true});
+  lc.call.inputs.push_back({be, true});
+  lc.want = transpose4(Tensor::from_vector({n, c, h, w}, y), {0, 2, 3, 1});
+  return lc;
+}
+
+// The case table of the list test, each in NCHW and (2-D ones) NHWC.
+std::vector<ListCase> list_cases() {
+  // Named fields: what each case exercises reads in its line.
+  const std::vector<ConvCase> table = {
+      {.name = "pointwise_c13_m7", .x = {2, 13, 7, 7}, .m = 7, .kernel = {1, 1}},
+      {.name = "pointwise_n3_c64_m33_no_bias",
+       .x = {3, 64, 5, 9},
+       .m = 33,
+       .kernel = {1, 1},
+       .bias = false},
+      {.name = "pointwise_s2", .x = {1, 8, 9, 9}, .m = 5, .kernel = {1, 1}, .strides = {2, 2}},
+      {.name = "k3_pad1_c16_m13_relu",
+       .x = {1, 16, 7, 7},
+       .m = 13,
+       .kernel = {3, 3},
+       .pads = {1, 1, 1, 1},
+       .act = "Relu"},
+      {.name = "k3_c8_m70_wide",
+       .x = {1, 8, 6, 7},
+       .m = 70,
+       .kernel = {3, 3},
+       .pads = {1, 1, 1, 1}},
+      {.name = "k3_c64_m32_winograd_sized",
+       .x = {1, 64, 7, 6},
+       .m = 32,
+       .kernel = {3, 3},
+       .pads = {1, 1, 1, 1}},
+      {.name = "k3_n2_c67_m70_silu",
+       .x = {2, 67, 7, 6},
+       .m = 70,
+       .kernel = {3, 3},
+       .pads = {1, 1, 1, 1},
+       .act = "Silu"},
+      {.name = "k3_c80_m64_asym_pads",
+       .x = {1, 80, 6, 9},
+       .m = 64,
+       .kernel = {3, 3},
+       .pads = {2, 0, 1, 2}},
+      {.name = "k3_s2_dil2_asym_pads",
+       .x = {2, 5, 11, 9},
+       .m = 6,
+       .kernel = {3, 3},
+       .strides = {1, 2},
+       .dilations = {2, 2},
+       .pads = {2, 0, 1, 3}},
+      {.name = "group3_c24_k3",
+       .x = {1, 24, 6, 13},
+       .m = 24,
+       .kernel = {3, 3},
+       .pads = {1, 1, 1, 1},
+       .group = 3},
+      {.name = "depthwise_n2_c13_k3",
+       .x = {2, 13, 9, 11},
+       .m = 13,
+       .kernel = {3, 3},
+       .pads = {1, 1, 1, 1},
+       .group = 13},
+      {.name = "depthwise_multiplier2_k5_dil2",
+       .x = {1, 4, 12, 12},
+       .m = 8,
+       .kernel = {5, 5},
+       .dilations = {2, 2},
+       .pads = {2, 2, 2, 2},
+       .group = 4},
+      {.name = "depthwise_c19_k3_s2_clip",
+       .x = {1, 19, 7, 6},
+       .m = 19,
+       .kernel = {3, 3},
+       .strides = {2, 2},
+       .pads = {1, 1, 1, 1},
+       .group = 19,
+       .act = "Clip"},
+      {.name = "no_bias_w_not_constant",
+       .x = {1, 6, 8, 8},
+       .m = 5,
+       .kernel = {3, 3},
+       .pads = {0, 1, 0, 1},
+       .bias = false,
+       .const_w = false},
+      {.name = "conv1d_k3_s2",
+       .x = {2, 5, 17},
+       .m = 7,
+       .kernel = {3},
+       .strides = {2},
+       .pads = {1, 1}},
+  };
+  std::vector<ListCase> cases;
+  uint32_t seed = 9000;
+  for (const ConvCase& c : table) {
+    const ConvSetup s = setup_conv(c, seed++);
+    ListCase nchw{c.name + "_nchw", s.call, Tensor::from_vector(s.y_shape, s.want),
+                  s.atol,           s.rtol, !c.act.empty()};
+    cases.push_back(nchw);
+    // NHWC: 2-D convs with constant W (the layout pass marks no other).
+    if (c.x.size() != 4 || !c.const_w) continue;
+    ListCase nhwc = nchw;
+    nhwc.name = c.name + "_nhwc";
+    nhwc.call.decisions.layout = Layout::kNhwc;
+    nhwc.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+    nhwc.want = transpose4(nchw.want, {0, 2, 3, 1});
+    cases.push_back(nhwc);
+  }
+  cases.push_back(expand_depthwise_case(seed));
+  return cases;
+}
+
+// Every entry of the Conv implementation list, forced through the execution options, on every
+// case of the table it accepts, on every ISA tier the host has: the list is what runs, so the
+// list is what is tested. A case an entry declines fails with the reason; every entry must
+// accept at least one case, and every case must be run by at least one entry.
+TEST(ConvImplementations, EveryEntryMatchesReferenceOnEveryTier) {
+  const std::vector<ListCase> cases = list_cases();
+  std::map<std::string, int> runs_of_case;
+  for (const ConvImplementation* impl : conv_implementations()) {
+    int accepted = 0;
+    for (const ListCase& lc : cases) {
+      OpCall call = lc.call;
+      call.options.conv_implementation = impl->name;
+      auto op = testing::PreparedOp::prepare(call);
+      if (!op.is_ok()) {
+        EXPECT_EQ(op.status().code(), StatusCode::kUnsupported) << op.status().to_string();
+        EXPECT_NE(op.status().to_string().find(std::string(impl->name) + " declines: "),
+                  std::string::npos)
+            << op.status().to_string();
+        continue;
+      }
+      EXPECT_STREQ((*op)->kernel_name(), impl->name) << lc.name;
+      ++accepted;
+      ++runs_of_case[lc.name];
+      for (Isa isa : host_tiers()) {
+        SCOPED_TRACE(std::string(impl->name) + " " + lc.name + "_" + isa_name(isa));
+        auto got = run_on(call, isa, 2);
+        ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+        ASSERT_EQ((*got)[0].shape(), lc.want.shape());
+        EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), lc.want.data_as<float>(),
+                                       lc.want.numel(), lc.atol, lc.rtol, lc.act));
+      }
+    }
+    EXPECT_GT(accepted, 0) << impl->name << " accepted no case of the table";
+  }
+  for (const ListCase& lc : cases) EXPECT_GT(runs_of_case[lc.name], 0) << lc.name;
+}
+
+// Without a forced entry the first that accepts runs, and the declines before it are recorded.
+TEST(ConvImplementations, TheFirstAcceptingEntryRunsAndTheDeclinesAreNamed) {
+  ConvSetup s = setup_conv({.name = "k3", .x = {1, 16, 7, 7}, .m = 70, .kernel = {3, 3}}, 1);
+  s.call.decisions.layout = Layout::kNhwc;
+  s.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
+  auto op = testing::PreparedOp::prepare(s.call);
+  ASSERT_TRUE(op.is_ok()) << op.status().to_string();
+  EXPECT_STREQ((*op)->kernel_name(), "conv_nhwc_gemm");
+  const std::string& why = (*op)->dispatch();
+  EXPECT_EQ(why.rfind("conv_nhwc_gemm; declined: conv_nhwc_expand_depthwise: ", 0), 0u) << why;
+  EXPECT_NE(why.find("conv_nhwc_1x1: kernel [3,3]"), std::string::npos) << why;
+  EXPECT_NE(why.find("conv_nhwc_direct: 70 outputs"), std::string::npos) << why;
+  EXPECT_EQ(why.find("conv_nchw"), std::string::npos) << why;  // entries after the choice
+
+  s.call.options.conv_implementation = "conv_nhwc_nonexistent";
+  auto unknown = testing::PreparedOp::prepare(s.call);
+  ASSERT_FALSE(unknown.is_ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().to_string().find("conv_nhwc_nonexistent"), std::string::npos);
 }
 
 }  // namespace

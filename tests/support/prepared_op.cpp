@@ -49,6 +49,7 @@ Result<std::unique_ptr<PreparedOp>> PreparedOp::prepare(const OpCall& call) {
 
   PrepareContext ctx(*n, infos, call.threads, call.options);
   KEEL_ASSIGN_OR_RETURN(op->kernel_, reg->factory(ctx));
+  op->dispatch_ = ctx.dispatch;
 
   for (int i = 0; i < call.num_outputs; ++i) {
     if (ctx.output_values[i]) {

@@ -62,6 +62,8 @@ class PreparedOp {
   // An output the kernel aliases to an input is a copy of that input, made by prepare.
   const std::vector<Tensor>& outputs() const { return outputs_; }
   const char* kernel_name() const { return kernel_->name(); }
+  // PrepareContext::dispatch: the choice among implementations and the declines before it.
+  const std::string& dispatch() const { return dispatch_; }
 
  private:
   PreparedOp() = default;
@@ -69,6 +71,7 @@ class PreparedOp {
   OpCall call_;
   Graph graph_;
   std::unique_ptr<Kernel> kernel_;
+  std::string dispatch_;
   std::vector<Tensor> outputs_;
   std::vector<TensorView> in_views_, out_views_;
   AlignedBytes scratch_;

@@ -185,7 +185,7 @@ StepWork step_work(const StepInfo& s) {
   } else if (s.op_type == "MatMul" && !a.empty()) {
     macs = static_cast<double>(product(out)) * static_cast<double>(a.back());
   }
-  // A depthwise FusedConv carrying its 1x1 expansion (kernels/conv_expand_dw.hpp): the
+  // A depthwise FusedConv carrying its 1x1 expansion (kernels/conv/expand_depthwise.cpp): the
   // expansion's W is [C, C_in, 1, 1], X its input, so it adds X's elements times C.
   constexpr size_t kExpandW = ConvOperand::kExpandW;
   if (s.op_type == "Conv" && s.input_shapes.size() > kExpandW &&
@@ -206,6 +206,7 @@ struct Stream {
 struct OpTotal {
   std::string key;
   std::string kernel;
+  std::string dispatch;  // StepInfo::dispatch
   int64_t calls = 0;
   double ns = 0;
   StepWork work;
@@ -262,6 +263,19 @@ void print_top(const char* title, std::vector<OpTotal> totals, double all_ns, si
   }
 }
 
+// Why the slowest nodes run the implementation they run (the list walk of their factory).
+void print_dispatch(std::vector<OpTotal> nodes, size_t top) {
+  std::sort(nodes.begin(), nodes.end(),
+            [](const OpTotal& x, const OpTotal& y) { return x.ns > y.ns; });
+  bool header = false;
+  for (size_t i = 0; i < std::min(top, nodes.size()); ++i) {
+    if (nodes[i].dispatch.empty()) continue;
+    if (!header) std::printf("Implementation choices of those nodes (KEEL_VERBOSE=dispatch):\n");
+    header = true;
+    std::printf("  %s: %s\n", nodes[i].key.c_str(), nodes[i].dispatch.c_str());
+  }
+}
+
 // Writes the trace (streamed: a long run has many events) and prints/returns the summary.
 Result<json> write_profile(const std::string& path, const std::vector<StepInfo>& steps,
                            const std::vector<Stream>& streams, Clock::time_point origin,
@@ -274,6 +288,7 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
     json a;
     a["op_type"] = s.op_type;
     a["kernel"] = s.kernel;
+    if (!s.dispatch.empty()) a["dispatch"] = s.dispatch;
     a["layout"] = layout;
     json ins = json::array(), outs = json::array();
     for (size_t k = 0; k < s.input_shapes.size(); ++k) {
@@ -354,6 +369,7 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
     OpTotal node;
     node.key = (steps[i].node_name.empty() ? steps[i].op_type : steps[i].node_name);
     node.kernel = steps[i].kernel;
+    node.dispatch = steps[i].dispatch;
     node.calls = step_calls[i];
     node.ns = step_ns[i];
     node.work = {work[i].flops * calls, work[i].bytes * calls};
@@ -373,6 +389,7 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
   std::printf("Machine stream GB/s: %.1f\n", lim.bytes_per_s * 1e-9);
   print_top("Top operator types by total time:", ops, all_ns, runs, 15, lim);
   print_top("Top nodes by total time:", by_node, all_ns, runs, 10, lim);
+  print_dispatch(by_node, 10);
 
   json j;
   j["file"] = path;

@@ -1,4 +1,4 @@
-#include "kernels/conv_residual.hpp"
+#include "kernels/conv/residual_after.hpp"
 
 #include <algorithm>
 #include <array>

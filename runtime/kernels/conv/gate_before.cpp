@@ -1,4 +1,4 @@
-#include "kernels/conv_gate.hpp"
+#include "kernels/conv/gate_before.hpp"
 
 #include <algorithm>
 #include <array>

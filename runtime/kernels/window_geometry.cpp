@@ -1,4 +1,4 @@
-#include "kernels/conv_params.hpp"
+#include "kernels/window_geometry.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -159,92 +159,9 @@ void valid_output_range(int64_t offset, int64_t stride, int64_t in, int64_t out,
   if (hi < lo) hi = lo;
 }
 
-Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, ConvShapes& cs) {
-  // A FusedConv carries the operands fusions added (graph/fused_ops.hpp); a standard Conv or
-  // ConvTranspose X, W and an optional B. The expansion's operands are
-  // make_conv_expand_depthwise's.
-  const bool fused = ctx.node.op_type == kFusedConv;
-  const size_t max_inputs = fused ? ConvOperand::kGate + 1 : ConvOperand::kBias + 1;
-  if (ctx.num_inputs() < 2 || ctx.num_inputs() > max_inputs) {
-    return ctx.invalid("expected 2 to " + std::to_string(max_inputs) + " inputs, got " +
-                       std::to_string(ctx.num_inputs()));
-  }
-  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kX, {DataType::kFloat32}, 3, 64));
-  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kW, {DataType::kFloat32}, 3, 64));
-  const Shape& x = ctx.input(ConvOperand::kX).shape;
-  const Shape& w = ctx.input(ConvOperand::kW).shape;
-  const bool nhwc = x_layout == Layout::kNhwc;
-  if (nhwc && x.size() != 4) {
-    return ctx.invalid("X " + shape_to_string(x) + " must have rank 4 in the NHWC layout");
-  }
-  if (w.size() != x.size()) {
-    return ctx.invalid("W " + shape_to_string(w) + " and X " + shape_to_string(x) +
-                       " must have the same rank");
-  }
-  const size_t nsp = x.size() - 2;
-  if (nsp > kConvMaxSpatial) {
-    return ctx.unsupported_case(std::to_string(nsp) + "-D convolution (at most 3-D supported)");
-  }
-  KEEL_ASSIGN_OR_RETURN(cs.group, ctx.node.attr_int("group", 1));
-  if (cs.group < 1) return ctx.invalid("group " + std::to_string(cs.group) + " must be >= 1");
-  cs.batch = x[0];
-  // NHWC: channels last, spatial dims in between.
-  cs.cin = nhwc ? x[3] : x[1];
-  if (cs.cin % cs.group != 0) {
-    return ctx.invalid("X has " + std::to_string(cs.cin) + " channels, not divisible by group " +
-                       std::to_string(cs.group));
-  }
-  cs.cin_g = cs.cin / cs.group;
-  if (!transpose) {
-    if (w[0] % cs.group != 0 || w[1] != cs.cin_g) {
-      return ctx.invalid("W " + shape_to_string(w) + " does not match X " + shape_to_string(x) +
-                         " with group " + std::to_string(cs.group) +
-                         " (expected W[1] = C/group and W[0] divisible by group)");
-    }
-    cs.cout = w[0];
-    cs.cout_g = w[0] / cs.group;
-  } else {
-    if (w[0] != cs.cin) {
-      return ctx.invalid("W " + shape_to_string(w) + " must have X's channel count " +
-                         std::to_string(cs.cin) + " as its first dim");
-    }
-    cs.cout_g = w[1];
-    cs.cout = w[1] * cs.group;
-  }
-  if (nhwc) {
-    cs.in_spatial.assign(x.begin() + 1, x.end() - 1);
-  } else {
-    cs.in_spatial.assign(x.begin() + 2, x.end());
-  }
-  cs.kernel.assign(w.begin() + 2, w.end());
-  for (int64_t v : cs.in_spatial) {
-    if (v < 1) return ctx.unsupported_case("empty spatial input " + shape_to_string(x));
-  }
-  for (int64_t v : cs.kernel) {
-    if (v < 1) return ctx.invalid("W " + shape_to_string(w) + " has an empty kernel dim");
-  }
-  if (cs.cout < 1 || cs.batch < 0) return ctx.invalid("empty W " + shape_to_string(w));
-  std::vector<int64_t> attr_kernel;
-  bool has_kernel_attr = false;
-  KEEL_RETURN_IF_ERROR(read_kernel_shape(ctx, nsp, false, attr_kernel, has_kernel_attr));
-  if (has_kernel_attr && attr_kernel != cs.kernel) {
-    return ctx.invalid("kernel_shape " + ints_to_string(attr_kernel) +
-                       " does not match W's spatial dims " + ints_to_string(cs.kernel));
-  }
-  cs.has_bias = ctx.has_input(ConvOperand::kBias);
-  if (cs.has_bias) {
-    KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kBias, {DataType::kFloat32}, 1, 1));
-    if (ctx.input(ConvOperand::kBias).shape[0] != cs.cout) {
-      return ctx.invalid("B " + shape_to_string(ctx.input(ConvOperand::kBias).shape) +
-                         " must have " + std::to_string(cs.cout) + " values (output channels)");
-    }
-  }
-  return Status::ok();
-}
-
 Geometry3 to_geometry3(const WindowGeometry& g) {
   Geometry3 r;
-  const size_t off = kConvMaxSpatial - g.rank();
+  const size_t off = kMaxSpatial - g.rank();
   for (size_t i = 0; i < g.rank(); ++i) {
     r.in[off + i] = g.in[i];
     r.out[off + i] = g.out[i];
@@ -252,6 +169,7 @@ Geometry3 to_geometry3(const WindowGeometry& g) {
     r.s[off + i] = g.strides[i];
     r.d[off + i] = g.dilations[i];
     r.pb[off + i] = g.pads_begin[i];
+    r.pe[off + i] = g.pads_end[i];
   }
   return r;
 }

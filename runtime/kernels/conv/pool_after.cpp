@@ -1,4 +1,4 @@
-#include "kernels/conv_pool.hpp"
+#include "kernels/conv/pool_after.hpp"
 
 #include "kernels/channel_sums.hpp"
 

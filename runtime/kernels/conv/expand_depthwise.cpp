@@ -1,13 +1,23 @@
-#include "kernels/conv_expand_dw.hpp"
-
+// A depthwise Conv that absorbed the 1x1 expansion before it (passes/fuse_expand_depthwise.cpp,
+// keel-only, NHWC): the inverted-residual block of MobileNetV2 and EfficientNet. X is the
+// expansion's input [N, H, W, C_in], kExpandW and kExpandBias its weights [C, C_in, 1, 1] and
+// optional bias, and its fused activation NodeDecisions::expand_activation; W and B stay the
+// depthwise weights [C, 1, kH, kW] and bias (graph/fused_ops.hpp). The expanded tensor (6x the
+// block's channels, 1.2-4.8 MB per image at 56x56 and 112x112) then never goes through memory: each
+// thread expands bands of input rows into a buffer that stays in L2 and runs the depthwise rows
+// on it, keeping the rows a band shares with the next. An image whose expanded tensor fits L2
+// is expanded whole instead, as the two separate convs did. A fused pooling (the pooled result,
+// kernels/conv/pool_after.hpp) comes from the rows as they are written.
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "exec/parallel.hpp"
 #include "kernels/channel_sums.hpp"
-#include "kernels/conv_params.hpp"
-#include "kernels/conv_pool.hpp"
+#include "kernels/conv/conv_implementation.hpp"
+#include "kernels/conv/pool_after.hpp"
 #include "kernels/fused_activation.hpp"
 #include "ukernels/dwconv_dispatch.hpp"
 #include "ukernels/sgemm.hpp"
@@ -164,70 +174,31 @@ class ConvExpandDepthwise final : public Kernel {
 
 }  // namespace
 
-Result<std::unique_ptr<Kernel>> make_conv_expand_depthwise(PrepareContext& ctx) {
-  if (node_layout(ctx.node) != Layout::kNhwc || ctx.node.decisions.has_input_layout) {
-    return ctx.invalid("an expanded depthwise conv needs NHWC data");
-  }
-  if (ctx.num_inputs() > ConvOperand::kCount || ctx.has_input(ConvOperand::kResidual) ||
-      ctx.has_input(ConvOperand::kGate)) {
-    return ctx.invalid("an expanded depthwise conv takes X, W, B, the expansion's W and B");
-  }
-  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kX, {DataType::kFloat32}, 4, 4));
-  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kW, {DataType::kFloat32}, 4, 4));
-  KEEL_RETURN_IF_ERROR(ctx.check_input(ConvOperand::kExpandW, {DataType::kFloat32}, 4, 4));
-  const Tensor* wd = ctx.input(ConvOperand::kW).value;
-  const Tensor* we = ctx.input(ConvOperand::kExpandW).value;
-  if (wd == nullptr || we == nullptr) {
-    return ctx.unsupported_case("an expanded depthwise conv needs constant weights");
-  }
-  const Shape& x = ctx.input(ConvOperand::kX).shape;
-  const Shape& wds = wd->shape();
-  const Shape& wes = we->shape();
-  const int64_t c = wds[0];
-  KEEL_ASSIGN_OR_RETURN(const int64_t group, ctx.node.attr_int("group", 1));
-  if (c < 1 || wds[1] != 1 || wds[2] < 1 || wds[3] < 1 || group != c || wes[0] != c ||
-      wes[1] != x[3] || wes[2] != 1 || wes[3] != 1) {
-    return ctx.invalid("expansion W " + shape_to_string(wes) + " and depthwise W " +
-                       shape_to_string(wds) + " (group " + std::to_string(group) +
-                       ") do not fit X " + shape_to_string(x));
-  }
-  for (size_t i : {size_t{ConvOperand::kBias}, size_t{ConvOperand::kExpandBias}}) {
-    if (!ctx.has_input(i)) continue;
-    KEEL_RETURN_IF_ERROR(ctx.check_input(i, {DataType::kFloat32}, 1, 1));
-    if (ctx.input(i).shape[0] != c) {
-      return ctx.invalid(std::string(i == ConvOperand::kBias ? "bias " : "expansion bias ") +
-                         shape_to_string(ctx.input(i).shape) + " must have " + std::to_string(c) +
-                         " values");
-    }
-  }
-  if (x[1] < 1 || x[2] < 1)
-    return ctx.unsupported_case("empty spatial input " + shape_to_string(x));
-  WindowGeometry wg;
-  KEEL_RETURN_IF_ERROR(read_window(ctx, {x[1], x[2]}, {wds[2], wds[3]}, true, wg));
-  KEEL_RETURN_IF_ERROR(compute_forward_output(ctx, false, wg));
-  const Geometry3 g = to_geometry3(wg);
-  const Shape out_shape = {x[0], wg.out[0], wg.out[1], c};
-  KEEL_RETURN_IF_ERROR(check_sizes(ctx, {out_shape, {x[0], x[1], x[2], c}}));
-  ctx.set_output(0, DataType::kFloat32, out_shape);
-  const bool pooled = ctx.node.has_output(ConvResult::kPooled);
-  if (ctx.node.outputs.size() > ConvResult::kCount) {
-    return ctx.invalid("expected at most 2 outputs, got " +
-                       std::to_string(ctx.node.outputs.size()));
-  }
-  if (pooled) ctx.set_output(ConvResult::kPooled, DataType::kFloat32, {x[0], 1, 1, c});
-  const ActParams& dw_act = ctx.node.decisions.activation;
-  const ActParams& expand_act = ctx.node.decisions.expand_activation;
-  DwConvParams p;
-  set_window_2d(p, g);
-  p.channels = c;
-  p.act = dw_act;
-  auto k = std::make_unique<ConvExpandDepthwise>(
-      x[0], x[3], g.out[1], p, expand_act, ctx.has_input(ConvOperand::kExpandBias),
-      ctx.has_input(ConvOperand::kBias), pooled, ctx.max_threads);
-  if (!k->prepack(we->data_as<float>(), wd->data_as<float>())) {
-    return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing the weights");
-  }
-  return std::unique_ptr<Kernel>(std::move(k));
-}
+const ConvImplementation kConvNhwcExpandDepthwise = {
+    "conv_nhwc_expand_depthwise",
+    [](const ConvDescriptor& d, const ExecutionOptions&) {
+      if (!d.expand) return std::string("no fused 1x1 expansion");
+      if (!d.const_w || !d.const_expand_w) {
+        return std::string("non-constant weights (packed at plan time)");
+      }
+      return std::string();
+    },
+    conv_never,
+    conv_never,
+    conv_always,
+    [](PrepareContext& ctx, const ConvDescriptor& d, const ConvBuild& b) {
+      DwConvParams p;
+      set_window_2d(p, d.g);
+      p.channels = d.shapes.cout;
+      p.act = b.act;
+      auto k = std::make_unique<ConvExpandDepthwise>(
+          d.shapes.batch, d.expand_cin, d.g.out[1], p, d.expand_act,
+          ctx.has_input(ConvOperand::kExpandBias), d.shapes.has_bias, b.pool, ctx.max_threads);
+      if (!k->prepack(ctx.input(ConvOperand::kExpandW).value->data_as<float>(),
+                      ctx.input(ConvOperand::kW).value->data_as<float>())) {
+        return Result<std::unique_ptr<Kernel>>(conv_packing_failed(ctx));
+      }
+      return Result<std::unique_ptr<Kernel>>(std::unique_ptr<Kernel>(std::move(k)));
+    }};
 
 }  // namespace keel

@@ -9,13 +9,15 @@
 // thread count, the bits do not: each output sums its input channels in the same order (K
 // blocks of kSgemmKc) whatever block or chunk it falls in, and the microkernel's edge tiles
 // compute like its full ones.
-#include "kernels/conv_winograd.hpp"
+#include "kernels/conv/winograd.hpp"
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "core/aligned_buffer.hpp"
 #include "exec/parallel.hpp"
+#include "kernels/conv/conv_implementation.hpp"
 #include "ukernels/sgemm.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 #include "ukernels/winograd_dispatch.hpp"
@@ -25,7 +27,7 @@ namespace {
 
 constexpr int64_t kPositions = 16;  // 4x4 transformed tile
 // Below kWinogradMinTiles tiles, transformed weights of more than this many bytes (about an L2)
-// make the direct kernels the faster choice (winograd_applies).
+// make the direct kernels the faster choice (see kConvNhwcWinograd).
 constexpr int64_t kWinogradMinTiles = 32;
 constexpr int64_t kWinogradSmallWeights = 1 << 20;
 // Tiles per block and output channels per item: V and M of one item, 16 * tiles * (C + kn)
@@ -210,28 +212,47 @@ class ConvWinograd final : public Kernel {
 
 }  // namespace
 
-bool winograd_applies(const ConvShapes& cs, const Geometry3& g) {
-  if (cs.group != 1 || g.k[1] != 3 || g.k[2] != 3 || g.s[1] != 1 || g.s[2] != 1 || g.d[1] != 1 ||
-      g.d[2] != 1 || cs.cin < kWinogradMinInputs || cs.cout < kWinogradMinOutputs) {
-    return false;
-  }
-  // The transformed weights are 16/9 of the original: with few tiles to share them the GEMMs
-  // wait for them. ResNet-18's 512 channels at 7x7 (16 tiles, 16.8 MB) ran level with the
-  // implicit GEMM on one thread and up to 1.2x slower on two (bench_conv, 2026-12-02); DenseNet's
-  // 128 -> 32 at 7x7 (262 KB) 1.7x faster.
-  const int64_t tiles = cs.batch * ((g.out[1] + 1) / 2) * ((g.out[2] + 1) / 2);
-  const int64_t weight_bytes = kPositions * cs.cin * cs.cout * 4;
-  return tiles >= kWinogradMinTiles || weight_bytes <= kWinogradSmallWeights;
-}
-
-Result<std::unique_ptr<Kernel>> make_conv_winograd(PrepareContext& ctx, const ConvShapes& cs,
-                                                   const Geometry3& g, const ConvActivation& act,
-                                                   bool residual) {
-  auto k = std::make_unique<ConvWinograd>(cs, g, act, residual, ctx.max_threads);
-  if (!k->prepack(ctx.input(ConvOperand::kW).value->data_as<float>())) {
-    return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing the weights");
-  }
-  return std::unique_ptr<Kernel>(std::move(k));
-}
+const ConvImplementation kConvNhwcWinograd = {
+    "conv_nhwc_winograd",
+    [](const ConvDescriptor& d, const ExecutionOptions& options) {
+      std::string why = declines_nhwc(d, false);
+      if (!why.empty()) return why;
+      if (!options.winograd) return std::string("switched off by the execution options");
+      const ConvShapes& cs = d.shapes;
+      const Geometry3& g = d.g;
+      if (cs.group != 1) return std::to_string(cs.group) + " groups";
+      const WindowGeometry& w = d.window;
+      if (g.k[1] != 3 || g.k[2] != 3) return "kernel " + ints_to_string(w.kernel) + ", not [3,3]";
+      if (g.s[1] != 1 || g.s[2] != 1) return "strides " + ints_to_string(w.strides);
+      if (g.d[1] != 1 || g.d[2] != 1) return "dilations " + ints_to_string(w.dilations);
+      if (cs.cin < kWinogradMinInputs || cs.cout < kWinogradMinOutputs) {
+        return std::to_string(cs.cin) + " inputs and " + std::to_string(cs.cout) +
+               " outputs (needs >= " + std::to_string(kWinogradMinInputs) +
+               " and >= " + std::to_string(kWinogradMinOutputs) +
+               ": the transforms would not pay off)";
+      }
+      // The transformed weights are 16/9 of the original: with few tiles to share them the
+      // GEMMs wait for them. ResNet-18's 512 channels at 7x7 (16 tiles, 16.8 MB) ran level with
+      // the implicit GEMM on one thread and up to 1.2x slower on two (bench_conv, 2026-12-02);
+      // DenseNet's 128 -> 32 at 7x7 (262 KB) 1.7x faster.
+      const int64_t tiles = cs.batch * ((g.out[1] + 1) / 2) * ((g.out[2] + 1) / 2);
+      const int64_t weight_bytes = kPositions * cs.cin * cs.cout * 4;
+      if (tiles < kWinogradMinTiles && weight_bytes > kWinogradSmallWeights) {
+        return std::to_string(tiles) + " tiles share " + std::to_string(weight_bytes >> 10) +
+               " KiB of transformed weights (needs >= " + std::to_string(kWinogradMinTiles) +
+               " tiles or <= " + std::to_string(kWinogradSmallWeights >> 10) + " KiB)";
+      }
+      return why;
+    },
+    conv_always,
+    conv_never,
+    conv_never,
+    [](PrepareContext& ctx, const ConvDescriptor& d, const ConvBuild& b) {
+      auto k = std::make_unique<ConvWinograd>(d.shapes, d.g, b.act, b.residual, ctx.max_threads);
+      if (!k->prepack(ctx.input(ConvOperand::kW).value->data_as<float>())) {
+        return Result<std::unique_ptr<Kernel>>(conv_packing_failed(ctx));
+      }
+      return Result<std::unique_ptr<Kernel>>(std::unique_ptr<Kernel>(std::move(k)));
+    }};
 
 }  // namespace keel

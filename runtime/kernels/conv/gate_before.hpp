@@ -3,13 +3,13 @@
 // input channel) (shape [N, C, 1, 1], or [N, 1, 1, C] when it was computed in NHWC: the same floats
 // in the same order), and it computes conv(X * G), G broadcast over X's pixels. The NHWC 1x1 kernel
 // scales its packed weights instead, once per image (W' = W diag(g), when that is less work than a
-// pass over X: conv_nhwc.cpp); every other case multiplies X into scratch first (this wrapper),
+// pass over X: conv/nhwc_1x1.cpp); every other case multiplies X into scratch first (this wrapper),
 // which costs what the separate Mul did.
 #pragma once
 
 #include <memory>
 
-#include "kernels/conv_params.hpp"
+#include "kernels/conv/conv_descriptor.hpp"
 #include "kernels/kernel.hpp"
 
 namespace keel {

@@ -1,6 +1,6 @@
 // Window geometry shared by Conv, ConvTranspose and the pooling ops: attribute parsing
-// (kernel_shape, strides, dilations, pads, auto_pad) with validation, and output sizes; plus
-// the input validation and fused activation shared by the NCHW and NHWC conv kernels.
+// (kernel_shape, strides, dilations, pads, auto_pad) with validation, output sizes, and the
+// fixed 3-D form every kernel walks (one struct for convolutions and pools alike).
 #pragma once
 
 #include <array>
@@ -10,9 +10,7 @@
 #include <vector>
 
 #include "core/status.hpp"
-#include "graph/layout.hpp"
 #include "kernels/kernel.hpp"
-#include "ukernels/activation.hpp"
 
 namespace keel {
 
@@ -55,24 +53,13 @@ void valid_output_range(int64_t offset, int64_t stride, int64_t in, int64_t out,
 
 std::string ints_to_string(const std::vector<int64_t>& v);
 
-// ---- Conv / ConvTranspose ------------------------------------------------------------------
-
-constexpr size_t kConvMaxSpatial = 3;
-
-// X, W, B and group of a Conv or ConvTranspose, validated by check_conv_inputs.
-struct ConvShapes {
-  int64_t batch = 0, cin = 0, cout = 0, group = 1, cin_g = 0, cout_g = 0;
-  std::vector<int64_t> in_spatial, kernel;
-  bool has_bias = false;
-};
-
-// Checks input count, dtypes, ranks and the X/W/B/group agreement. With x_layout kNhwc, X is
-// [N, H, W, C] (rank 4 only); W and B keep their ONNX shapes.
-Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, ConvShapes& cs);
+// At most 3 spatial dims (1-D to 3-D windows).
+constexpr size_t kMaxSpatial = 3;
 
 // Geometry padded to 3 spatial dims (leading dims of size 1, stride 1, no padding).
 struct Geometry3 {
-  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0};
+  std::array<int64_t, 3> in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0},
+      pe{0, 0, 0};
   int64_t in_size() const { return in[0] * in[1] * in[2]; }
   int64_t out_size() const { return out[0] * out[1] * out[2]; }
   int64_t k_size() const { return k[0] * k[1] * k[2]; }
@@ -99,8 +86,5 @@ void set_window_2d(Params& p, const Geometry& g) {
 
 // INVALID_MODEL when any shape has more than 2^40 elements (or overflows).
 Status check_sizes(const PrepareContext& ctx, const std::vector<Shape>& shapes);
-
-// The activation a fusion pass folded into the Conv (kernels/fused_activation.hpp).
-using ConvActivation = ActParams;
 
 }  // namespace keel
