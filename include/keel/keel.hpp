@@ -13,14 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "core/api_types.hpp"
 #include "core/status.hpp"
 #include "core/tensor.hpp"
 #include "keel/version.hpp"
-#include "passes/pass.hpp"
 
 namespace keel {
 
-class Graph;
+class Graph;  // internal (see Model::graph)
 
 struct ModelOptions {
   bool fold = true;               // fold BatchNorm and friends into neighbours at load
@@ -63,6 +63,8 @@ class Model {
 
   const std::vector<IoInfo>& inputs() const { return inputs_; }
   const std::vector<IoInfo>& outputs() const { return outputs_; }
+  // The loaded graph, for keel's own tools (tools/keel: fold, inspect): an internal type
+  // (runtime/graph/graph.hpp) that is not installed, so applications see only its name.
   const Graph& graph() const { return *graph_; }
   const LoadTimings& timings() const { return timings_; }
   const ModelOptions& options() const { return options_; }

@@ -4,6 +4,7 @@
 #include "graph/validate.hpp"
 #include "keel/keel.hpp"
 #include "onnx/import_model.hpp"
+#include "passes/pass.hpp"
 
 namespace keel {
 

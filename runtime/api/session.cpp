@@ -27,6 +27,27 @@ struct PlanEntry {
   std::vector<std::unique_ptr<Context>> idle;
 };
 
+// Calls run(context) with a context borrowed from the entry's pool (a new one when none is
+// idle) and gives it back after, whatever run returns.
+template <class Run>
+Status with_borrowed_context(PlanEntry& entry, Run&& run) {
+  std::unique_ptr<Context> ctx;
+  {
+    std::lock_guard lock(entry.pool_mutex);
+    if (!entry.idle.empty()) {
+      ctx = std::move(entry.idle.back());
+      entry.idle.pop_back();
+    }
+  }
+  if (!ctx) {
+    KEEL_ASSIGN_OR_RETURN(ctx, Context::create(*entry.plan));
+  }
+  const Status st = run(*ctx);
+  std::lock_guard lock(entry.pool_mutex);
+  entry.idle.push_back(std::move(ctx));
+  return st;
+}
+
 }  // namespace
 
 struct Session::Impl {
@@ -249,29 +270,16 @@ Result<std::vector<Tensor>> Session::run_profiled(const std::vector<NamedTensor>
   KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
                         find_or_build_plan(*impl_, model_->graph(), inputs, false));
-  std::unique_ptr<Context> ctx;
-  {
-    std::lock_guard lock(entry->pool_mutex);
-    if (!entry->idle.empty()) {
-      ctx = std::move(entry->idle.back());
-      entry->idle.pop_back();
-    }
-  }
-  if (!ctx) {
-    KEEL_ASSIGN_OR_RETURN(ctx, Context::create(*entry->plan));
-  }
   std::vector<Tensor> outputs;
   outputs.reserve(entry->plan->output_tensors.size());
-  Status st;
   TimingRecorder recorder(timings);
   StepObserver* observer = timings ? &recorder : nullptr;
-  impl_->arena.execute(
-      [&] { st = execute_plan(*entry->plan, *ctx, inputs, &outputs, nullptr, observer); });
-  {
-    std::lock_guard lock(entry->pool_mutex);
-    entry->idle.push_back(std::move(ctx));
-  }
-  if (!st.is_ok()) return st;
+  KEEL_RETURN_IF_ERROR(with_borrowed_context(*entry, [&](Context& ctx) {
+    Status st;
+    impl_->arena.execute(
+        [&] { st = execute_plan(*entry->plan, ctx, inputs, &outputs, nullptr, observer); });
+    return st;
+  }));
   return outputs;
 }
 
@@ -352,24 +360,11 @@ Status Session::run_into(const std::vector<NamedTensor>& feeds,
                               dtype_name(want.dtype) + shape_to_string(want.shape));
     }
   }
-  std::unique_ptr<Context> ctx;
-  {
-    std::lock_guard lock(entry->pool_mutex);
-    if (!entry->idle.empty()) {
-      ctx = std::move(entry->idle.back());
-      entry->idle.pop_back();
-    }
-  }
-  if (!ctx) {
-    KEEL_ASSIGN_OR_RETURN(ctx, Context::create(*entry->plan));
-  }
-  Status st;
-  impl_->arena.execute([&] { st = execute_plan(*entry->plan, *ctx, inputs, nullptr, &outputs); });
-  {
-    std::lock_guard lock(entry->pool_mutex);
-    entry->idle.push_back(std::move(ctx));
-  }
-  return st;
+  return with_borrowed_context(*entry, [&](Context& ctx) {
+    Status st;
+    impl_->arena.execute([&] { st = execute_plan(*entry->plan, ctx, inputs, nullptr, &outputs); });
+    return st;
+  });
 }
 
 }  // namespace keel

@@ -16,6 +16,18 @@ enum class Isa {
   kAvx512 = 2,  // AVX-512 F + BW + DQ + VL
 };
 
+// One ukernel family's table for a tier, among the tables each tier's isa/*.cpp exports (every
+// tier keel knows is compiled in, so never null): the switch every *_dispatch shares.
+template <class Table>
+const Table* table_for_isa(Isa isa, const Table& sse2, const Table& avx2, const Table& avx512) {
+  switch (isa) {
+    case Isa::kAvx512: return &avx512;
+    case Isa::kAvx2: return &avx2;
+    case Isa::kSse2: break;
+  }
+  return &sse2;
+}
+
 // The best tier the hardware and OS support.
 Isa detected_isa();
 // The tier kernels use: detected_isa() capped by KEEL_MAX_ISA and the testing cap.

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 
+#include "core/api_types.hpp"       // Layout
 #include "ukernels/activation.hpp"  // ActParams: plain data
 
 namespace keel {
@@ -50,9 +51,6 @@ struct ConvResult {
 struct MatMulOperand {
   enum : size_t { kA = 0, kB = 1, kBias = 2, kCount };
 };
-
-// The physical layout of a node's activations (graph/layout.hpp).
-enum class Layout { kNchw, kNhwc };
 
 // What the load passes decided for one node (any node: layout applies to standard ops too).
 struct NodeDecisions {

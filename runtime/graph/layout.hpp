@@ -6,25 +6,17 @@
 // dims (pads, strides, kernel_shape) keep their ONNX meaning.
 #pragma once
 
+#include "core/api_types.hpp"  // Layout, LayoutOption
 #include "core/status.hpp"
 #include "graph/graph.hpp"
 
 namespace keel {
-
-// What a caller asks the loader for: one layout, or the rule of choose_layout (kAuto).
-enum class LayoutOption { kNchw, kNhwc, kAuto };
 
 // A Conv decided NHWC may also keep its X in NCHW (NodeDecisions::input_layout): X stays the
 // model's NCHW tensor and the kernel reads it in place, strided. choose_layout does this for
 // convolutions with at most kMaxStridedNchwChannels input channels (a stem on an RGB image), where
 // the strided reads cost less than a transpose.
 inline constexpr int64_t kMaxStridedNchwChannels = 4;
-
-const char* layout_name(Layout layout);  // "NCHW" / "NHWC"
-
-// "nchw" | "nhwc" | "auto" (as the CLI and the C/Python APIs spell it).
-Result<LayoutOption> parse_layout_option(const std::string& name);
-const char* layout_option_name(LayoutOption option);
 
 // The node's layout (NodeDecisions::layout).
 inline Layout node_layout(const Node& node) { return node.decisions.layout; }

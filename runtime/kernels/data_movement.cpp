@@ -39,22 +39,6 @@ Result<std::vector<int64_t>> known_ints(PrepareContext& ctx, size_t i, const cha
   return std::move(*v);
 }
 
-Result<std::vector<int64_t>> normalize_axes(PrepareContext& ctx, const std::vector<int64_t>& axes,
-                                            int64_t rank) {
-  std::vector<int64_t> out;
-  std::set<int64_t> seen;
-  for (int64_t a : axes) {
-    auto n = normalize_axis(a, rank);
-    if (!n) {
-      return ctx.invalid("axis " + std::to_string(a) + " is out of range for rank " +
-                         std::to_string(rank));
-    }
-    if (!seen.insert(*n).second) return ctx.invalid("axis " + std::to_string(a) + " is repeated");
-    out.push_back(*n);
-  }
-  return out;
-}
-
 Result<int64_t> axis_attr(PrepareContext& ctx, int64_t default_axis, int64_t rank) {
   KEEL_ASSIGN_OR_RETURN(int64_t axis, ctx.node.attr_int("axis", default_axis));
   auto n = normalize_axis(axis, rank);

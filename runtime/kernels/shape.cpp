@@ -47,23 +47,6 @@ Result<std::vector<int64_t>> known_ints(PrepareContext& ctx, size_t i, const cha
   return std::move(*v);
 }
 
-// Normalises axes into [0, rank) and rejects out-of-range and repeated axes.
-Result<std::vector<int64_t>> normalize_axes(PrepareContext& ctx, const std::vector<int64_t>& axes,
-                                            int64_t rank) {
-  std::vector<int64_t> out;
-  std::set<int64_t> seen;
-  for (int64_t a : axes) {
-    auto n = normalize_axis(a, rank);
-    if (!n) {
-      return ctx.invalid("axis " + std::to_string(a) + " is out of range for rank " +
-                         std::to_string(rank));
-    }
-    if (!seen.insert(*n).second) return ctx.invalid("axis " + std::to_string(a) + " is repeated");
-    out.push_back(*n);
-  }
-  return out;
-}
-
 // --- Reshape ---------------------------------------------------------------------------
 
 KernelResult make_reshape(PrepareContext& ctx) {

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
+#include <string>
 
+#include "core/float16.hpp"
 #include "exec/parallel.hpp"
 
 namespace keel {
@@ -31,7 +34,7 @@ std::optional<std::vector<double>> read_float_values(const Tensor& t) {
       for (size_t i = 0; i < v.size(); ++i) v[i] = t.data_as<double>()[i];
       break;
     case DataType::kFloat16:
-      for (size_t i = 0; i < v.size(); ++i) v[i] = half_to_float(t.data_as<uint16_t>()[i]);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = half_bits_to_float(t.data_as<uint16_t>()[i]);
       break;
     default: return std::nullopt;
   }
@@ -44,7 +47,7 @@ std::optional<double> read_scalar_as_double(const Tensor& t) {
   switch (t.dtype()) {
     case DataType::kFloat32: return *static_cast<const float*>(p);
     case DataType::kFloat64: return *static_cast<const double*>(p);
-    case DataType::kFloat16: return half_to_float(*static_cast<const uint16_t*>(p));
+    case DataType::kFloat16: return half_bits_to_float(*static_cast<const uint16_t*>(p));
     case DataType::kInt8: return *static_cast<const int8_t*>(p);
     case DataType::kInt16: return *static_cast<const int16_t*>(p);
     case DataType::kInt32: return *static_cast<const int32_t*>(p);
@@ -56,56 +59,6 @@ std::optional<double> read_scalar_as_double(const Tensor& t) {
     case DataType::kBool: return *static_cast<const uint8_t*>(p) ? 1.0 : 0.0;
     default: return std::nullopt;
   }
-}
-
-uint16_t float_to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  const uint32_t exp = (x >> 23) & 0xffu;
-  uint32_t mant = x & 0x7fffffu;
-  if (exp == 0xff)
-    return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
-  const int e = static_cast<int>(exp) - 127 + 15;
-  if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
-  if (e <= 0) {
-    if (e < -10) return static_cast<uint16_t>(sign);
-    mant |= 0x800000u;
-    const int shift = 14 - e;
-    uint32_t h = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1);
-    const uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1u))) ++h;
-    return static_cast<uint16_t>(sign | h);
-  }
-  uint32_t h = (static_cast<uint32_t>(e) << 10) | (mant >> 13);
-  const uint32_t rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is right
-  return static_cast<uint16_t>(sign | h);
-}
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t x;
-  if (exp == 0x1f) {
-    x = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    x = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    x = sign;
-  } else {
-    int e = 113;
-    while (!(mant & 0x400u)) {
-      mant <<= 1;
-      --e;
-    }
-    x = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
 }
 
 namespace {
@@ -129,7 +82,7 @@ void encode_scalar(double v, DataType dtype, void* bytes) {
   switch (dtype) {
     case DataType::kFloat32: store(bytes, static_cast<float>(v)); break;
     case DataType::kFloat64: store(bytes, v); break;
-    case DataType::kFloat16: store(bytes, float_to_half(static_cast<float>(v))); break;
+    case DataType::kFloat16: store(bytes, half_bits_from_float(static_cast<float>(v))); break;
     case DataType::kBFloat16: {
       const auto f = static_cast<float>(v);
       uint32_t x;
@@ -358,6 +311,22 @@ void StridedCopy::run(const void* in, void* out) const {
   }
   const int64_t rows = numel_ / inner;
   parallel_for(rows, inner, [&](int64_t begin, int64_t end) { run_rows(src, dst, begin, end); });
+}
+
+Result<std::vector<int64_t>> normalize_axes(PrepareContext& ctx, const std::vector<int64_t>& axes,
+                                            int64_t rank) {
+  std::vector<int64_t> out;
+  std::set<int64_t> seen;
+  for (int64_t a : axes) {
+    auto n = normalize_axis(a, rank);
+    if (!n) {
+      return ctx.invalid("axis " + std::to_string(a) + " is out of range for rank " +
+                         std::to_string(rank));
+    }
+    if (!seen.insert(*n).second) return ctx.invalid("axis " + std::to_string(a) + " is repeated");
+    out.push_back(*n);
+  }
+  return out;
 }
 
 }  // namespace keel

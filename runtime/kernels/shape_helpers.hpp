@@ -25,10 +25,6 @@ std::optional<double> read_scalar_as_double(const Tensor& t);
 // toward zero and wrapped as a static_cast would) written to `bytes` (dtype_size bytes).
 void encode_scalar(double v, DataType dtype, void* bytes);
 
-// IEEE half <-> float conversions (round to nearest even).
-uint16_t float_to_half(float f);
-float half_to_float(uint16_t h);
-
 // out[i0, ..., ir-1] = in[offset + sum_k i_k * in_strides[k]], output contiguous. Strides are
 // in elements and may be zero (broadcast) or negative (reversed slices).
 class StridedCopy {
@@ -71,5 +67,10 @@ class StridedCopyKernel final : public Kernel {
 // Row-major strides (elements) of `shape` right-aligned to `rank` dims, with 0 for the
 // broadcast dims (missing, or 1 where `out_shape` is larger).
 std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape);
+
+// Axes normalised into [0, rank); INVALID_MODEL naming the node for an out-of-range or repeated
+// axis.
+Result<std::vector<int64_t>> normalize_axes(PrepareContext& ctx, const std::vector<int64_t>& axes,
+                                            int64_t rank);
 
 }  // namespace keel

@@ -6,19 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "core/api_types.hpp"  // FoldEvent
 #include "core/status.hpp"
 #include "graph/graph.hpp"
 #include "graph/layout.hpp"
 
 namespace keel {
-
-struct FoldEvent {
-  bool folded = false;
-  std::string pass;    // "fold_batchnorm", ...
-  std::string target;  // node that absorbed the other (folded) or the node kept (skipped)
-  std::string source;  // node folded away (folded)
-  std::string reason;  // why not (skipped) or what was done (folded)
-};
 
 struct PassOptions {
   bool fold = true;               // fold BatchNorm / per-channel Mul/Add into linear neighbours

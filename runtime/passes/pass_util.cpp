@@ -3,23 +3,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/float16.hpp"
+
 namespace keel {
-
-namespace {
-
-double half_to_double(uint16_t h) {
-  const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
-  double v;
-  if (exp == 0)
-    v = std::ldexp(static_cast<double>(frac), -24);
-  else if (exp == 31)
-    v = frac ? NAN : INFINITY;
-  else
-    v = std::ldexp(static_cast<double>(frac | 0x400), static_cast<int>(exp) - 25);
-  return sign ? -v : v;
-}
-
-}  // namespace
 
 const Tensor* foldable_constant(const Value* v, const PassContext& ctx, const std::string& role,
                                 std::string* why) {
@@ -56,7 +42,7 @@ std::optional<std::vector<double>> to_doubles(const Tensor& t) {
       for (size_t i = 0; i < out.size(); ++i) out[i] = t.data_as<double>()[i];
       return out;
     case DataType::kFloat16:
-      for (size_t i = 0; i < out.size(); ++i) out[i] = half_to_double(t.data_as<uint16_t>()[i]);
+      for (size_t i = 0; i < out.size(); ++i) out[i] = half_bits_to_float(t.data_as<uint16_t>()[i]);
       return out;
     default: return std::nullopt;
   }

@@ -3,9 +3,8 @@
 namespace keel {
 
 const DwConvUkernels* dwconv_ukernels(Isa isa) {
-  if (isa == Isa::kAvx512) return &ukernels_avx512::kDwConv;
-  if (isa == Isa::kAvx2) return &ukernels_avx2::kDwConv;
-  return &ukernels_sse2::kDwConv;
+  return table_for_isa(isa, ukernels_sse2::kDwConv, ukernels_avx2::kDwConv,
+                       ukernels_avx512::kDwConv);
 }
 
 const DwConvUkernels* dwconv_ukernels_active() { return dwconv_ukernels(active_isa()); }

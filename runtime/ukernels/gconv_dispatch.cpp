@@ -3,9 +3,8 @@
 namespace keel {
 
 const GroupConvUkernels* gconv_ukernels(Isa isa) {
-  if (isa == Isa::kAvx512) return &ukernels_avx512::kGroupConv;
-  if (isa == Isa::kAvx2) return &ukernels_avx2::kGroupConv;
-  return &ukernels_sse2::kGroupConv;
+  return table_for_isa(isa, ukernels_sse2::kGroupConv, ukernels_avx2::kGroupConv,
+                       ukernels_avx512::kGroupConv);
 }
 
 int64_t gconv_bundle_g(const GroupConvUkernels* uk, int64_t cin_g, int64_t cout_g,

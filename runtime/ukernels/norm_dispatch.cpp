@@ -3,12 +3,7 @@
 namespace keel {
 
 const NormUkernels* norm_ukernels(Isa isa) {
-  switch (isa) {
-    case Isa::kAvx512: return &ukernels_avx512::kNorm;
-    case Isa::kAvx2: return &ukernels_avx2::kNorm;
-    case Isa::kSse2: break;
-  }
-  return &ukernels_sse2::kNorm;
+  return table_for_isa(isa, ukernels_sse2::kNorm, ukernels_avx2::kNorm, ukernels_avx512::kNorm);
 }
 
 const NormUkernels* norm_ukernels_active() { return norm_ukernels(active_isa()); }

@@ -3,9 +3,7 @@
 namespace keel {
 
 const PoolUkernels* pool_ukernels(Isa isa) {
-  if (isa == Isa::kAvx512) return &ukernels_avx512::kPool;
-  if (isa == Isa::kAvx2) return &ukernels_avx2::kPool;
-  return &ukernels_sse2::kPool;
+  return table_for_isa(isa, ukernels_sse2::kPool, ukernels_avx2::kPool, ukernels_avx512::kPool);
 }
 
 }  // namespace keel

@@ -265,12 +265,7 @@ void sgemm_interleave_rows(const float* const* src, int64_t mr, int64_t len, flo
 }
 
 const SgemmUkernels* sgemm_ukernels(Isa isa) {
-  switch (isa) {
-    case Isa::kAvx512: return &ukernels_avx512::kSgemm;
-    case Isa::kAvx2: return &ukernels_avx2::kSgemm;
-    case Isa::kSse2: break;
-  }
-  return &ukernels_sse2::kSgemm;
+  return table_for_isa(isa, ukernels_sse2::kSgemm, ukernels_avx2::kSgemm, ukernels_avx512::kSgemm);
 }
 
 const SgemmUkernels* sgemm_ukernels_active() { return sgemm_ukernels(active_isa()); }

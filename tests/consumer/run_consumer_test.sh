@@ -3,7 +3,7 @@
 # examples (example.c, example.cpp) against the installed package twice, with
 # find_package(keel) and with pkg-config, runs all four on the model, and checks that they
 # print the same output, as does example.py with the build tree's Python module (when built).
-# Also checks the installed layout, libkeel's SONAME and exported symbols, and that README.md
+# Also checks the installed layout, libkeel's SONAME and exported symbols, and that README.md (and include/README.md)
 # shows the three examples verbatim.
 #   tests/consumer/run_consumer_test.sh BUILD_DIR MODEL_DIR
 set -euo pipefail
@@ -59,14 +59,18 @@ if [[ -n $python_module ]]; then
   echo "consumer: example.py (Python module) agrees"
 fi
 
-# The README shows these files verbatim: a change to one must be made to the other.
+# The READMEs show these files verbatim: a change to one must be made to the other. README.md
+# has the C++ one, include/README.md all three.
 /usr/bin/python3 - "$here" <<'PY'
 import pathlib, sys
 here = pathlib.Path(sys.argv[1])
-readme = (here.parents[1] / "README.md").read_text()
-for name in ["example.cpp", "example.c", "example.py"]:
-    if (here / name).read_text() not in readme:
-        sys.exit(f"README.md does not contain tests/consumer/{name} verbatim")
+top = here.parents[1]
+for readme, names in [("README.md", ["example.cpp"]),
+                      ("include/README.md", ["example.cpp", "example.c", "example.py"])]:
+    text = (top / readme).read_text()
+    for name in names:
+        if (here / name).read_text() not in text:
+            sys.exit(f"{readme} does not contain tests/consumer/{name} verbatim")
 PY
 
 echo "consumer: find_package and pkg-config builds of the C and C++ examples agree:"

@@ -1,4 +1,10 @@
-// Subcommands of the keel tool.
+// Subcommands of the keel tool. They go through the public API (keel/keel.hpp) except where a
+// command's job is the graph itself, and these are the only internals the tool uses:
+//   fold     onnx/import_model, passes/pass (run_load_passes with PassOptions), onnx/export_model
+//   inspect  onnx/import_model, graph/graph and graph/validate (operators keel does not implement)
+//   run      graph/graph, to print the model's node count
+//   bench    graph/fused_ops (operand roles of fused kinds, for FLOP counts), core/cpu_features and
+//            core/aligned_buffer (the machine-limit probe), core/npy (inputs, outputs)
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -1,4 +1,4 @@
-#include "graph/layout.hpp"
+#include "core/api_types.hpp"
 
 namespace keel {
 
