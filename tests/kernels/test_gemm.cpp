@@ -10,30 +10,18 @@
 #include "core/cpu_features.hpp"
 #include "ref/gemm_ref.hpp"
 #include "support/op_runner.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
 namespace {
 
+using testing::host_tiers;
+using testing::random_tensor;
+
 using testing::attr_float;
 using testing::attr_int;
 using testing::OpCall;
-
-Tensor random_tensor(Shape shape, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& x : v) x = dist(gen);
-  return Tensor::from_vector(std::move(shape), v);
-}
-
-std::vector<Isa> host_tiers() {
-  std::vector<Isa> tiers;
-  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
-    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
-  }
-  return tiers;
-}
 
 struct GemmCase {
   int64_t m, n, k;

@@ -12,19 +12,14 @@
 #include "core/cpu_features.hpp"
 #include "ref/activation_ref.hpp"
 #include "ref/gemm_ref.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 #include "ukernels/sgemm.hpp"
 
 namespace keel {
 namespace {
 
-std::vector<Isa> host_tiers() {
-  std::vector<Isa> tiers;
-  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
-    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
-  }
-  return tiers;
-}
+using testing::host_tiers;
 
 std::vector<float> random_vector(size_t n, uint32_t seed) {
   std::mt19937 gen(seed);

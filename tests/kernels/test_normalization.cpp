@@ -12,6 +12,7 @@
 #include "kernels/registry.hpp"
 #include "ref/normalization_ref.hpp"
 #include "support/op_runner.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
@@ -28,13 +29,9 @@ using testing::run_op;
 constexpr double kAtol = 1e-5;
 constexpr double kRtol = 1e-5;
 
+// The shared generator (support/test_data.hpp) over [-2, 2) unless told otherwise.
 Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -2.0f, float hi = 2.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& f : v) f = dist(rng);
-  if (v.empty()) return Tensor::allocate(DataType::kFloat32, shape).value();
-  return Tensor::from_vector<float>(shape, v);
+  return testing::random_tensor(shape, seed, lo, hi);
 }
 
 // offset + noise * N(0, 1): rows whose mean is large compared with their spread.

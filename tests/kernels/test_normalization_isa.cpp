@@ -16,24 +16,19 @@
 #include "kernels/norm_rows.hpp"
 #include "ref/activation_ref.hpp"
 #include "ref/normalization_ref.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 #include "ukernels/norm_dispatch.hpp"
 
 namespace keel {
 namespace {
 
+using testing::host_tiers;
+
 using norm::NormLayout;
 using testing::all_close;
 
 constexpr uint32_t kSeed = 20261124;
-
-std::vector<Isa> host_tiers() {
-  std::vector<Isa> tiers;
-  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
-    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
-  }
-  return tiers;
-}
 
 // Caps active_isa() for the scope and hands out the table the kernels would choose.
 class TierScope {

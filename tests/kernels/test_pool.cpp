@@ -9,23 +9,18 @@
 
 #include "ref/pool_ref.hpp"
 #include "support/op_runner.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
 namespace {
 
+using testing::random_tensor;
+
 using testing::attr_int;
 using testing::attr_ints;
 using testing::attr_string;
 using testing::OpCall;
-
-Tensor random_tensor(Shape shape, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& x : v) x = dist(gen);
-  return Tensor::from_vector(std::move(shape), v);
-}
 
 struct PoolCase {
   std::string name;

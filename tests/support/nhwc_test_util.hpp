@@ -1,25 +1,15 @@
-// Helpers shared by the kernel tests that compare NHWC ops with their NCHW form: seeded random
-// tensors, a rank-4 transpose and the ISA tiers the host can run.
+// Helpers shared by the kernel tests that compare NHWC ops with their NCHW form: a rank-4
+// transpose, beside the seeded data and ISA tiers of support/test_data.hpp.
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <utility>
 #include <vector>
 
-#include "core/cpu_features.hpp"
 #include "core/tensor.hpp"
+#include "support/test_data.hpp"
 
 namespace keel::testing {
-
-// float32, uniform in [lo, hi), the same values for the same seed.
-inline Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& x : v) x = dist(gen);
-  return Tensor::from_vector(std::move(shape), v);
-}
 
 // A rank-4 float32 tensor with its dims permuted: perm {0,2,3,1} is NCHW -> NHWC, {0,3,1,2}
 // back.
@@ -38,15 +28,6 @@ inline Tensor transpose4(const Tensor& t, const std::vector<int64_t>& perm) {
           v[static_cast<size_t>(i++)] = t.data_as<float>()[src];
         }
   return Tensor::from_vector(out, v);
-}
-
-// Every ISA tier up to the one the host has.
-inline std::vector<Isa> host_tiers() {
-  std::vector<Isa> tiers;
-  for (Isa isa : {Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
-    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) tiers.push_back(isa);
-  }
-  return tiers;
 }
 
 }  // namespace keel::testing
