@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "exec/parallel.hpp"
-#include "kernels/channel_sums.hpp"
+#include "kernels/global_average_pool.hpp"
 #include "kernels/registry.hpp"
 #include "kernels/window_geometry.hpp"
 #include "ukernels/pool_dispatch.hpp"
@@ -390,8 +390,8 @@ Result<std::unique_ptr<Kernel>> make_average_pool(PrepareContext& ctx) {
 }
 
 // Global pooling over [N, H, W, C]: the average through global_average_pool
-// (kernels/channel_sums.hpp, the same bits as the NCHW kernel); the maximum per (image, block of
-// channels).
+// (kernels/global_average_pool.hpp, the same bits as the NCHW kernel); the maximum per (image,
+// block of channels).
 class GlobalPoolNhwcKernel final : public Kernel {
  public:
   static constexpr int64_t kBlock = 32;

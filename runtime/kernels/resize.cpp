@@ -12,8 +12,8 @@
 #include <set>
 
 #include "exec/parallel.hpp"
+#include "kernels/plan_values.hpp"
 #include "kernels/registry.hpp"
-#include "kernels/shape_helpers.hpp"
 #include "ref/resize_ref.hpp"
 
 namespace keel {

@@ -8,8 +8,9 @@
 #include <set>
 
 #include "exec/parallel.hpp"
+#include "kernels/plan_values.hpp"
 #include "kernels/registry.hpp"
-#include "kernels/shape_helpers.hpp"
+#include "kernels/strided_copy.hpp"
 
 namespace keel {
 namespace {

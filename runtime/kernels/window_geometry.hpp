@@ -68,7 +68,7 @@ Geometry3 to_geometry3(const WindowGeometry& g);
 
 // The 2-D window of g (its last two dims; a Geometry3 or a pooling geometry, which name the
 // fields alike) into a per-ISA ukernel's parameters, which name theirs alike too
-// (DwConvParams, GroupConvParams, PoolParams).
+// (DwConvParams, DirectConvParams, PoolParams).
 template <class Params, class Geometry>
 void set_window_2d(Params& p, const Geometry& g) {
   p.in_h = g.in[1];

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "exec/parallel.hpp"
-#include "kernels/channel_sums.hpp"
 #include "kernels/conv/conv_implementation.hpp"
 #include "kernels/conv/pool_after.hpp"
 #include "kernels/fused_activation.hpp"
+#include "kernels/global_average_pool.hpp"
 #include "ukernels/dwconv_dispatch.hpp"
 #include "ukernels/sgemm.hpp"
 

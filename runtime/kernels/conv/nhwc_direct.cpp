@@ -1,4 +1,4 @@
-// conv_nhwc_direct: the per-ISA direct ukernel (gconv_ukernel.hpp: vectorized over a group's
+// conv_nhwc_direct: the per-ISA direct ukernel (direct_conv_ukernel.hpp: vectorized over a group's
 // outputs, input values broadcast, no packing of the image) for groups of few channels
 // (cin_g * cout_g <= 1024, RegNet's 8 x 8), for KxK convs of one group with at most 64 outputs
 // that Winograd does not take (strided, dilated, few inputs), and for every conv whose X is
@@ -12,7 +12,7 @@
 
 #include "kernels/conv/conv_implementation.hpp"
 #include "kernels/conv/nhwc_rows.hpp"
-#include "ukernels/gconv_dispatch.hpp"
+#include "ukernels/direct_conv_dispatch.hpp"
 
 namespace keel {
 namespace {
@@ -28,20 +28,20 @@ constexpr int64_t kMaxFewOutputs = 64;
 // channels, instead of one tiny GEMM per group.
 class ConvNhwcDirect final : public Kernel {
  public:
-  ConvNhwcDirect(int64_t batch, int64_t out_h, bool has_bias, const GroupConvParams& p, bool pool)
+  ConvNhwcDirect(int64_t batch, int64_t out_h, bool has_bias, const DirectConvParams& p, bool pool)
       : batch_(batch),
         out_h_(out_h),
         has_bias_(has_bias),
         params_(p),
         pool_{pool, p.out_channels},
-        uk_(gconv_ukernels_for_group(active_isa(), p.cin_g, p.cout_g, p.in_ch_stride == 1)) {
-    params_.bundle_g = gconv_bundle_g(uk_, p.cin_g, p.cout_g, p.in_ch_stride == 1);
+        uk_(direct_conv_ukernels_for_group(active_isa(), p.cin_g, p.cout_g, p.in_ch_stride == 1)) {
+    params_.bundle_g = direct_conv_bundle_g(uk_, p.cin_g, p.cout_g, p.in_ch_stride == 1);
   }
 
-  // W [M, cin_g, kH, kW] -> [group][chunk][kH*kW][cin_g][cw] (GroupConvParams::w), or the
+  // W [M, cin_g, kH, kW] -> [group][chunk][kH*kW][cin_g][cw] (DirectConvParams::w), or the
   // bundled layout; the k offsets into the image.
   void prepack(const float* w) {
-    GroupConvParams& p = params_;
+    DirectConvParams& p = params_;
     const int64_t taps = p.k_h * p.k_w, kdim = taps * p.cin_g;
     // Chunks of the ukernel's widest block (32 outputs on AVX2, 64 on AVX-512) once a group's
     // weights pass 16 KB; groups of few channels keep one chunk.
@@ -86,7 +86,7 @@ class ConvNhwcDirect final : public Kernel {
   size_t scratch_bytes() const override { return pool_.bytes(batch_ * out_h_); }
 
   void run(const KernelRun& r) const override {
-    GroupConvParams p = params_;
+    DirectConvParams p = params_;
     p.w = w_.data();
     p.k_offsets = k_offsets_.data();
     p.bias = has_bias_ ? r.in(ConvOperand::kBias).as<float>() : nullptr;
@@ -97,9 +97,9 @@ class ConvNhwcDirect final : public Kernel {
  private:
   int64_t batch_, out_h_;
   bool has_bias_;
-  GroupConvParams params_;
+  DirectConvParams params_;
   RowPooling pool_;
-  const GroupConvUkernels* uk_;
+  const DirectConvUkernels* uk_;
   std::vector<float> w_;
   std::vector<int64_t> k_offsets_;
 };
@@ -131,7 +131,7 @@ const ConvImplementation kConvNhwcDirect = {
     [](PrepareContext& ctx, const ConvDescriptor& d, const ConvBuild& b) {
       const ConvShapes& cs = d.shapes;
       const bool x_nchw = d.x_nchw();
-      GroupConvParams p;
+      DirectConvParams p;
       set_window_2d(p, d.g);
       p.in_channels = cs.cin;
       p.in_ch_stride = x_nchw ? p.in_h * p.in_w : 1;

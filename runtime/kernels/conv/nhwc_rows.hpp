@@ -8,8 +8,8 @@
 
 #include "exec/parallel.hpp"
 #include "graph/fused_ops.hpp"
-#include "kernels/channel_sums.hpp"
 #include "kernels/conv/pool_after.hpp"
+#include "kernels/global_average_pool.hpp"
 #include "kernels/kernel.hpp"
 
 namespace keel {

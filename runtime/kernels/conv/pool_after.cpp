@@ -1,6 +1,6 @@
 #include "kernels/conv/pool_after.hpp"
 
-#include "kernels/channel_sums.hpp"
+#include "kernels/global_average_pool.hpp"
 
 namespace keel {
 namespace {

@@ -8,8 +8,8 @@
 #include <xsimd/xsimd.hpp>
 
 #include "ukernels/activation.hpp"
+#include "ukernels/direct_conv_ukernel.hpp"
 #include "ukernels/dwconv_ukernel.hpp"
-#include "ukernels/gconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/pool_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
@@ -28,7 +28,8 @@ using Arch = xsimd::fma3<xsimd::avx2>;
 #include "ukernels/sgemm_f64_body.inc"
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
 #include "ukernels/dwconv_body.inc"
-#include "ukernels/gconv_body.inc"
+// After dwconv_body.inc: the direct conv body loads through F32DwConv.
+#include "ukernels/direct_conv_body.inc"
 #include "ukernels/pool_body.inc"
 #include "ukernels/winograd_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 16);
@@ -45,9 +46,9 @@ extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx2");
 extern const DwConvUkernels kDwConv = {"f32_dwconv/avx2", F32DwConv<Arch>::kW,
                                        &F32DwConv<Arch>::row};
 
-extern const GroupConvUkernels kGroupConv = {"f32_gconv/avx2", F32GroupConv<Arch>::kChunk,
-                                             F32GroupConv<Arch>::kW, &F32GroupConv<Arch>::bundles,
-                                             &F32GroupConv<Arch>::row};
+extern const DirectConvUkernels kDirectConv = {
+    "f32_direct_conv/avx2", F32DirectConv<Arch>::kChunk, F32DirectConv<Arch>::kW,
+    &F32DirectConv<Arch>::bundles, &F32DirectConv<Arch>::row};
 
 extern const PoolUkernels kPool = {"f32_pool/avx2", &F32Pool<Arch>::row};
 

@@ -17,8 +17,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "ukernels/activation.hpp"
+#include "ukernels/direct_conv_ukernel.hpp"
 #include "ukernels/dwconv_ukernel.hpp"
-#include "ukernels/gconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
 #include "ukernels/pool_ukernel.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
@@ -37,7 +37,8 @@ using Arch = xsimd::avx512bw;
 #include "ukernels/sgemm_f64_body.inc"
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
 #include "ukernels/dwconv_body.inc"
-#include "ukernels/gconv_body.inc"
+// After dwconv_body.inc: the direct conv body loads through F32DwConv.
+#include "ukernels/direct_conv_body.inc"
 #include "ukernels/pool_body.inc"
 #include "ukernels/winograd_body.inc"
 static_assert(F32Gemm<Arch>::kNr == 32);
@@ -54,9 +55,9 @@ extern const NormUkernels kNorm = F32Norm<Arch>::table("f32_norm/avx512");
 extern const DwConvUkernels kDwConv = {"f32_dwconv/avx512", F32DwConv<Arch>::kW,
                                        &F32DwConv<Arch>::row};
 
-extern const GroupConvUkernels kGroupConv = {"f32_gconv/avx512", F32GroupConv<Arch>::kChunk,
-                                             F32GroupConv<Arch>::kW, &F32GroupConv<Arch>::bundles,
-                                             &F32GroupConv<Arch>::row};
+extern const DirectConvUkernels kDirectConv = {
+    "f32_direct_conv/avx512", F32DirectConv<Arch>::kChunk, F32DirectConv<Arch>::kW,
+    &F32DirectConv<Arch>::bundles, &F32DirectConv<Arch>::row};
 
 extern const PoolUkernels kPool = {"f32_pool/avx512", &F32Pool<Arch>::row};
 

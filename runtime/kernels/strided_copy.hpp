@@ -1,29 +1,15 @@
-// Helpers shared by the shape, data-movement and resize kernels: reading small integer or
-// float tensors known at plan time, encoding a scalar in any stored dtype, and one strided
-// copy engine (Transpose, Slice, Expand and Tile are all "gather with strides").
+// One strided copy engine for the data-movement kernels: Transpose, Slice, Expand and Tile are
+// all "gather with strides", and Resize and the binary ops broadcast through the same strides.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 #include "core/shape.hpp"
-#include "core/tensor.hpp"
 #include "kernels/kernel.hpp"
 
 namespace keel {
-
-// The elements of an int32/int64 tensor as int64; nullopt for other dtypes.
-std::optional<std::vector<int64_t>> read_int_values(const Tensor& t);
-// The elements of a float32/float64/float16 tensor as double; nullopt for other dtypes.
-std::optional<std::vector<double>> read_float_values(const Tensor& t);
-// The value of a one-element tensor of any numeric dtype (bool: 0/1) as double.
-std::optional<double> read_scalar_as_double(const Tensor& t);
-
-// `v` converted to `dtype` (float16/bfloat16 rounded to nearest even, integers truncated
-// toward zero and wrapped as a static_cast would) written to `bytes` (dtype_size bytes).
-void encode_scalar(double v, DataType dtype, void* bytes);
 
 // out[i0, ..., ir-1] = in[offset + sum_k i_k * in_strides[k]], output contiguous. Strides are
 // in elements and may be zero (broadcast) or negative (reversed slices).
@@ -67,10 +53,5 @@ class StridedCopyKernel final : public Kernel {
 // Row-major strides (elements) of `shape` right-aligned to `rank` dims, with 0 for the
 // broadcast dims (missing, or 1 where `out_shape` is larger).
 std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape);
-
-// Axes normalised into [0, rank); INVALID_MODEL naming the node for an out-of-range or repeated
-// axis.
-Result<std::vector<int64_t>> normalize_axes(PrepareContext& ctx, const std::vector<int64_t>& axes,
-                                            int64_t rank);
 
 }  // namespace keel

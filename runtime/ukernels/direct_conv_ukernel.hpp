@@ -1,5 +1,5 @@
 // The interface between the NHWC direct convolution driver (kernels/conv_nhwc.cpp) and the
-// per-ISA direct (grouped) convolution ukernels (isa/*.cpp, gconv_body.inc): for groups of a
+// per-ISA direct (grouped) convolution ukernels (isa/*.cpp, direct_conv_body.inc): for groups of a
 // few channels (RegNet: 8 in, 8 out) where one GEMM per group would be tiny, for convs with few
 // outputs (DenseNet's 3x3 to 32) where the implicit GEMM's gather would not pay, and for stems
 // reading an NCHW image in place. Plain data only: this
@@ -17,7 +17,7 @@ namespace keel {
 // input channels [g*cin_g, (g+1)*cin_g). The input is addressed through three strides, so it
 // may be NHWC (ch 1, px in_channels) or NCHW (ch in_h*in_w, px 1): a stem convolution reads a
 // model's NCHW image directly.
-struct GroupConvParams {
+struct DirectConvParams {
   int64_t in_h = 0, in_w = 0, in_channels = 0, out_w = 0, out_channels = 0;
   int64_t in_ch_stride = 1, in_px_stride = 0, in_row_stride = 0;  // floats
   int64_t groups = 1, cin_g = 1, cout_g = 1;
@@ -43,27 +43,27 @@ struct GroupConvParams {
   ActParams act;  // applied to every output
 };
 
-struct GroupConvUkernels {
-  const char* name;  // "f32_gconv/avx2"
-  // Outputs per weight chunk when a group's weights are too large for L1 (GroupConvParams::
+struct DirectConvUkernels {
+  const char* name;  // "f32_direct_conv/avx2"
+  // Outputs per weight chunk when a group's weights are too large for L1 (DirectConvParams::
   // w_chunk): as many as the widest block computes at once.
   int64_t w_chunk;
   int64_t lanes;  // floats per vector
-  // Whether the table runs bundled groups of g channels (GroupConvParams::bundle_g).
+  // Whether the table runs bundled groups of g channels (DirectConvParams::bundle_g).
   bool (*bundles)(int64_t g);
   // Output row oh of image x (strided as the params say) into y [out_w, out_channels]. Taps that
   // fall into the padding are skipped (not multiplied by zero).
-  void (*row)(const GroupConvParams* p, const float* x, int64_t oh, float* y);
+  void (*row)(const DirectConvParams* p, const float* x, int64_t oh, float* y);
 };
 
 namespace ukernels_sse2 {
-extern const GroupConvUkernels kGroupConv;
+extern const DirectConvUkernels kDirectConv;
 }
 namespace ukernels_avx2 {
-extern const GroupConvUkernels kGroupConv;
+extern const DirectConvUkernels kDirectConv;
 }
 namespace ukernels_avx512 {
-extern const GroupConvUkernels kGroupConv;
+extern const DirectConvUkernels kDirectConv;
 }
 
 }  // namespace keel

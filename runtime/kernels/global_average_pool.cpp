@@ -1,4 +1,4 @@
-#include "kernels/channel_sums.hpp"
+#include "kernels/global_average_pool.hpp"
 
 #include <algorithm>
 
