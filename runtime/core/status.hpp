@@ -21,10 +21,17 @@ enum class StatusCode {
 
 const char* status_code_name(StatusCode code);
 
+// `text` with every byte that is not part of printable UTF-8 written as \xNN: invalid or
+// truncated sequences, overlong forms, surrogates, and control characters (newlines included).
+std::string printable_message(std::string text);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // The message is kept printable UTF-8 (printable_message): names from a model file or a
+  // request may hold any bytes, and an error is printed as one line.
+  Status(StatusCode code, std::string message)
+      : code_(code), message_(printable_message(std::move(message))) {}
 
   static Status ok() { return {}; }
   bool is_ok() const { return code_ == StatusCode::kOk; }

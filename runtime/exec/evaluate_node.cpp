@@ -1,6 +1,7 @@
 #include "exec/evaluate_node.hpp"
 
 #include "core/aligned_buffer.hpp"
+#include "core/run_failure.hpp"
 
 namespace keel {
 
@@ -44,7 +45,12 @@ Result<std::vector<std::optional<Tensor>>> evaluate_node(const PrepareContext& c
     r.num_outputs = out_views.size();
     r.scratch = scratch.get();
     r.num_threads = threads;
+    RunFailure failure;
+    const ScopedRunFailure scope(&failure);
     kernel.run(r);
+    if (failure.failed()) {
+      return Status(failure.status().code(), node.describe() + ": " + failure.status().message());
+    }
   }
   return results;
 }

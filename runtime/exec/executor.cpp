@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/run_failure.hpp"
+
 namespace keel {
 
 Result<std::unique_ptr<Context>> Context::create(const Plan& plan) {
@@ -41,6 +43,8 @@ Status execute_plan(const Plan& plan, Context& context, const std::vector<const 
     }
     context.views[id] = {data, t.dtype, &t.shape, t.numel};
   }
+  RunFailure failure;  // what a kernel can only find out from the data (core/run_failure.hpp)
+  const ScopedRunFailure scope(&failure);
   KernelRun r;
   r.scratch = arena + plan.scratch_offset;
   r.num_threads = tbb::this_task_arena::max_concurrency();
@@ -63,6 +67,10 @@ Status execute_plan(const Plan& plan, Context& context, const std::vector<const 
       observer->on_step(s, start, StepObserver::Clock::now());
     } else {
       step.kernel->run(r);
+    }
+    if (failure.failed()) {
+      const Status& st = failure.status();
+      return Status(st.code(), (step.node ? step.node->describe() + ": " : "") + st.message());
     }
   }
   for (size_t o = 0; o < plan.output_tensors.size(); ++o) {

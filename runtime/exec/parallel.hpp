@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/run_failure.hpp"
+
 namespace keel {
 
 // Work items below this many "element operations" run on the calling thread.
@@ -35,9 +37,12 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& fn) {
   // where chunks of a rounded-up size (2 x 7) would give one thread 8 and the other 6.
   int64_t chunks = std::min<int64_t>(n, int64_t{threads} * 4);
   chunks = std::max<int64_t>(1, std::min<int64_t>(chunks, work / (kMinParallelWork / 4)));
+  // A worker reports run-time errors to the caller's run (core/run_failure.hpp).
+  RunFailure* const failure = current_run_failure();
   tbb::parallel_for(
       tbb::blocked_range<int64_t>(0, chunks, 1),
       [&](const tbb::blocked_range<int64_t>& r) {
+        const ScopedRunFailure scope(failure);
         for (int64_t c = r.begin(); c != r.end(); ++c) {
           const int64_t b = c * n / chunks;
           const int64_t e = (c + 1) * n / chunks;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/run_failure.hpp"
 #include "exec/parallel.hpp"
 #include "kernels/plan_values.hpp"
 #include "kernels/registry.hpp"
@@ -335,9 +336,10 @@ KernelResult make_slice(PrepareContext& ctx) {
 
 // --- Gather ----------------------------------------------------------------------------
 
-// out[o, k, i] = data[o, indices[k], i]. Out-of-range indices (only possible when the indices
-// are a run-time tensor; known indices are checked at plan time) produce zeros instead of a
-// read outside the input: run() cannot fail, and a crash is worse than a zero.
+// out[o, k, i] = data[o, indices[k], i]. An out-of-range index (only possible when the indices
+// are a run-time tensor; known indices are checked at plan time) fails the run with
+// INVALID_ARGUMENT naming the index (core/run_failure.hpp); its slice is zeroed, never read
+// from outside the input.
 class GatherKernel final : public Kernel {
  public:
   GatherKernel(int64_t outer, int64_t axis_dim, int64_t inner_bytes, bool idx64)
@@ -358,6 +360,12 @@ class GatherKernel final : public Kernel {
         std::byte* d = dst + t * inner_bytes_;
         if (j < 0 || j >= axis_dim_) {
           std::memset(d, 0, ib);
+          const int64_t given =
+              idx64_ ? static_cast<const int64_t*>(idx)[k] : static_cast<const int32_t*>(idx)[k];
+          report_run_failure(invalid_argument("index " + std::to_string(given) + " (position " +
+                                              std::to_string(k) + " of the indices) is out of " +
+                                              "range for an axis of size " +
+                                              std::to_string(axis_dim_)));
         } else {
           std::memcpy(d, src + (o * axis_dim_ + j) * inner_bytes_, ib);
         }

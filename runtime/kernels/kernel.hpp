@@ -3,7 +3,10 @@
 // At plan time (input shapes known) the planner builds a PrepareContext for a node and calls
 // the op's factory. The factory validates attributes, input dtypes and shapes, fills in the
 // output types, and returns a Kernel: an immutable object whose run() is called once per
-// inference (concurrently from several runs, hence const). Kernels see raw memory only.
+// inference (concurrently from several runs, hence const). Kernels see raw memory only. What
+// only the data of a run can reveal (an index out of range in a run-time tensor, an allocation
+// failing inside a kernel) a kernel reports with report_run_failure (core/run_failure.hpp); the
+// run then fails with that error, naming the node.
 #pragma once
 
 #include <cstddef>

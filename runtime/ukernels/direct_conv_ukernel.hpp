@@ -1,4 +1,4 @@
-// The interface between the NHWC direct convolution driver (kernels/conv_nhwc.cpp) and the
+// The interface between the NHWC direct convolution driver (kernels/conv/nhwc_direct.cpp) and the
 // per-ISA direct (grouped) convolution ukernels (isa/*.cpp, direct_conv_body.inc): for groups of a
 // few channels (RegNet: 8 in, 8 out) where one GEMM per group would be tiny, for convs with few
 // outputs (DenseNet's 3x3 to 32) where the implicit GEMM's gather would not pay, and for stems

@@ -1,5 +1,5 @@
-// The interface between the NHWC depthwise convolution driver (kernels/conv_nhwc.cpp) and the
-// per-ISA depthwise ukernels (isa/*.cpp, dwconv_body.inc). Plain data only: this header is
+// The interface between the NHWC depthwise convolution driver (kernels/conv/nhwc_depthwise.cpp) and
+// the per-ISA depthwise ukernels (isa/*.cpp, dwconv_body.inc). Plain data only: this header is
 // included by translation units compiled with AVX flags, so it must not define any inline
 // function.
 #pragma once

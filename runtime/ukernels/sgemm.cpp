@@ -181,7 +181,12 @@ void run(const SgemmUkernels* uk, int64_t m, int64_t n, int64_t k, const Operand
       float* a_buf =
           op.a_packed || direct_a ? nullptr : thread_buffer(0, ceil_div(mlen, mr) * mr * kSgemmKc);
       float* b_buf = op.b_packed ? nullptr : thread_buffer(1, ceil_div(nlen, nr) * nr * kSgemmKc);
-      if ((!op.a_packed && !direct_a && !a_buf) || (!op.b_packed && !b_buf)) std::abort();
+      if ((!op.a_packed && !direct_a && !a_buf) || (!op.b_packed && !b_buf)) {
+        // The run fails with OUT_OF_MEMORY (core/run_failure.hpp); this block is not computed.
+        report_run_failure(
+            Status(StatusCode::kOutOfMemory, "cannot allocate the GEMM's packing buffers"));
+        continue;
+      }
       for (int64_t kb = 0; kb < nkb; ++kb) {
         const int64_t k0 = kb * kSgemmKc;
         const int64_t kc = std::min(kSgemmKc, k - k0);

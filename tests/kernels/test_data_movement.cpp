@@ -346,13 +346,31 @@ TEST(Gather, ScalarIndexOnAShapeVector) {
   EXPECT_EQ((*out)[0].data_as<int64_t>()[0], 3);
 }
 
-TEST(Gather, OutOfRangeIndicesAreRejectedWhenKnownAndZeroFilledAtRunTime) {
+// Known indices out of range are an invalid model; indices given at run time that are out of
+// range fail that run with INVALID_ARGUMENT naming the index (core/run_failure.hpp), instead of
+// the zeros they once produced; in range, the same op runs.
+TEST(Gather, OutOfRangeIndicesAreRejectedWhenKnownAndFailTheRunWhenGiven) {
   const Tensor x = random_f32({4, 3}, 7);
   const Tensor bad = Tensor::from_vector<int64_t>({2}, {1, 4});
   EXPECT_EQ(run1("Gather", {{x, false}, {bad, true}}).status().code(), StatusCode::kInvalidModel);
   auto out = run1("Gather", {{x, false}, {Tensor::from_vector<int64_t>({2}, {-5, 3}), false}});
-  ASSERT_TRUE(out.is_ok());
-  for (int c = 0; c < 3; ++c) EXPECT_EQ((*out)[0].data_as<float>()[c], 0.0f);
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(out.status().message().find("index -5 (position 0 of the indices) is out of range"),
+            std::string::npos)
+      << out.status().to_string();
+  for (int threads : {1, 3}) {  // reported from a worker thread too
+    auto many = run1(
+        "Gather",
+        {{random_f32({4, 4096}, 2), false}, {Tensor::from_vector<int32_t>({3}, {0, 2, 9}), false}},
+        {}, 17, 1, threads);
+    ASSERT_FALSE(many.is_ok());
+    EXPECT_NE(many.status().message().find("index 9"), std::string::npos)
+        << many.status().to_string();
+  }
+  out = run1("Gather", {{x, false}, {Tensor::from_vector<int64_t>({2}, {-4, 3}), false}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  for (int c = 0; c < 3; ++c) EXPECT_EQ((*out)[0].data_as<float>()[c], x.data_as<float>()[c]);
   for (int c = 0; c < 3; ++c)
     EXPECT_EQ((*out)[0].data_as<float>()[3 + c], x.data_as<float>()[9 + c]);
   EXPECT_EQ(run1("Gather", {{x, false}, {random_f32({2}, 1), false}}).status().code(),

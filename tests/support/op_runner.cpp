@@ -4,7 +4,7 @@ namespace keel::testing {
 
 Result<std::vector<Tensor>> run_op(const OpCall& call) {
   KEEL_ASSIGN_OR_RETURN(std::unique_ptr<PreparedOp> op, PreparedOp::prepare(call));
-  op->run();
+  KEEL_RETURN_IF_ERROR(op->run());
   return op->outputs();
 }
 

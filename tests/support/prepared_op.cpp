@@ -1,5 +1,6 @@
 #include "support/prepared_op.hpp"
 
+#include "core/run_failure.hpp"
 #include "kernels/registry.hpp"
 
 namespace keel::testing {
@@ -87,7 +88,7 @@ Result<std::unique_ptr<PreparedOp>> PreparedOp::prepare(const OpCall& call) {
   return op;
 }
 
-void PreparedOp::run() {
+Status PreparedOp::run() {
   KernelRun r;
   r.inputs = in_views_.data();
   r.num_inputs = in_views_.size();
@@ -95,7 +96,12 @@ void PreparedOp::run() {
   r.num_outputs = out_views_.size();
   r.scratch = scratch_.get();
   r.num_threads = call_.threads;
-  arena_->execute([&] { kernel_->run(r); });
+  RunFailure failure;
+  arena_->execute([&] {
+    const ScopedRunFailure scope(&failure);
+    kernel_->run(r);
+  });
+  return failure.failed() ? failure.status() : Status::ok();
 }
 
 }  // namespace keel::testing

@@ -57,8 +57,9 @@ class PreparedOp {
   // otherwise. `call` is copied (tensors are shared handles, so inputs are not copied).
   static Result<std::unique_ptr<PreparedOp>> prepare(const OpCall& call);
 
-  // Runs the kernel once in this op's task_arena, writing outputs().
-  void run();
+  // Runs the kernel once in this op's task_arena, writing outputs(); what the kernel reported as
+  // a run-time failure otherwise (core/run_failure.hpp).
+  Status run();
   // An output the kernel aliases to an input is a copy of that input, made by prepare.
   const std::vector<Tensor>& outputs() const { return outputs_; }
   const char* kernel_name() const { return kernel_->name(); }

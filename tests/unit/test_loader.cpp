@@ -153,6 +153,44 @@ TEST(Loader, WrongAttributeTypeIsReported) {
   EXPECT_NE(st.message().find("conv0"), std::string::npos) << st.to_string();
 }
 
+// kernel_shape written as floats (onnx.helper.make_node(..., kernel_shape=[3.0, 3.0])) is a
+// wrong attribute type, not a kernel of 3x3.
+TEST(Loader, FloatKernelShapeIsRejected) {
+  ModelBuilder b;
+  b.input("x", {1, 1, 5, 5});
+  b.initializer("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+  auto& conv = b.node("Conv", {"x", "w"}, {"y"}, "conv0");
+  auto* a = conv.add_attribute();
+  a->set_name("kernel_shape");
+  a->set_type(onnx::AttributeProto::FLOATS);
+  a->add_floats(3.0f);
+  a->add_floats(3.0f);
+  b.output("y");
+  Status st = load_and_plan(b);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidModel) << st.to_string();
+  EXPECT_NE(st.message().find("kernel_shape"), std::string::npos) << st.to_string();
+}
+
+// Names may hold any bytes; an error prints them as \xNN, on one line, valid UTF-8 kept.
+TEST(Loader, NamesThatAreNotPrintableUtf8AreEscapedInErrors) {
+  ModelBuilder b;
+  b.input("x", {5, 5});  // Conv needs rank >= 3
+  b.initializer("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+  b.node("Conv", {"x", "w"}, {"y"}, std::string("conv\xff\xc3(\n\xc3\xa9\xe2\x82\xac\xed\xa0\x80"));
+  b.output("y");
+  Status st = load_and_plan(b);
+  ASSERT_FALSE(st.is_ok());
+  const std::string msg = st.to_string();
+  EXPECT_NE(msg.find("conv\\xff\\xc3(\\x0a\xc3\xa9\xe2\x82\xac\\xed\\xa0\\x80"), std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
+  EXPECT_EQ(printable_message("plain ASCII, é and €"), "plain ASCII, é and €");
+  EXPECT_EQ(printable_message(std::string("\xc0\xaf \xf4\x90\x80\x80 \x7f \xc2\x85")),
+            "\\xc0\\xaf \\xf4\\x90\\x80\\x80 \\x7f \\xc2\\x85");  // overlong, > U+10FFFF, DEL, C1
+  EXPECT_EQ(printable_message(std::string("tail \xe2\x82")), "tail \\xe2\\x82");  // truncated
+}
+
 TEST(Loader, RankMismatchIsReported) {
   ModelBuilder b;
   b.input("x", {5, 5});  // Conv needs rank >= 3
@@ -328,6 +366,29 @@ TEST_F(ExternalData, AbsolutePathIsRejected) {
 
 TEST_F(ExternalData, MissingOrShortFileIsRejected) {
   EXPECT_FALSE(load_with_location("nope.bin").is_ok());
+}
+
+// A Gather whose indices are a graph input: an index out of range fails that run with
+// INVALID_ARGUMENT naming the node, the session stays usable, and a good run follows.
+TEST(Session, OutOfRangeRuntimeIndicesFailTheRunNamingTheNode) {
+  ModelBuilder b;
+  b.input("x", {4, 3});
+  b.input("idx", {2}, onnx::TensorProto::INT64);
+  b.node("Gather", {"x", "idx"}, {"y"}, "gather0");
+  b.output("y");
+  auto m = load(b);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  const Tensor x = filled({4, 3}, 0);
+  auto bad = (*s)->run({{"x", x}, {"idx", Tensor::from_vector<int64_t>({2}, {1, 7})}});
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("gather0"), std::string::npos) << bad.status().to_string();
+  EXPECT_NE(bad.status().message().find("index 7"), std::string::npos) << bad.status().to_string();
+  auto good = (*s)->run({{"x", x}, {"idx", Tensor::from_vector<int64_t>({2}, {1, -1})}});
+  ASSERT_TRUE(good.is_ok()) << good.status().to_string();
+  EXPECT_EQ((*good)[0].data_as<float>()[3], x.data_as<float>()[9]);
 }
 
 TEST(Session, WrongInputsGiveClearErrors) {

@@ -64,7 +64,7 @@ Status parse_expansion(PrepareContext& ctx, ConvDescriptor& d) {
 Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, ConvShapes& cs) {
   // A FusedConv carries the operands fusions added (graph/fused_ops.hpp); a standard Conv or
   // ConvTranspose X, W and an optional B. The expansion's operands are
-  // make_conv_expand_depthwise's.
+  // parse_expansion's.
   const bool fused = ctx.node.op_type == kFusedConv;
   const size_t max_inputs = fused ? ConvOperand::kGate + 1 : ConvOperand::kBias + 1;
   if (ctx.num_inputs() < 2 || ctx.num_inputs() > max_inputs) {
