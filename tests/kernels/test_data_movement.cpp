@@ -8,10 +8,13 @@
 #include <random>
 
 #include "support/op_runner.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
 namespace {
+
+using testing::random_tensor;
 
 using testing::attr_int;
 using testing::attr_ints;
@@ -19,14 +22,6 @@ using testing::attr_string;
 using testing::OpCall;
 using testing::OpInput;
 using testing::run_op;
-
-Tensor random_f32(Shape shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& x : v) x = dist(rng);
-  return Tensor::from_vector<float>(std::move(shape), v);
-}
 
 Tensor iota_i64(Shape shape) {
   std::vector<int64_t> v(static_cast<size_t>(numel(shape)));
@@ -90,7 +85,7 @@ Tensor transpose_ref(const Tensor& x, const std::vector<int64_t>& perm) {
 }
 
 TEST(Transpose, EveryPermutationOfRank4OddSizes) {
-  const Tensor x = random_f32({3, 1, 13, 5}, 1);
+  const Tensor x = random_tensor({3, 1, 13, 5}, 1);
   std::vector<int64_t> perm = {0, 1, 2, 3};
   do {
     auto out = run1("Transpose", {{x, false}}, {{"perm", attr_ints(perm)}});
@@ -100,7 +95,7 @@ TEST(Transpose, EveryPermutationOfRank4OddSizes) {
 }
 
 TEST(Transpose, NchwToNhwcAndBackLargeTiledWithThreads) {
-  const Tensor x = random_f32({2, 13, 127, 33}, 2);
+  const Tensor x = random_tensor({2, 13, 127, 33}, 2);
   for (int threads : {1, 4}) {
     auto nhwc =
         run1("Transpose", {{x, false}}, {{"perm", attr_ints({0, 2, 3, 1})}}, 17, 1, threads);
@@ -144,7 +139,7 @@ TEST(Transpose, DefaultReversesAndEveryElementSizeWorks) {
 }
 
 TEST(Transpose, RejectsBadPerm) {
-  const Tensor x = random_f32({2, 3}, 3);
+  const Tensor x = random_tensor({2, 3}, 3);
   EXPECT_EQ(run1("Transpose", {{x, false}}, {{"perm", attr_ints({0, 0})}}).status().code(),
             StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Transpose", {{x, false}}, {{"perm", attr_ints({0})}}).status().code(),
@@ -171,7 +166,7 @@ TEST(Concat, AxisZeroOfManyInputsWithThreads) {
   std::vector<OpInput> inputs;
   std::vector<float> expected;
   for (int i = 0; i < 7; ++i) {
-    Tensor t = random_f32({13, 127}, 10 + i);
+    Tensor t = random_tensor({13, 127}, 10 + i);
     expected.insert(expected.end(), t.data_as<float>(), t.data_as<float>() + t.numel());
     inputs.push_back({t, false});
   }
@@ -182,9 +177,9 @@ TEST(Concat, AxisZeroOfManyInputsWithThreads) {
 }
 
 TEST(Concat, RejectsMismatchedShapesTypesAndAxis) {
-  const Tensor a = random_f32({2, 3}, 1);
+  const Tensor a = random_tensor({2, 3}, 1);
   EXPECT_EQ(
-      run1("Concat", {{a, false}, {random_f32({3, 3}, 2), false}}, {{"axis", attr_int(1)}}, 13)
+      run1("Concat", {{a, false}, {random_tensor({3, 3}, 2), false}}, {{"axis", attr_int(1)}}, 13)
           .status()
           .code(),
       StatusCode::kInvalidModel);
@@ -254,7 +249,7 @@ std::vector<int64_t> slice_indices(int64_t dim, int64_t start, int64_t end, int6
 }
 
 TEST(Slice, MatchesPythonSemanticsOverManyCases) {
-  const Tensor x = random_f32({7, 13, 5}, 4);
+  const Tensor x = random_tensor({7, 13, 5}, 4);
   std::mt19937 rng(5);
   std::uniform_int_distribution<int64_t> pos(-16, 16);
   const int64_t big = INT64_MAX;
@@ -299,7 +294,7 @@ TEST(Slice, Opset9AttributesAndShapeSubgraphInt64) {
 }
 
 TEST(Slice, RejectsZeroStepsAndBadAxes) {
-  const Tensor x = random_f32({4, 4}, 6);
+  const Tensor x = random_tensor({4, 4}, 6);
   EXPECT_EQ(
       run1("Slice",
            {{x, false}, {ints({0}), true}, {ints({2}), true}, {ints({0}), true}, {ints({0}), true}},
@@ -350,7 +345,7 @@ TEST(Gather, ScalarIndexOnAShapeVector) {
 // range fail that run with INVALID_ARGUMENT naming the index (core/run_failure.hpp), instead of
 // the zeros they once produced; in range, the same op runs.
 TEST(Gather, OutOfRangeIndicesAreRejectedWhenKnownAndFailTheRunWhenGiven) {
-  const Tensor x = random_f32({4, 3}, 7);
+  const Tensor x = random_tensor({4, 3}, 7);
   const Tensor bad = Tensor::from_vector<int64_t>({2}, {1, 4});
   EXPECT_EQ(run1("Gather", {{x, false}, {bad, true}}).status().code(), StatusCode::kInvalidModel);
   auto out = run1("Gather", {{x, false}, {Tensor::from_vector<int64_t>({2}, {-5, 3}), false}});
@@ -360,10 +355,10 @@ TEST(Gather, OutOfRangeIndicesAreRejectedWhenKnownAndFailTheRunWhenGiven) {
             std::string::npos)
       << out.status().to_string();
   for (int threads : {1, 3}) {  // reported from a worker thread too
-    auto many = run1(
-        "Gather",
-        {{random_f32({4, 4096}, 2), false}, {Tensor::from_vector<int32_t>({3}, {0, 2, 9}), false}},
-        {}, 17, 1, threads);
+    auto many = run1("Gather",
+                     {{random_tensor({4, 4096}, 2), false},
+                      {Tensor::from_vector<int32_t>({3}, {0, 2, 9}), false}},
+                     {}, 17, 1, threads);
     ASSERT_FALSE(many.is_ok());
     EXPECT_NE(many.status().message().find("index 9"), std::string::npos)
         << many.status().to_string();
@@ -373,7 +368,7 @@ TEST(Gather, OutOfRangeIndicesAreRejectedWhenKnownAndFailTheRunWhenGiven) {
   for (int c = 0; c < 3; ++c) EXPECT_EQ((*out)[0].data_as<float>()[c], x.data_as<float>()[c]);
   for (int c = 0; c < 3; ++c)
     EXPECT_EQ((*out)[0].data_as<float>()[3 + c], x.data_as<float>()[9 + c]);
-  EXPECT_EQ(run1("Gather", {{x, false}, {random_f32({2}, 1), false}}).status().code(),
+  EXPECT_EQ(run1("Gather", {{x, false}, {random_tensor({2}, 1), false}}).status().code(),
             StatusCode::kUnsupported);
 }
 
@@ -418,7 +413,7 @@ void check_pad(const Tensor& x, const std::vector<int64_t>& pads, const std::str
 }
 
 TEST(Pad, EveryModeWithPositiveAndNegativePads) {
-  const Tensor x = random_f32({3, 5, 13}, 8);
+  const Tensor x = random_tensor({3, 5, 13}, 8);
   for (const char* mode : {"constant", "reflect", "edge", "wrap"}) {
     check_pad(x, {0, 2, 4, 1, 3, 4}, mode, 1.5f, 1);
     check_pad(x, {1, -2, 12, 0, 1, -3}, mode, -2.0f, 4);
@@ -444,7 +439,7 @@ TEST(Pad, AxesInputAndOldAttributeForm) {
 }
 
 TEST(Pad, RejectsBadPadsAndModes) {
-  const Tensor x = random_f32({2, 3}, 9);
+  const Tensor x = random_tensor({2, 3}, 9);
   EXPECT_EQ(run1("Pad", {{x, false}, {ints({1, 1}), true}}, {}, 13).status().code(),
             StatusCode::kInvalidModel);
   EXPECT_EQ(run1("Pad", {{x, false}, {ints({0, -4, 0, 0}), true}}, {}, 13).status().code(),

@@ -11,24 +11,19 @@
 #include <vector>
 
 #include "support/op_runner.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
 namespace {
+
+using testing::random_floats;
 
 using testing::all_close;
 using testing::attr_float;
 using testing::attr_string;
 using testing::OpCall;
 using testing::run_op;
-
-std::vector<float> random_floats(int64_t n, float lo, float hi, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 Tensor bool_tensor(Shape shape, const std::vector<uint8_t>& v) {
   return Tensor::from_bytes(DataType::kBool, std::move(shape), v.data(), v.size()).value();
@@ -115,7 +110,7 @@ TEST_P(UnaryFloat, MatchesReferenceAtOddSizesAndThreadCounts) {
   const UnaryCase c = unary_cases()[GetParam()];
   for (int64_t n : {1, 3, 4, 7, 8, 9, 13, 127, 1000, 70001}) {
     const uint32_t seed = static_cast<uint32_t>(n * 31 + GetParam());
-    const std::vector<float> x = random_floats(n, c.lo, c.hi, seed);
+    const std::vector<float> x = random_floats(n, seed, c.lo, c.hi);
     std::vector<double> ref(x.size());
     for (size_t i = 0; i < x.size(); ++i) ref[i] = c.ref(x[i]);
     OpCall call{c.op, c.opset, c.attrs, {{Tensor::from_vector<float>({n}, x)}}};
@@ -132,7 +127,7 @@ TEST_P(UnaryFloat, MatchesReferenceAtOddSizesAndThreadCounts) {
 
 TEST_P(UnaryFloat, Float64MatchesReference) {
   const UnaryCase c = unary_cases()[GetParam()];
-  const std::vector<float> xf = random_floats(37, c.lo, c.hi, 7);
+  const std::vector<float> xf = random_floats(37, 7, c.lo, c.hi);
   std::vector<double> x(xf.begin(), xf.end()), ref(x.size());
   for (size_t i = 0; i < x.size(); ++i) ref[i] = c.ref(x[i]);
   Tensor y = run_one({c.op, c.opset, c.attrs, {{Tensor::from_vector<double>({37}, x)}}});
@@ -192,7 +187,7 @@ TEST(Clip, Opset6ReadsAttributes) {
 }
 
 TEST(Clip, Opset13ReadsOptionalInputsAtRunTime) {
-  const std::vector<float> xs = random_floats(131, -10, 10, 3);
+  const std::vector<float> xs = random_floats(131, 3, -10, 10);
   Tensor x = Tensor::from_vector<float>({131}, xs);
   // min only (max omitted), given as a runtime (non-constant) input.
   Tensor y = run_one({"Clip", 13, {}, {{x}, {Tensor::scalar<float>(-2.0f)}}});

@@ -20,14 +20,7 @@ namespace keel {
 namespace {
 
 using testing::host_tiers;
-
-std::vector<float> random_vector(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
+using testing::random_floats;
 
 double rtol_for(int64_t k) { return 1e-5 * (1.0 + std::sqrt(static_cast<double>(k))); }
 
@@ -43,10 +36,10 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
   const SgemmUkernels* uk = sgemm_ukernels(isa);
   const int64_t lda = (cs.ta ? cs.m : cs.k) + 3, ldb = (cs.tb ? cs.k : cs.n) + 1;
   const int64_t ldc = cs.n + 2;
-  auto a = random_vector(static_cast<size_t>((cs.ta ? cs.k : cs.m) * lda), seed);
-  auto b = random_vector(static_cast<size_t>((cs.tb ? cs.n : cs.k) * ldb), seed + 1);
-  auto c0 = random_vector(static_cast<size_t>(cs.m * ldc), seed + 2);
-  auto bias = random_vector(static_cast<size_t>(std::max(cs.m, cs.n)), seed + 3);
+  auto a = random_floats((cs.ta ? cs.k : cs.m) * lda, seed);
+  auto b = random_floats((cs.tb ? cs.n : cs.k) * ldb, seed + 1);
+  auto c0 = random_floats(cs.m * ldc, seed + 2);
+  auto bias = random_floats(std::max(cs.m, cs.n), seed + 3);
   const double atol = 1e-5, rtol = rtol_for(cs.k);
 
   // Plain product.
@@ -58,7 +51,7 @@ void check_case(Isa isa, const Case& cs, uint32_t seed) {
 
   // alpha, accumulate, per-row bias, residual, clamp.
   const int64_t ldr = cs.n + 5;
-  auto residual = random_vector(static_cast<size_t>(cs.m * ldr), seed + 4);
+  auto residual = random_floats(cs.m * ldr, seed + 4);
   GemmEpilogue ep;
   ep.residual = residual.data();
   ep.ld_residual = ldr;
@@ -117,9 +110,9 @@ TEST(Sgemm, SizesAroundTileEdgesOnEveryTier) {
 TEST(Sgemm, EveryEpilogueActivationOnEveryTier) {
   // Two K blocks (the activation applies after the last one only), edge tiles in M and N.
   const int64_t m = 13, n = 37, k = 300, ldc = n;
-  auto a = random_vector(static_cast<size_t>(m * k), 31);
-  auto b = random_vector(static_cast<size_t>(k * n), 32);
-  auto bias = random_vector(static_cast<size_t>(n), 33);
+  auto a = random_floats(m * k, 31);
+  auto b = random_floats(k * n, 32);
+  auto bias = random_floats(n, 33);
   std::vector<float> product(static_cast<size_t>(m * n));
   ref::gemm(m, n, k, 1.0f, a.data(), k, false, b.data(), n, false, 0.0f, product.data(), ldc);
   for (Isa isa : host_tiers()) {
@@ -201,7 +194,7 @@ TEST(Sgemm, ZeroKGivesEpilogueOfZero) {
 
 TEST(Sgemm, BitsDoNotDependOnThreadCount) {
   const int64_t m = 150, n = 700, k = 600;
-  auto a = random_vector(m * k, 7), b = random_vector(k * n, 8);
+  auto a = random_floats(m * k, 7), b = random_floats(k * n, 8);
   std::vector<float> one(m * n), many(m * n);
   tbb::task_arena(1).execute(
       [&] { sgemm(m, n, k, a.data(), k, false, b.data(), n, false, one.data(), n, {}); });
@@ -220,11 +213,11 @@ TEST(Sgemm, Float64AccumulationIsCorrectlyRoundedOnEveryTier) {
   for (int64_t n : {int64_t{37}, int64_t{1000}}) {
     for (int64_t m = 1; m <= kSgemmF64MaxRows; ++m) {
       const int64_t lda = k + 3;
-      auto a = random_vector(static_cast<size_t>(m * lda), 40 + static_cast<uint32_t>(m));
-      auto b = random_vector(static_cast<size_t>(k * n), 50);
-      auto bias = random_vector(static_cast<size_t>(n), 51);
-      auto res = random_vector(static_cast<size_t>(m * n), 52);
-      auto c0 = random_vector(static_cast<size_t>(m * ldc), 53);
+      auto a = random_floats(m * lda, 40 + static_cast<uint32_t>(m));
+      auto b = random_floats(k * n, 50);
+      auto bias = random_floats(n, 51);
+      auto res = random_floats(m * n, 52);
+      auto c0 = random_floats(m * ldc, 53);
       GemmEpilogue ep;
       ep.alpha = 0.75f;
       ep.accumulate = true;
@@ -303,9 +296,9 @@ TEST(Sgemm, GatheredAMatchesPackedB) {
       SCOPED_TRACE("isa " + std::string(isa_name(isa)) + " m" + std::to_string(cs.m) + " n" +
                    std::to_string(cs.n) + " k" + std::to_string(cs.k));
       const int64_t lda = cs.k + 3, ldb = cs.n + 1, ldc = cs.n + 2;
-      auto a = random_vector(static_cast<size_t>(cs.m * lda), seed++);
-      auto b = random_vector(static_cast<size_t>(cs.k * ldb), seed++);
-      auto bias = random_vector(static_cast<size_t>(cs.n), seed++);
+      auto a = random_floats(cs.m * lda, seed++);
+      auto b = random_floats(cs.k * ldb, seed++);
+      auto bias = random_floats(cs.n, seed++);
       GemmEpilogue ep;
       ep.bias_kind = GemmBias::kPerCol;
       ep.bias = bias.data();

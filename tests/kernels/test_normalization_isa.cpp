@@ -45,12 +45,9 @@ std::vector<int64_t> edge_sizes(int64_t w) {
   return s;
 }
 
+// The shared generator (support/test_data.hpp) over [-2, 2) unless told otherwise.
 std::vector<float> random_vec(int64_t n, uint32_t seed, float lo = -2.0f, float hi = 2.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& f : v) f = dist(rng);
-  return v;
+  return testing::random_floats(n, seed, lo, hi);
 }
 
 std::vector<float> offset_vec(int64_t n, uint32_t seed, float offset, float noise) {

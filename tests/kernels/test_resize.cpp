@@ -9,10 +9,13 @@
 
 #include "ref/resize_ref.hpp"
 #include "support/op_runner.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
 namespace {
+
+using testing::random_tensor;
 
 using testing::attr_float;
 using testing::attr_floats;
@@ -22,14 +25,6 @@ using testing::attr_string;
 using testing::OpCall;
 using testing::OpInput;
 using testing::run_op;
-
-Tensor random_f32(Shape shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
-  for (float& x : v) x = dist(rng);
-  return Tensor::from_vector<float>(std::move(shape), v);
-}
 
 Tensor floats(std::vector<float> v) {
   const auto n = static_cast<int64_t>(v.size());
@@ -127,7 +122,7 @@ ResizeParams params_of(const Case& c) {
 }
 
 void check_against_ref(const Case& c, uint32_t seed) {
-  const Tensor x = random_f32(c.in, seed);
+  const Tensor x = random_tensor(c.in, seed);
   auto one = run_case(c, x, 1);
   ASSERT_TRUE(one.is_ok()) << describe(c) << ": " << one.status().to_string();
   const ResizeParams p = params_of(c);
@@ -265,7 +260,7 @@ TEST(Resize, NearestMovesAnyDtypeAndAxesAttribute) {
 }
 
 TEST(Resize, KeepAspectRatioPolicy) {
-  const Tensor x = random_f32({1, 1, 2, 4}, 7);
+  const Tensor x = random_tensor({1, 1, 2, 4}, 7);
   OpCall call;
   call.op_type = "Resize";
   call.opset = 18;
@@ -312,7 +307,7 @@ TEST(Resize, Opset10AndUpsampleUseAsymmetricCoordinates) {
 }
 
 TEST(Resize, RejectsMalformedAndUnsupportedCases) {
-  const Tensor x = random_f32({1, 1, 4, 4}, 8);
+  const Tensor x = random_tensor({1, 1, 4, 4}, 8);
   auto call_with = [&](std::vector<OpInput> extra, std::map<std::string, Attribute> attrs) {
     OpCall c;
     c.op_type = "Resize";

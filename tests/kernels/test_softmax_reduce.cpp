@@ -12,24 +12,19 @@
 
 #include "ref/elementwise_ref.hpp"
 #include "support/op_runner.hpp"
+#include "support/test_data.hpp"
 #include "support/tolerance.hpp"
 
 namespace keel {
 namespace {
+
+using testing::random_floats;
 
 using testing::all_close;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::OpCall;
 using testing::run_op;
-
-std::vector<float> random_floats(int64_t n, float lo, float hi, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 Tensor run_one(const OpCall& call) {
   auto r = run_op(call);
@@ -50,7 +45,7 @@ class Softmax : public ::testing::TestWithParam<std::tuple<SoftmaxCase, bool>> {
 TEST_P(Softmax, MatchesReference) {
   const auto& [c, log] = GetParam();
   const int64_t n = numel(c.shape);
-  const std::vector<float> x = random_floats(n, -20, 20, static_cast<uint32_t>(n));
+  const std::vector<float> x = random_floats(n, static_cast<uint32_t>(n), -20, 20);
   const auto rank = static_cast<int64_t>(c.shape.size());
   const int64_t axis = c.axis < 0 ? c.axis + rank : c.axis;
   const std::vector<double> ref =
@@ -150,7 +145,7 @@ TEST_P(Reduce, MatchesReferenceWithAxesAsAttributeAndAsInput) {
   // Products and log-sums need inputs that keep the result in range.
   const float lo = (k == "prod") ? 0.7f : (k == "log_sum" ? 0.1f : -3.0f);
   const float hi = (k == "prod") ? 1.3f : 3.0f;
-  const std::vector<float> x = random_floats(n, lo, hi, static_cast<uint32_t>(n + 17));
+  const std::vector<float> x = random_floats(n, static_cast<uint32_t>(n + 17), lo, hi);
   const auto rank = static_cast<int64_t>(c.shape.size());
   std::vector<bool> reduced(c.shape.size(), c.axes.empty());
   for (int64_t a : c.axes) reduced[a < 0 ? a + rank : a] = true;
@@ -249,7 +244,7 @@ TEST(ReduceEdge, IntegerTypes) {
 }
 
 TEST(ReduceEdge, LargeRowsAreThreadCountIndependent) {
-  const std::vector<float> x = random_floats(64 * 4099, -1, 1, 9);
+  const std::vector<float> x = random_floats(64 * 4099, 9, -1, 1);
   for (const char* op : {"ReduceMean", "ReduceL2"}) {
     OpCall call{op, 13, {{"axes", attr_ints({1})}}, {{Tensor::from_vector<float>({64, 4099}, x)}}};
     Tensor a = run_one(call);

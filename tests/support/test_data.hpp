@@ -12,12 +12,19 @@
 
 namespace keel::testing {
 
-// float32, uniform in [lo, hi), the same values for the same seed.
-inline Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+// n floats uniform in [lo, hi), the same values for the same seed.
+inline std::vector<float> random_floats(int64_t n, uint32_t seed, float lo = -1.0f,
+                                        float hi = 1.0f) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(numel(shape)));
+  std::vector<float> v(static_cast<size_t>(n));
   for (float& x : v) x = dist(gen);
+  return v;
+}
+
+// A float32 tensor of random_floats.
+inline Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::vector<float> v = random_floats(numel(shape), seed, lo, hi);
   if (v.empty()) return Tensor::allocate(DataType::kFloat32, shape).value();
   return Tensor::from_vector(std::move(shape), v);
 }
