@@ -22,4 +22,18 @@ AlignedBytes allocate_aligned(size_t bytes) { return allocate(bytes, 0); }
 
 AlignedBytes allocate_aligned_for_overwrite(size_t bytes) { return allocate(bytes, bytes); }
 
+void* thread_scratch(int slot, size_t bytes) {
+  struct Buffer {
+    AlignedBytes data;
+    size_t bytes = 0;
+  };
+  thread_local Buffer buffers[kThreadScratchSlots];
+  Buffer& b = buffers[slot];
+  if (b.bytes < bytes) {
+    b.data = allocate_aligned(bytes);
+    b.bytes = b.data ? bytes : 0;
+  }
+  return b.data.get();
+}
+
 }  // namespace keel

@@ -20,6 +20,12 @@ AlignedBytes allocate_aligned(size_t bytes);
 // The same for a caller that writes all of [0, bytes) itself: only the tail padding is zeroed.
 AlignedBytes allocate_aligned_for_overwrite(size_t bytes);
 
+// A grow-only aligned buffer of the calling thread, one per slot (kThreadScratchSlots), for
+// packing buffers of a task that never yields while it uses them (SGEMM slots 0-1, the
+// bfloat16 GEMM slot 2). Its contents are not kept between callers. nullptr when it cannot grow.
+constexpr int kThreadScratchSlots = 3;
+void* thread_scratch(int slot, size_t bytes);
+
 inline size_t round_up(size_t n, size_t multiple) {
   return (n + multiple - 1) / multiple * multiple;
 }

@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exec/parallel.hpp"
+#include "ukernels/gemm_blocking.hpp"
 #include "ukernels/sgemm_ukernel.hpp"
 
 namespace keel {
@@ -84,19 +85,8 @@ void pack_b(const StridedMatrix& b, int64_t k0, int64_t kc, int64_t j0, int64_t 
   }
 }
 
-// Grow-only per-thread packing buffer (a task never yields inside the block loop).
 float* thread_buffer(int slot, size_t floats) {
-  struct Buf {
-    AlignedBytes bytes;
-    size_t floats = 0;
-  };
-  thread_local Buf bufs[2];
-  Buf& b = bufs[slot];
-  if (b.floats < floats) {
-    b.bytes = allocate_aligned(floats * sizeof(float));
-    b.floats = b.bytes ? floats : 0;
-  }
-  return reinterpret_cast<float*>(b.bytes.get());
+  return static_cast<float*>(thread_scratch(slot, floats * sizeof(float)));
 }
 
 // Either operand may be prepacked (whole matrix, layout: K blocks, then panels); A may
@@ -141,36 +131,10 @@ void run(const SgemmUkernels* uk, int64_t m, int64_t n, int64_t k, const Operand
   const int64_t mr = uk->mr, nr = uk->nr;
   const int64_t m_pad = ceil_div(m, mr) * mr;
   const int64_t n_pad = ceil_div(n, nr) * nr;
-  // Smaller blocks while there are fewer tasks than threads (the block sizes do not change any
-  // output bit: K blocking is fixed). One task per thread, not several: each task of an
-  // implicit GEMM gathers its rows of A again and each streams its own B panel, so splitting
-  // further only adds that traffic (the partition is static anyway). Measured on AVX-512
-  // (Zen 5, 2 threads, 2026-12-01, alternating runs): ResNet-18 9.44 against 10.09 ms, ResNet-50
-  // 19.98 against 20.47, DenseNet-121 15.20 against 15.46, MobileNets level. A few tasks are
-  // split until they share out evenly (3 tasks on 2 threads would idle one for a third).
+  // Block sizes never change an output bit (K blocking is fixed): gemm_blocking.hpp.
   int64_t mc = kMc, nc = kNc;
-  const int64_t threads = current_max_threads();
-  const auto uneven = [&] {
-    const int64_t tasks = ceil_div(m, mc) * ceil_div(n, nc);
-    return tasks < threads || (tasks < 4 * threads && tasks % threads != 0);
-  };
-  while (uneven()) {
-    if (nc > 4 * nr && nc >= mc) {
-      nc /= 2;
-    } else if (mc > 4 * mr) {
-      mc = ceil_div(mc / 2, mr) * mr;
-    } else if (nc > nr) {
-      nc /= 2;
-    } else {
-      break;
-    }
-  }
-  nc = std::max<int64_t>(nr, nc / nr * nr);
-  // Blocks of even size: 196 rows as 102 + 94, not 144 + 52, which left one thread idle for
-  // a third of the time.
+  split_gemm_blocks(m, n, mr, nr, mc, nc);
   const int64_t m_blocks = ceil_div(m, mc), n_blocks = ceil_div(n, nc);
-  mc = ceil_div(ceil_div(m, m_blocks), mr) * mr;
-  nc = ceil_div(ceil_div(n, n_blocks), nr) * nr;
   const int64_t nkb = ceil_div(k, kSgemmKc);
   const bool direct_a = read_a_in_place(op);
   const int64_t per_task = std::min(mc, m) * std::min(nc, n) * k;

@@ -17,6 +17,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "ukernels/activation.hpp"
+#include "ukernels/bf16_gemm_ukernel.hpp"
 #include "ukernels/direct_conv_ukernel.hpp"
 #include "ukernels/dwconv_ukernel.hpp"
 #include "ukernels/norm_ukernel.hpp"
@@ -33,6 +34,7 @@ using Arch = xsimd::avx512bw;
 
 #include "ukernels/norm_body.inc"
 // After norm_body.inc: the SGEMM edge tiles use F32Norm's masked tail loads and stores.
+#include "ukernels/bf16_gemm_body.inc"
 #include "ukernels/sgemm_body.inc"
 #include "ukernels/sgemm_f64_body.inc"
 // After norm_body.inc: the depthwise body reuses F32Norm's masked tail loads and stores.
@@ -46,6 +48,10 @@ static_assert(F32Gemm<Arch>::kNr == 32);
 void f32_gemm_6x32(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
 
 }  // namespace
+
+extern const Bf16GemmUkernels kBf16Gemm = {
+    "bf16_gemm_6x32/avx512_emulated", Bf16Gemm<Arch, false>::kMr, Bf16Gemm<Arch, false>::kNr,
+    &Bf16Gemm<Arch, false>::block, &Bf16Gemm<Arch, false>::round};
 
 extern const SgemmUkernels kSgemm = {"f32_gemm_6x32/avx512", kSgemmMr, F32Gemm<Arch>::kNr,
                                      &f32_gemm_6x32, &F32GemmF64<F32Gemm<Arch>::kNr>::panel};
