@@ -98,14 +98,24 @@ typedef struct keel_model_options_t {
   int winograd;         /* 1 (default): 3x3 stride-1 convolutions with 64 or more channels (NHWC)
                            as Winograd F(2x2, 3x3); 0: the direct kernels only. Callers built
                            with an older, shorter struct get 1. */
+  int precision;        /* KEEL_PRECISION_FP32 (default, and for older, shorter structs) or
+                           KEEL_PRECISION_BF16: convolutions and matrix products with constant
+                           weights in bfloat16 with float32 sums, except the nodes the policy
+                           keeps float32 (the first convolution, the last layers) */
 } keel_model_options_t;
 
 #define KEEL_LAYOUT_NCHW 0
 #define KEEL_LAYOUT_NHWC 1
 #define KEEL_LAYOUT_AUTO 2
 
-#define KEEL_MODEL_OPTIONS_INIT \
-  { sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_AUTO, KEEL_LAYOUT_NCHW, 1 }
+#define KEEL_PRECISION_FP32 0
+#define KEEL_PRECISION_BF16 1
+
+#define KEEL_MODEL_OPTIONS_INIT                                                   \
+  {                                                                               \
+    sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_AUTO, KEEL_LAYOUT_NCHW, 1, \
+        KEEL_PRECISION_FP32                                                       \
+  }
 
 /* Fills *options with the defaults and struct_size. */
 KEEL_C_API keel_status_t keel_model_options_init(keel_model_options_t* options);

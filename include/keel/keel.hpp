@@ -37,6 +37,13 @@ struct ModelOptions {
   // Winograd F(2x2, 3x3): 2.25x fewer multiplications, error against float64 within the
   // zoo's bound (tested per model). False: the direct and implicit-GEMM kernels only.
   bool winograd = true;
+  // kBf16: convolutions and matrix products with constant weights run in bfloat16 (weights
+  // rounded once after folding, float32 sums and epilogues; AMX or AVX512_BF16 where the CPU has
+  // them, float32 instructions on the same rounded values elsewhere), except the nodes the
+  // policy keeps in float32 (precision_choices() says which and why).
+  Precision precision = Precision::kFp32;
+  // Under kBf16: operator types kept in float32 ("Conv", "Gemm", "MatMul").
+  std::vector<std::string> fp32_ops;
 };
 
 // Name, element type and shape of a model input or output; -1 marks a dynamic dim.
@@ -71,6 +78,8 @@ class Model {
   // Every fold and every skip (with its reason) made at load.
   const std::vector<FoldEvent>& fold_events() const { return fold_events_; }
   int64_t default_opset() const;
+  // Under Precision::kBf16: each node a bfloat16 kernel could run, and what it runs.
+  const std::vector<PrecisionChoice>& precision_choices() const { return precision_choices_; }
 
  private:
   Model() = default;
@@ -82,6 +91,7 @@ class Model {
   LoadTimings timings_;
   ModelOptions options_;
   std::vector<FoldEvent> fold_events_;
+  std::vector<PrecisionChoice> precision_choices_;
 };
 
 struct SessionOptions {

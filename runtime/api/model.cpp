@@ -1,5 +1,8 @@
 #include <chrono>
+#include <cstdio>
+#include <mutex>
 
+#include "core/cpu_features.hpp"
 #include "graph/graph.hpp"
 #include "graph/validate.hpp"
 #include "keel/keel.hpp"
@@ -59,6 +62,21 @@ Result<std::shared_ptr<const Model>> Model::load_bytes(const void* data, size_t 
   return finish_load(std::move(graph), options, ms_since(t0));
 }
 
+namespace {
+
+// Says once per process, on stderr, when bfloat16 cannot be faster here.
+void note_bf16_tier_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (active_bf16_tier() != Bf16Tier::kEmulated) return;
+    std::fprintf(stderr,
+                 "keel: this CPU has no AVX512_BF16 or AMX (or KEEL_MAX_ISA caps them): bf16 runs "
+                 "the same bfloat16 rounding on float32 instructions, not faster than fp32\n");
+  });
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> graph,
                                                         const ModelOptions& options,
                                                         double parse_ms) {
@@ -70,9 +88,13 @@ Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> g
   passes.options.runtime_fusions = options.runtime_fusions;
   passes.options.layout = options.layout;
   passes.options.input_layout = options.input_layout;
+  passes.options.precision = options.precision;
+  passes.options.fp32_ops = options.fp32_ops;
   KEEL_RETURN_IF_ERROR(run_load_passes(*graph, passes));
   std::shared_ptr<Model> model(new Model());
   model->fold_events_ = std::move(passes.events);
+  model->precision_choices_ = std::move(passes.precision);
+  if (options.precision == Precision::kBf16) note_bf16_tier_once();
   model->options_ = options;
   model->timings_.parse_ms = parse_ms;
   model->timings_.passes_ms = ms_since(t0);

@@ -147,6 +147,13 @@ keel::Result<keel::ModelOptions> to_cpp(const keel_model_options_t& o) {
   }
   m.input_layout = o.input_layout == KEEL_LAYOUT_NHWC ? keel::Layout::kNhwc : keel::Layout::kNchw;
   m.winograd = o.winograd != 0;
+  if (o.precision != KEEL_PRECISION_FP32 && o.precision != KEEL_PRECISION_BF16) {
+    return keel::invalid_argument("keel_model_options_t.precision is " +
+                                  std::to_string(o.precision) +
+                                  "; expected KEEL_PRECISION_FP32 or KEEL_PRECISION_BF16");
+  }
+  m.precision =
+      o.precision == KEEL_PRECISION_BF16 ? keel::Precision::kBf16 : keel::Precision::kFp32;
   return m;
 }
 

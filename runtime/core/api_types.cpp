@@ -20,4 +20,14 @@ const char* layout_option_name(LayoutOption option) {
   return "auto";
 }
 
+const char* precision_name(Precision precision) {
+  return precision == Precision::kBf16 ? "bf16" : "fp32";
+}
+
+Result<Precision> parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "bf16") return Precision::kBf16;
+  return invalid_argument("precision '" + name + "': expected fp32 or bf16");
+}
+
 }  // namespace keel

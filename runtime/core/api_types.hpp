@@ -21,6 +21,21 @@ const char* layout_name(Layout layout);  // "NCHW" / "NHWC"
 Result<LayoutOption> parse_layout_option(const std::string& name);
 const char* layout_option_name(LayoutOption option);
 
+// The arithmetic of convolutions and matrix products: float32 throughout (the default), or
+// weights rounded once to bfloat16 and products summed in float32 (passes/choose_precision.cpp).
+enum class Precision { kFp32, kBf16 };
+
+const char* precision_name(Precision precision);  // "fp32" / "bf16"
+Result<Precision> parse_precision(const std::string& name);
+
+// What choose_precision decided for one node a bfloat16 kernel could run.
+struct PrecisionChoice {
+  std::string node;
+  std::string op_type;  // the standard operator ("Conv" for a fused one)
+  Precision precision = Precision::kFp32;
+  std::string reason;  // why it stays float32 ("" when it runs bfloat16)
+};
+
 // One fold a load pass made, or one it could not make and why (passes/pass.hpp).
 struct FoldEvent {
   bool folded = false;

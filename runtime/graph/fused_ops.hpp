@@ -62,6 +62,8 @@ struct NodeDecisions {
   ActParams activation;
   // FusedConv with an expansion: the expansion's own activation.
   ActParams expand_activation;
+  // Conv, Gemm, MatMul kinds: bfloat16 weights and products (passes/choose_precision.cpp).
+  Precision precision = Precision::kFp32;
 };
 
 // A live standard Conv or a FusedConv.

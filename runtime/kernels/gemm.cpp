@@ -1,7 +1,8 @@
 // Gemm and MatMul. float32 runs on the packed SGEMM (constant B is packed here, at plan
 // time); with a constant B and at most kSgemmF64MaxRows rows of A (a classifier at batch 1-8)
 // the products are summed in float64 (sgemm_packed_b_f64). MatMul also takes float64 / int32 /
-// int64 (plain loops, for shape arithmetic).
+// int64 (plain loops, for shape arithmetic). A node choose_precision marked bfloat16 packs its
+// constant B in bfloat16 and runs on the bfloat16 GEMM (ukernels/bf16_gemm.hpp).
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "exec/parallel.hpp"
 #include "kernels/fused_activation.hpp"
 #include "kernels/registry.hpp"
+#include "ukernels/bf16_gemm.hpp"
 #include "ukernels/sgemm.hpp"
 
 namespace keel {
@@ -26,8 +28,12 @@ class GemmKernel final : public Kernel {
   GemmCMode c_mode = GemmCMode::kNone;
   Shape c_shape;
   std::unique_ptr<SgemmPackedB> packed_b;
+  std::unique_ptr<Bf16PackedB> packed_b_bf16;  // instead of packed_b (A not transposed)
 
-  const char* name() const override { return packed_b ? "gemm_f32_packed_b" : "gemm_f32"; }
+  const char* name() const override {
+    if (packed_b_bf16) return "gemm_bf16_packed_b";
+    return packed_b ? "gemm_f32_packed_b" : "gemm_f32";
+  }
 
   void run(const KernelRun& r) const override {
     const float* a = r.in(0).as<float>();
@@ -50,7 +56,9 @@ class GemmKernel final : public Kernel {
       ep.accumulate = true;
     }
     const int64_t lda = trans_a ? m : k;
-    if (packed_b && !trans_a && m <= kSgemmF64MaxRows) {
+    if (packed_b_bf16) {
+      bf16_gemm_packed_b(m, a, lda, *packed_b_bf16, y, n, ep);
+    } else if (packed_b && !trans_a && m <= kSgemmF64MaxRows) {
       sgemm_packed_b_f64(m, a, lda, *packed_b, y, n, ep);  // a classifier: B's read dominates
     } else if (packed_b) {
       sgemm_packed_b(m, a, lda, trans_a, *packed_b, y, n, ep);
@@ -117,7 +125,13 @@ Result<std::unique_ptr<Kernel>> make_gemm(PrepareContext& ctx) {
     KEEL_RETURN_IF_ERROR(ctx.check_input(2, {DataType::kFloat32}, 0, 2));
   }
   ctx.set_output(0, DataType::kFloat32, {g.m, g.n});
-  if (const Tensor* bv = ctx.input(1).value) {
+  const Tensor* bv = ctx.input(1).value;
+  if (bv != nullptr && !g.trans_a && ctx.node.decisions.precision == Precision::kBf16) {
+    g.packed_b_bf16 = std::make_unique<Bf16PackedB>();
+    if (!g.packed_b_bf16->pack(g.k, g.n, bv->data_as<float>(), g.trans_b ? g.k : g.n, g.trans_b)) {
+      return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
+    }
+  } else if (bv != nullptr) {
     g.packed_b = std::make_unique<SgemmPackedB>();
     if (!g.packed_b->pack(g.k, g.n, bv->data_as<float>(), g.trans_b ? g.k : g.n, g.trans_b)) {
       return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
@@ -151,6 +165,7 @@ class MatMulKernel final : public Kernel {
   MatMulPlan p;
   DataType dtype = DataType::kFloat32;
   std::unique_ptr<SgemmPackedB> packed_b;
+  std::unique_ptr<Bf16PackedB> packed_b_bf16;  // instead of packed_b
   // Fused by passes/fuse_activation.cpp (constant B only): a per-column bias (input 2) and an
   // activation, applied in the GEMM epilogue.
   bool has_bias = false;
@@ -158,6 +173,7 @@ class MatMulKernel final : public Kernel {
 
   const char* name() const override {
     if (dtype != DataType::kFloat32) return "matmul_naive";
+    if (packed_b_bf16) return "matmul_bf16_packed_b";
     return packed_b ? "matmul_f32_packed_b" : "matmul_f32";
   }
 
@@ -178,14 +194,16 @@ class MatMulKernel final : public Kernel {
     float* y = r.out(0).as<float>();
     if (p.fold_batch_into_m) {
       const int64_t rows = p.batch * p.m;
-      if (packed_b) {
+      if (packed_b || packed_b_bf16) {
         GemmEpilogue ep;
         ep.act = act;
         if (has_bias) {
           ep.bias_kind = GemmBias::kPerCol;
           ep.bias = r.in(MatMulOperand::kBias).as<float>();
         }
-        if (rows <= kSgemmF64MaxRows) {
+        if (packed_b_bf16) {
+          bf16_gemm_packed_b(rows, a, p.k, *packed_b_bf16, y, p.n, ep);
+        } else if (rows <= kSgemmF64MaxRows) {
           sgemm_packed_b_f64(rows, a, p.k, *packed_b, y, p.n, ep);
         } else {
           sgemm_packed_b(rows, a, p.k, false, *packed_b, y, p.n, ep);
@@ -295,7 +313,13 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
       }
     }
   }
-  if (p.fold_batch_into_m && ctx.input(1).value != nullptr) {
+  const bool bf16 = ctx.node.decisions.precision == Precision::kBf16 && bs.size() == 2;
+  if (p.fold_batch_into_m && ctx.input(1).value != nullptr && bf16) {
+    kernel->packed_b_bf16 = std::make_unique<Bf16PackedB>();
+    if (!kernel->packed_b_bf16->pack(p.k, p.n, ctx.input(1).value->data_as<float>(), p.n, false)) {
+      return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
+    }
+  } else if (p.fold_batch_into_m && ctx.input(1).value != nullptr) {
     kernel->packed_b = std::make_unique<SgemmPackedB>();
     if (!kernel->packed_b->pack(p.k, p.n, ctx.input(1).value->data_as<float>(), p.n, false)) {
       return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
@@ -303,7 +327,8 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
   }
   kernel->act = ctx.node.decisions.activation;
   kernel->has_bias = fused_bias;
-  if ((kernel->has_bias || kernel->act.kind != ActKind::kNone) && !kernel->packed_b) {
+  if ((kernel->has_bias || kernel->act.kind != ActKind::kNone) && !kernel->packed_b &&
+      !kernel->packed_b_bf16) {
     return ctx.unsupported_case(
         "a fused bias or activation on a MatMul without a constant "
         "float32 [K, N] B");

@@ -21,6 +21,9 @@ struct PassOptions {
   LayoutOption layout = LayoutOption::kNchw;
   // How the caller stores rank-4 graph inputs (kNhwc: [N, H, W, C]; keel-only as well).
   Layout input_layout = Layout::kNchw;
+  // Under kBf16 choose_precision marks the nodes that run bfloat16 (keel-only as well).
+  Precision precision = Precision::kFp32;
+  std::vector<std::string> fp32_ops;  // operator types kept float32 under kBf16
 };
 
 struct PassContext {
@@ -29,6 +32,7 @@ struct PassContext {
   // Last reason each BatchNormalization node could not be folded (reported at the end for
   // the ones that remain).
   std::map<std::string, std::string> bn_skip_reason;
+  std::vector<PrecisionChoice> precision;  // choose_precision's decisions
 };
 
 // Runs the load-time passes to a fixed point.
@@ -61,6 +65,11 @@ bool fuse_layernorm_pattern(Graph& graph, PassContext& ctx);
 // NHWC 1x1 expansion -> depthwise Conv -> one node (kernels/conv/expand_depthwise.cpp). Runs after
 // choose_layout (both convs must be NHWC).
 bool fuse_expand_depthwise(Graph& graph, PassContext& ctx);
+// Under options.precision kBf16: marks each Conv (NHWC, one group, constant 2-D weights) and
+// Gemm / MatMul (constant 2-D B) that runs bfloat16 (NodeDecisions::precision), keeping in
+// float32 the first convolution on a graph input, the last parametric nodes before each graph
+// output and the operator types in options.fp32_ops. Runs last.
+void choose_precision(Graph& graph, PassContext& ctx);
 // Runs 2-D convolutions and the ops around them on NHWC data when options.layout asks for it
 // (kAuto: by the rule in the pass file); graph inputs and outputs stay NCHW.
 Status choose_layout(Graph& graph, PassContext& ctx);

@@ -56,6 +56,7 @@ Status run_load_passes(Graph& graph, PassContext& ctx) {
   KEEL_RETURN_IF_ERROR(choose_layout(graph, ctx));
   if (ctx.options.runtime_fusions) fuse_expand_depthwise(graph, ctx);
   graph.compact();
+  if (ctx.options.precision == Precision::kBf16) choose_precision(graph, ctx);
   return Status::ok();
 }
 

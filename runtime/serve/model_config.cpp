@@ -3,6 +3,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -136,8 +137,28 @@ Result<inference::ModelConfig> read_config_file(const std::string& path) {
   return config;
 }
 
-Result<ModelOptions> model_options_from_config(const inference::ModelConfig& config) {
-  ModelOptions options;
+namespace {
+
+// "Conv, Gemm" -> {"Conv", "Gemm"}: comma-separated, blanks around names dropped.
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    const size_t end = std::min(v.find(',', start), v.size());
+    std::string item = v.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ModelOptions> model_options_from_config(const inference::ModelConfig& config,
+                                               const ModelOptions& defaults) {
+  ModelOptions options = defaults;
   for (const auto& [key, value] : config.parameters()) {
     const std::string& v = value.string_value();
     if (key == "layout") {
@@ -155,8 +176,15 @@ Result<ModelOptions> model_options_from_config(const inference::ModelConfig& con
         return invalid_argument("parameter 'winograd' is '" + v + "' (true or false)");
       }
       options.winograd = v == "true";
+    } else if (key == "precision") {
+      auto precision = parse_precision(v);
+      if (!precision.is_ok()) return invalid_argument("parameter " + precision.status().message());
+      options.precision = *precision;
+    } else if (key == "fp32_ops") {
+      options.fp32_ops = split_list(v);
     } else {
-      return invalid_argument("unknown parameter '" + key + "' (keel reads layout, winograd)");
+      return invalid_argument("unknown parameter '" + key +
+                              "' (keel reads layout, winograd, precision, fp32_ops)");
     }
   }
   return options;

@@ -35,9 +35,11 @@ struct ServedModelConfig {
 
 // Reads DIR/config.pbtxt; an absent file gives an empty configuration.
 Result<inference::ModelConfig> read_config_file(const std::string& path);
-// keel's model options from the configuration's `parameters` (layout, winograd); an unknown
+// keel's model options from the configuration's `parameters` (layout, winograd, precision,
+// fp32_ops: a comma-separated list of operator types), over `defaults`; an unknown
 // key or value is an error naming it.
-Result<ModelOptions> model_options_from_config(const inference::ModelConfig& config);
+Result<ModelOptions> model_options_from_config(const inference::ModelConfig& config,
+                                               const ModelOptions& defaults = {});
 // Fills what the configuration leaves out from the model (inputs, outputs, max_batch_size) and
 // checks what it gives against it. `default_max_batch_size` is used when the configuration has
 // no max_batch_size (an explicit 0 means no batching) and every input and output has a

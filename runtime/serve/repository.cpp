@@ -96,7 +96,8 @@ Result<std::shared_ptr<ModelRunner>> Repository::load(const std::string& name, c
   if (!config_path.empty()) {
     KEEL_ASSIGN_OR_RETURN(config, read_config_file(config_path));
   }
-  KEEL_ASSIGN_OR_RETURN(ModelOptions mo, model_options_from_config(config));
+  KEEL_ASSIGN_OR_RETURN(ModelOptions mo,
+                        model_options_from_config(config, options_.model_defaults));
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::load_file(src.onnx, mo));
   KEEL_ASSIGN_OR_RETURN(ServedModelConfig served, complete_config(std::move(config), name, *model,
                                                                   options_.default_max_batch_size));

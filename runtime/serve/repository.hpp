@@ -23,7 +23,8 @@ struct RepositoryOptions {
   std::string model_path;      // one model: a .onnx file, or a folder holding one model
   std::string model_name;      // its name (default: the file's or folder's stem)
   int default_max_batch_size = 4;
-  void* arena = nullptr;  // the tbb::task_arena every session runs in
+  ModelOptions model_defaults;  // before each model's config.pbtxt parameters (precision)
+  void* arena = nullptr;        // the tbb::task_arena every session runs in
 };
 
 struct ModelStatus {

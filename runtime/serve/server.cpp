@@ -60,6 +60,7 @@ Status run_server(const ServerOptions& o) {
   ro.model_path = o.model_path;
   ro.model_name = o.model_name;
   ro.default_max_batch_size = o.default_max_batch_size;
+  ro.model_defaults.precision = o.precision;
   ro.arena = &arena;
   Repository repository(ro, metrics);
   ServerState state;

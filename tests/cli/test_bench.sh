@@ -75,7 +75,14 @@ check "bench --layout nhwc is reported" grep -q "^Layout: nhwc" "$tmp/nhwc.txt"
 check "bench --input-layout nhwc feeds NHWC" grep -q "^Input input: float32\[1,64,64,3\]" "$tmp/nhwc.txt"
 check "bench --layout nhwc runs NHWC kernels" grep -q "conv_nhwc" "$tmp/nhwc.json"
 check "bench --profile says why each Conv runs its implementation" \
-  grep -q "^  /layers/.*/Conv: conv_nhwc_[a-z]*; declined: conv_nhwc_expand_depthwise: " "$tmp/nhwc.txt"
+  grep -q "^  /layers/.*/Conv: conv_nhwc_[a-z]*; declined: conv_nhwc_bf16: the node runs float32; conv_nhwc_expand_depthwise: " "$tmp/nhwc.txt"
+
+# bfloat16: the policy's one-line report, and the bf16 kernels in the trace.
+"$keel" bench "$src/models/resnet_tiny" --layout nhwc --precision bf16 --iterations 3 \
+  --profile "$tmp/bf16.json" > "$tmp/bf16.txt" 2>&1
+check "bench --precision bf16 exits 0" test $? -eq 0
+check "bench --precision bf16 reports the policy" grep -q "^precision: bf16 (.*) on [1-9][0-9]* nodes" "$tmp/bf16.txt"
+check "bench --precision bf16 runs conv_nhwc_bf16" grep -q "conv_nhwc_bf16" "$tmp/bf16.json"
 check "the trace carries the dispatch of each Conv" grep -q '"dispatch":"conv_nhwc_' "$tmp/nhwc.json"
 
 # KEEL_VERBOSE=dispatch: one stderr line per Conv at plan time, with the declines.

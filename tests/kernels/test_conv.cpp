@@ -1304,6 +1304,18 @@ std::vector<ListCase> list_cases() {
     nhwc.call.inputs[0].tensor = transpose4(s.x, {0, 2, 3, 1});
     nhwc.want = transpose4(nchw.want, {0, 2, 3, 1});
     cases.push_back(nhwc);
+    // bfloat16 (conv_nhwc_bf16; the float32 entries run it too): 8 bits of each weight and
+    // input against the same float64 reference. Each product is off by up to 2^-8 of itself
+    // (about 2^-10 on average for values in [-1, 1)), in random directions: about
+    // 2^-10 * sqrt(K) in all, bounded here by 4x that; a misplaced value costs about sqrt(K)/3.
+    int64_t k = c.x[1] / c.group;
+    for (int64_t d : c.kernel) k *= d;
+    ListCase bf16 = nhwc;
+    bf16.name = c.name + "_nhwc_bf16";
+    bf16.call.decisions.precision = Precision::kBf16;
+    bf16.atol = 4.0 / 1024.0 * std::sqrt(static_cast<double>(k));
+    bf16.rtol = 0;
+    cases.push_back(bf16);
   }
   cases.push_back(expand_depthwise_case(seed));
   return cases;
@@ -1355,7 +1367,11 @@ TEST(ConvImplementations, TheFirstAcceptingEntryRunsAndTheDeclinesAreNamed) {
   ASSERT_TRUE(op.is_ok()) << op.status().to_string();
   EXPECT_STREQ((*op)->kernel_name(), "conv_nhwc_gemm");
   const std::string& why = (*op)->dispatch();
-  EXPECT_EQ(why.rfind("conv_nhwc_gemm; declined: conv_nhwc_expand_depthwise: ", 0), 0u) << why;
+  EXPECT_EQ(why.rfind("conv_nhwc_gemm; declined: conv_nhwc_bf16: the node runs float32; "
+                      "conv_nhwc_expand_depthwise: ",
+                      0),
+            0u)
+      << why;
   EXPECT_NE(why.find("conv_nhwc_1x1: kernel [3,3]"), std::string::npos) << why;
   EXPECT_NE(why.find("conv_nhwc_direct: 70 outputs"), std::string::npos) << why;
   EXPECT_EQ(why.find("conv_nchw"), std::string::npos) << why;  // entries after the choice

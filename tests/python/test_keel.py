@@ -69,6 +69,20 @@ class CommittedModels(unittest.TestCase):
         got = s.run(None, {"input": x})[0]
         self.assertLessEqual(rel_error(got, refs["output"]), 1e-5)
 
+    def test_bf16_precision(self):
+        path, inputs, refs = load_case("resnet_tiny")
+        exact = keel.InferenceSession(path, threads=1, layout="nhwc").run(None, inputs)[0]
+        s = keel.InferenceSession(path, threads=1, layout="nhwc", precision="bf16")
+        got = s.run(None, inputs)[0]
+        err = rel_error(got, refs["output"])
+        self.assertLessEqual(err, 1e-2)
+        self.assertGreater(err, rel_error(exact, refs["output"]))  # bfloat16 kernels ran
+        kept = keel.InferenceSession(path, threads=1, layout="nhwc", precision="bf16",
+                                     fp32_ops=["Conv", "Gemm", "MatMul"]).run(None, inputs)[0]
+        np.testing.assert_array_equal(kept, exact)
+        with self.assertRaisesRegex(Exception, "precision 'fp16'"):
+            keel.InferenceSession(path, precision="fp16")
+
     def test_introspection(self):
         path, _, _ = load_case("resnet_tiny")
         s = keel.InferenceSession(str(path), threads=2)

@@ -585,6 +585,8 @@ Status bench_command(const BenchArgs& args) {
   std::printf("Concurrency: %d\n", concurrency);
   std::printf("Layout: %s\n", args.layouts.layout.c_str());
   std::printf("Folding: %s\n", args.no_fold ? "off" : "on");
+  std::printf("Precision: %s\n", args.layouts.precision.c_str());
+  print_precision_report(*model, false);
   for (const NamedTensor& f : feeds) {
     std::printf("Input %s: %s%s\n", f.name.c_str(), dtype_name(f.tensor.dtype()).c_str(),
                 shape_to_string(f.tensor.shape()).c_str());

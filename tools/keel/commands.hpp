@@ -2,7 +2,8 @@
 // command's job is the graph itself, and these are the only internals the tool uses:
 //   fold     onnx/import_model, passes/pass (run_load_passes with PassOptions), onnx/export_model
 //   inspect  onnx/import_model, graph/graph and graph/validate (operators keel does not implement)
-//   run      graph/graph, to print the model's node count
+//   run      graph/graph, to print the model's node count; core/cpu_features (the bf16 tier, run
+//            and bench)
 //   bench    graph/fused_ops (operand roles of fused kinds, for FLOP counts), core/cpu_features and
 //            core/aligned_buffer (the machine-limit probe), core/npy (inputs, outputs)
 #pragma once
@@ -15,12 +16,23 @@
 
 namespace keel::tools {
 
-// --layout, --input-layout and --no-winograd (how the model runs), the same for run and bench.
+// --layout, --input-layout, --no-winograd, --precision and --keep-fp32 (how the model runs),
+// the same for run and bench.
 struct LayoutFlags {
   std::string layout = "auto";
   std::string input_layout = "nchw";
   bool no_winograd = false;
+  std::string precision = "fp32";
+  std::vector<std::string> keep_fp32;  // operator types kept float32 under bf16
 };
+
+// One line for bench ("bf16 on 51 nodes (Conv 50, MatMul 1), float32 kept on 2"), and under
+// `details` one line per node kept float32 with its reason (run). Nothing under fp32.
+void print_precision_report(const Model& model, bool details);
+
+// keel run's check against float64 references under --precision bf16 (relative to the output's
+// largest magnitude); float32 is checked at 1e-5.
+constexpr double kBf16ReferenceBound = 2e-2;
 
 struct RunArgs {
   std::string model;  // a .onnx file, or a model folder (model.onnx, inputs/, outputs_f64/)

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "commands.hpp"
+#include "core/cpu_features.hpp"
 #include "core/npy.hpp"
 
 namespace keel::tools {
@@ -35,13 +36,49 @@ void add_layout_options(CLI::App& app, LayoutFlags& flags) {
       ->check(CLI::IsMember({"nchw", "nhwc"}));
   app.add_flag("--no-winograd", flags.no_winograd,
                "run 3x3 convolutions directly, never as Winograd F(2x2, 3x3)");
+  app.add_option("--precision", flags.precision,
+                 "fp32 (default), or bf16: convolutions and matrix products with constant "
+                 "weights in bfloat16 (float32 sums), except what the policy keeps float32")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("--keep-fp32", flags.keep_fp32,
+                 "under --precision bf16, operator types kept float32 (Conv, Gemm, MatMul)")
+      ->delimiter(',');
 }
 
 Status apply_layout_flags(const LayoutFlags& flags, ModelOptions& options) {
   KEEL_ASSIGN_OR_RETURN(options.layout, parse_layout_option(flags.layout));
   options.input_layout = flags.input_layout == "nhwc" ? Layout::kNhwc : Layout::kNchw;
   options.winograd = !flags.no_winograd;
+  KEEL_ASSIGN_OR_RETURN(options.precision, parse_precision(flags.precision));
+  options.fp32_ops = flags.keep_fp32;
   return Status::ok();
+}
+
+void print_precision_report(const Model& model, bool details) {
+  if (model.options().precision != Precision::kBf16) return;
+  std::map<std::string, int> bf16_ops;
+  int bf16 = 0, kept = 0;
+  for (const PrecisionChoice& c : model.precision_choices()) {
+    if (c.precision == Precision::kBf16) {
+      ++bf16;
+      ++bf16_ops[c.op_type];
+    } else {
+      ++kept;
+    }
+  }
+  std::string ops;
+  for (const auto& [op, count] : bf16_ops) {
+    ops += (ops.empty() ? "" : ", ") + op + " " + std::to_string(count);
+  }
+  std::printf("precision: bf16 (%s) on %d nodes%s, float32 kept on %d\n",
+              bf16_tier_name(active_bf16_tier()), bf16,
+              ops.empty() ? "" : (" (" + ops + ")").c_str(), kept);
+  if (!details) return;
+  for (const PrecisionChoice& c : model.precision_choices()) {
+    if (c.precision != Precision::kBf16) {
+      std::printf("keep fp32 %s (%s): %s\n", c.node.c_str(), c.op_type.c_str(), c.reason.c_str());
+    }
+  }
 }
 
 namespace {

@@ -54,6 +54,14 @@ void add_serve_options(CLI::App& app, serve::ServerOptions& o, std::string& log_
                  "max_batch_size of a model whose configuration does not say, when its first dims "
                  "are dynamic (0: no batching)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option_function<std::string>(
+         "--precision",
+         [&o](const std::string& p) {
+           o.precision = p == "bf16" ? Precision::kBf16 : Precision::kFp32;
+         },
+         "fp32 (default) or bf16: every model's precision unless its config.pbtxt parameters "
+         "say otherwise")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_option("--log-format", log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--log-verbose", o.log_verbose, "also log failed requests");

@@ -20,9 +20,9 @@ namespace {
 
 // The order is the preference: the special forms first, each general kernel of a layout last.
 constexpr const ConvImplementation* kList[] = {
-    &kConvNhwcExpandDepthwise, &kConvNhwc1x1,    &kConvNhwcDepthwise,
-    &kConvNhwcWinograd,        &kConvNhwcDirect, &kConvNhwcGemm,
-    &kConvNchwDepthwise,       &kConvNchw1x1,    &kConvNchwIm2col,
+    &kConvNhwcBf16,     &kConvNhwcExpandDepthwise, &kConvNhwc1x1,  &kConvNhwcDepthwise,
+    &kConvNhwcWinograd, &kConvNhwcDirect,          &kConvNhwcGemm, &kConvNchwDepthwise,
+    &kConvNchw1x1,      &kConvNchwIm2col,
 };
 
 // The entry for `d`, with the declines before it in ctx.dispatch.

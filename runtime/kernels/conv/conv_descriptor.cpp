@@ -167,6 +167,7 @@ Result<ConvDescriptor> parse_conv(PrepareContext& ctx) {
   d.layout = node_layout(node);
   d.x_layout = node_input_layout(node);
   d.act = node.decisions.activation;
+  d.precision = node.decisions.precision;
   d.residual = has_conv_operand(node, ConvOperand::kResidual);
   d.gate = has_conv_operand(node, ConvOperand::kGate);
   d.expand = has_conv_operand(node, ConvOperand::kExpandW);

@@ -32,14 +32,15 @@ Status check_conv_inputs(PrepareContext& ctx, bool transpose, Layout x_layout, C
 struct ConvDescriptor {
   ConvShapes shapes;  // with an expansion: the depthwise conv's (cin = its C, group = C)
   WindowGeometry window;
-  Geometry3 g;                      // the window in 3-D (a 2-D conv: index 1 is H, 2 is W)
-  Layout layout = Layout::kNchw;    // Y's, and X's unless x_layout says otherwise
-  Layout x_layout = Layout::kNchw;  // NodeDecisions::input_layout
-  ConvActivation act;               // after the bias (and residual)
-  Shape x_shape;                    // as stored
-  Shape y_shape;                    // the convolution's result, in `layout`
-  Shape out_shape;                  // output 0: y_shape, or its broadcast with the residual
-  bool const_w = false;             // W known at plan time (packed then)
+  Geometry3 g;                             // the window in 3-D (a 2-D conv: index 1 is H, 2 is W)
+  Layout layout = Layout::kNchw;           // Y's, and X's unless x_layout says otherwise
+  Layout x_layout = Layout::kNchw;         // NodeDecisions::input_layout
+  ConvActivation act;                      // after the bias (and residual)
+  Precision precision = Precision::kFp32;  // NodeDecisions::precision
+  Shape x_shape;                           // as stored
+  Shape y_shape;                           // the convolution's result, in `layout`
+  Shape out_shape;                         // output 0: y_shape, or its broadcast with the residual
+  bool const_w = false;                    // W known at plan time (packed then)
   // Parts fusions added (graph/fused_ops.hpp: ConvOperand, ConvResult).
   bool residual = false;  // R (residual_shape) added before the activation
   Shape residual_shape;

@@ -55,6 +55,7 @@ GemmEpilogue nhwc_conv_epilogue(const float* bias, const float* residual, int64_
 Status conv_packing_failed(const PrepareContext& ctx);
 
 // The entries, one file each (kernels/conv/*.cpp).
+extern const ConvImplementation kConvNhwcBf16;
 extern const ConvImplementation kConvNhwcExpandDepthwise;
 extern const ConvImplementation kConvNhwc1x1;
 extern const ConvImplementation kConvNhwcDepthwise;
