@@ -22,8 +22,9 @@ AlignedBytes allocate_aligned_for_overwrite(size_t bytes);
 
 // A grow-only aligned buffer of the calling thread, one per slot (kThreadScratchSlots), for
 // packing buffers of a task that never yields while it uses them (SGEMM slots 0-1, the
-// bfloat16 GEMM slot 2). Its contents are not kept between callers. nullptr when it cannot grow.
-constexpr int kThreadScratchSlots = 3;
+// bfloat16 GEMM slot 2, a bfloat16 MatMul's per-batch B slot 3). Its contents are not kept
+// between callers. nullptr when it cannot grow.
+constexpr int kThreadScratchSlots = 4;
 void* thread_scratch(int slot, size_t bytes);
 
 inline size_t round_up(size_t n, size_t multiple) {

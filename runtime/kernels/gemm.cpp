@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/run_failure.hpp"
 #include "exec/parallel.hpp"
 #include "kernels/fused_activation.hpp"
 #include "kernels/registry.hpp"
@@ -166,6 +167,9 @@ class MatMulKernel final : public Kernel {
   DataType dtype = DataType::kFloat32;
   std::unique_ptr<SgemmPackedB> packed_b;
   std::unique_ptr<Bf16PackedB> packed_b_bf16;  // instead of packed_b
+  // bfloat16 with B an activation (attention's products): B is rounded and packed per run,
+  // into scratch (one GEMM) or the task's thread scratch (one GEMM per batch matrix).
+  bool bf16_activation_b = false;
   // Fused by passes/fuse_activation.cpp (constant B only): a per-column bias (input 2) and an
   // activation, applied in the GEMM epilogue.
   bool has_bias = false;
@@ -174,7 +178,12 @@ class MatMulKernel final : public Kernel {
   const char* name() const override {
     if (dtype != DataType::kFloat32) return "matmul_naive";
     if (packed_b_bf16) return "matmul_bf16_packed_b";
+    if (bf16_activation_b) return "matmul_bf16";
     return packed_b ? "matmul_f32_packed_b" : "matmul_f32";
+  }
+
+  size_t scratch_bytes() const override {
+    return bf16_activation_b && p.fold_batch_into_m ? bf16_packed_b_bytes(p.k, p.n) : 0;
   }
 
   void run(const KernelRun& r) const override {
@@ -208,9 +217,27 @@ class MatMulKernel final : public Kernel {
         } else {
           sgemm_packed_b(rows, a, p.k, false, *packed_b, y, p.n, ep);
         }
+      } else if (bf16_activation_b) {
+        bf16_gemm(rows, p.n, p.k, a, p.k, b, p.n, y, p.n, {}, r.scratch, true);
       } else {
         sgemm(rows, p.n, p.k, a, p.k, false, b, p.n, false, y, p.n, {});
       }
+      return;
+    }
+    if (bf16_activation_b) {
+      // One GEMM per batch matrix on one thread each: B packed in the task's thread scratch.
+      const size_t b_bytes = bf16_packed_b_bytes(p.k, p.n);
+      parallel_for(p.batch, p.m * p.n * p.k, [&](int64_t b0, int64_t b1) {
+        void* buffer = thread_scratch(3, b_bytes);
+        if (buffer == nullptr) {
+          report_run_failure(Status(StatusCode::kOutOfMemory, "cannot allocate the packed B"));
+          return;
+        }
+        for (int64_t i = b0; i < b1; ++i) {
+          bf16_gemm(p.m, p.n, p.k, a + p.a_offset[i] * p.m * p.k, p.k,
+                    b + p.b_offset[i] * p.k * p.n, p.n, y + i * p.m * p.n, p.n, {}, buffer, false);
+        }
+      });
       return;
     }
     parallel_for(p.batch, p.m * p.n * p.k, [&](int64_t b0, int64_t b1) {
@@ -325,6 +352,9 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
       return Status(StatusCode::kOutOfMemory, ctx.node.describe() + ": packing B");
     }
   }
+  kernel->bf16_activation_b = ctx.node.decisions.precision == Precision::kBf16 &&
+                              kernel->dtype == DataType::kFloat32 && !kernel->packed_b &&
+                              !kernel->packed_b_bf16;
   kernel->act = ctx.node.decisions.activation;
   kernel->has_bias = fused_bias;
   if ((kernel->has_bias || kernel->act.kind != ActKind::kNone) && !kernel->packed_b &&

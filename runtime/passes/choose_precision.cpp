@@ -1,14 +1,16 @@
 // choose_precision: under ModelOptions::precision = bf16, which nodes run bfloat16. A candidate
 // is a node a bfloat16 kernel runs: a 2-D Conv on NHWC activations with one group, constant
-// weights and no fused expansion (kernels/conv/nhwc_bf16.cpp), or a Gemm / MatMul with a
-// constant 2-D B (kernels/gemm.cpp). Candidates stay float32, each with its reason, when
+// weights and no fused expansion (kernels/conv/nhwc_bf16.cpp), a Gemm with a constant 2-D B, or
+// a MatMul with a constant 2-D B or an activation B (attention; kernels/gemm.cpp). Candidates
+// stay float32, each with its reason, when
 //   - the convolution reads a graph input (through layout-only ops): the raw image, whose
 //     values carry more bits than bfloat16's 8 and feed everything after;
-//   - the node is a last parametric layer before a graph output (a classifier or projection:
-//     its error reaches the output unaveraged);
+//   - the node is the last parametric layer before a graph output (a classifier or final
+//     projection: its error reaches the output unaveraged);
 //   - its operator type is in options.fp32_ops.
 // Depthwise and grouped convolutions, pooling and elementwise ops stay float32: they are
 // bound by memory, not by multiplications.
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,7 +38,12 @@ bool candidate(const Node& n) {
     auto group = n.attr_int("group", 1);
     return group.is_ok() && *group == 1;
   }
-  if (op == "MatMul" || op == "Gemm") return n.inputs.size() >= 2 && constant_rank(n.inputs[1], 2);
+  if (op == "Gemm") return n.inputs.size() >= 2 && constant_rank(n.inputs[1], 2);
+  // MatMul: weights (constant 2-D B), or two activations (attention's products).
+  if (op == "MatMul") {
+    if (n.inputs.size() < 2 || n.inputs[1] == nullptr) return false;
+    return n.inputs[1]->is_constant() ? constant_rank(n.inputs[1], 2) : true;
+  }
   return false;
 }
 
@@ -61,24 +68,32 @@ bool from_graph_input(const Value* v) {
   return false;
 }
 
-// The parametric nodes reached from the graph outputs backwards through non-parametric ones.
-std::set<const Node*> last_parametric(const Graph& graph) {
-  std::set<const Node*> last, seen;
-  std::vector<const Node*> stack;
-  for (const Value* v : graph.outputs) {
-    if (v->producer != nullptr) stack.push_back(v->producer);
-  }
-  while (!stack.empty()) {
-    const Node* n = stack.back();
-    stack.pop_back();
-    if (!seen.insert(n).second) continue;
-    if (parametric(*n)) {
-      last.insert(n);
-      continue;
+// Per graph output, the last-computed parametric node among those reached from it backwards
+// through non-parametric ones: a classifier, or a transformer's last projection. (All of the
+// reached ones would be too many: through residual Adds, every block's last projection reaches
+// the output.)
+std::set<const Node*> last_parametric(const Graph& graph, const std::vector<Node*>& order) {
+  std::map<const Node*, size_t> position;
+  for (size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
+  std::set<const Node*> last;
+  for (const Value* out : graph.outputs) {
+    std::set<const Node*> seen;
+    std::vector<const Node*> stack;
+    if (out->producer != nullptr) stack.push_back(out->producer);
+    const Node* latest = nullptr;
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(n).second) continue;
+      if (parametric(*n)) {
+        if (latest == nullptr || position[n] > position[latest]) latest = n;
+        continue;
+      }
+      for (const Value* in : n->inputs) {
+        if (in != nullptr && in->producer != nullptr) stack.push_back(in->producer);
+      }
     }
-    for (const Value* in : n->inputs) {
-      if (in != nullptr && in->producer != nullptr) stack.push_back(in->producer);
-    }
+    if (latest != nullptr) last.insert(latest);
   }
   return last;
 }
@@ -86,10 +101,10 @@ std::set<const Node*> last_parametric(const Graph& graph) {
 }  // namespace
 
 void choose_precision(Graph& graph, PassContext& ctx) {
-  const std::set<const Node*> last = last_parametric(graph);
-  const std::set<std::string> kept_ops(ctx.options.fp32_ops.begin(), ctx.options.fp32_ops.end());
   auto order = graph.topological_order();
   const std::vector<Node*> nodes = order.is_ok() ? *order : graph.nodes();
+  const std::set<const Node*> last = last_parametric(graph, nodes);
+  const std::set<std::string> kept_ops(ctx.options.fp32_ops.begin(), ctx.options.fp32_ops.end());
   for (Node* n : nodes) {
     if (!candidate(*n)) continue;
     PrecisionChoice choice;

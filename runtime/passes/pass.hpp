@@ -65,8 +65,9 @@ bool fuse_layernorm_pattern(Graph& graph, PassContext& ctx);
 // NHWC 1x1 expansion -> depthwise Conv -> one node (kernels/conv/expand_depthwise.cpp). Runs after
 // choose_layout (both convs must be NHWC).
 bool fuse_expand_depthwise(Graph& graph, PassContext& ctx);
-// Under options.precision kBf16: marks each Conv (NHWC, one group, constant 2-D weights) and
-// Gemm / MatMul (constant 2-D B) that runs bfloat16 (NodeDecisions::precision), keeping in
+// Under options.precision kBf16: marks each Conv (NHWC, one group, constant 2-D weights), Gemm
+// (constant 2-D B) and MatMul (constant 2-D or activation B) that runs bfloat16
+// (NodeDecisions::precision), keeping in
 // float32 the first convolution on a graph input, the last parametric nodes before each graph
 // output and the operator types in options.fp32_ops. Runs last.
 void choose_precision(Graph& graph, PassContext& ctx);

@@ -35,9 +35,38 @@ struct ASource {
   const Bf16AGather* gather = nullptr;
 };
 
-void run(const Bf16GemmUkernels* uk, int64_t m, const ASource& src, const Bf16PackedB& b, float* c,
-         int64_t ldc, const GemmEpilogue& ep) {
-  const int64_t n = b.n(), k = b.k(), k_pad = b.k_padded();
+// B as the driver reads it: a Bf16PackedB's, or one packed into a caller's buffer.
+struct PackedView {
+  const uint16_t* data = nullptr;
+  int64_t k = 0, n = 0, k_pad = 0;
+  const Bf16GemmUkernels* uk = nullptr;
+};
+
+PackedView view_of(const Bf16PackedB& b) {
+  return {b.data(), b.k(), b.n(), b.k_padded(), b.ukernels()};
+}
+
+int64_t padded_k(int64_t k) { return round_up_to(std::max<int64_t>(k, 1), kBf16KAlign); }
+int64_t padded_n(int64_t n, int64_t nr) { return round_up_to(std::max<int64_t>(n, 1), nr); }
+
+// Writes B [K, N] into dst (zeros included): panel q, pair p, column j holds values (2p, j)
+// and (2p + 1, j) at ((q * kp + p) * nr + j) * 2.
+void pack_b(int64_t k, int64_t n, const float* b, int64_t ldb, bool trans_b, int64_t nr,
+            int64_t k_pad, uint16_t* dst) {
+  std::fill(dst, dst + padded_n(n, nr) * k_pad, uint16_t{0});
+  const int64_t kp = k_pad / 2;
+  for (int64_t kk = 0; kk < k; ++kk) {
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = trans_b ? b[j * ldb + kk] : b[kk * ldb + j];
+      const int64_t q = j / nr, p = kk / 2;
+      dst[((q * kp + p) * nr + j % nr) * 2 + kk % 2] = bfloat16_bits_from_float(v);
+    }
+  }
+}
+
+void run(const Bf16GemmUkernels* uk, int64_t m, const ASource& src, const PackedView& b, float* c,
+         int64_t ldc, const GemmEpilogue& ep, bool parallel = true) {
+  const int64_t n = b.n, k = b.k, k_pad = b.k_pad;
   if (m <= 0 || n <= 0) return;
   if (uk == &ukernels_avx512_bf16::kBf16GemmAmx && m < kAmxMinRows) {
     uk = &ukernels_avx512_bf16::kBf16GemmDot;
@@ -46,10 +75,10 @@ void run(const Bf16GemmUkernels* uk, int64_t m, const ASource& src, const Bf16Pa
   int64_t mc = round_up_to(
       std::clamp<int64_t>(kMaxABlockBytes / (2 * std::max<int64_t>(k_pad, 1)), mr, kMc), mr);
   int64_t nc = kNc;
-  split_gemm_blocks(m, n, mr, nr, mc, nc);
+  if (parallel) split_gemm_blocks(m, n, mr, nr, mc, nc);
   const int64_t m_blocks = ceil_div(m, mc), n_blocks = ceil_div(n, nc);
   const int64_t per_task = std::min(mc, m) * std::min(nc, n) * k;
-  parallel_for(m_blocks * n_blocks, per_task, [&](int64_t t0, int64_t t1) {
+  const auto tasks = [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t i0 = (t / n_blocks) * mc, j0 = (t % n_blocks) * nc;
       const int64_t mlen = std::min(mc, m - i0), nlen = std::min(nc, n - j0);
@@ -81,7 +110,7 @@ void run(const Bf16GemmUkernels* uk, int64_t m, const ASource& src, const Bf16Pa
       blk.kp = k_pad / 2;
       blk.a = a_buf;
       blk.lda = k_pad;
-      blk.b = b.data() + (j0 / nr) * nr * k_pad;
+      blk.b = b.data + (j0 / nr) * nr * k_pad;
       blk.c = c + i0 * ldc + j0;
       blk.ldc = ldc;
       blk.alpha = ep.alpha;
@@ -96,7 +125,12 @@ void run(const Bf16GemmUkernels* uk, int64_t m, const ASource& src, const Bf16Pa
       blk.act = ep.act;
       uk->block(blk);
     }
-  });
+  };
+  if (parallel) {
+    parallel_for(m_blocks * n_blocks, per_task, tasks);
+  } else {
+    tasks(0, m_blocks * n_blocks);
+  }
 }
 
 }  // namespace
@@ -122,21 +156,11 @@ bool Bf16PackedB::pack(int64_t k, int64_t n, const float* b, int64_t ldb, bool t
   uk_ = uk ? uk : bf16_gemm_ukernels_active();
   k_ = k;
   n_ = n;
-  k_pad_ = round_up_to(std::max<int64_t>(k, 1), kBf16KAlign);
-  const int64_t nr = uk_->nr, n_pad = round_up_to(std::max<int64_t>(n, 1), nr);
-  bytes_ = static_cast<size_t>(n_pad * k_pad_) * sizeof(uint16_t);
-  data_ = allocate_aligned(bytes_);  // zeros: the padding rows and columns
+  k_pad_ = padded_k(k);
+  bytes_ = static_cast<size_t>(padded_n(n, uk_->nr) * k_pad_) * sizeof(uint16_t);
+  data_ = allocate_aligned_for_overwrite(bytes_);
   if (!data_) return false;
-  auto* dst = reinterpret_cast<uint16_t*>(data_.get());
-  // Panel q, pair p, column j: values (2p, j) and (2p + 1, j) at ((q * kp + p) * nr + j) * 2.
-  const int64_t kp = k_pad_ / 2;
-  for (int64_t kk = 0; kk < k; ++kk) {
-    for (int64_t j = 0; j < n; ++j) {
-      const float v = trans_b ? b[j * ldb + kk] : b[kk * ldb + j];
-      const int64_t q = j / nr, p = kk / 2;
-      dst[((q * kp + p) * nr + j % nr) * 2 + kk % 2] = bfloat16_bits_from_float(v);
-    }
-  }
+  pack_b(k, n, b, ldb, trans_b, uk_->nr, k_pad_, reinterpret_cast<uint16_t*>(data_.get()));
   return true;
 }
 
@@ -145,14 +169,36 @@ void bf16_gemm_packed_b(int64_t m, const float* a, int64_t lda, const Bf16Packed
   ASource src;
   src.a = a;
   src.lda = lda;
-  run(b.ukernels(), m, src, b, c, ldc, ep);
+  run(b.ukernels(), m, src, view_of(b), c, ldc, ep);
 }
 
 void bf16_gemm_gather_a(int64_t m, const Bf16AGather& a, const Bf16PackedB& b, float* c,
                         int64_t ldc, const GemmEpilogue& ep) {
   ASource src;
   src.gather = &a;
-  run(b.ukernels(), m, src, b, c, ldc, ep);
+  run(b.ukernels(), m, src, view_of(b), c, ldc, ep);
+}
+
+size_t bf16_packed_b_bytes(int64_t k, int64_t n) {
+  return static_cast<size_t>(padded_n(n, bf16_gemm_ukernels_active()->nr) * padded_k(k)) *
+         sizeof(uint16_t);
+}
+
+void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& ep, void* b_buffer,
+               bool parallel) {
+  PackedView view;
+  view.uk = bf16_gemm_ukernels_active();
+  view.k = k;
+  view.n = n;
+  view.k_pad = padded_k(k);
+  auto* packed = static_cast<uint16_t*>(b_buffer);
+  pack_b(k, n, b, ldb, false, view.uk->nr, view.k_pad, packed);
+  view.data = packed;
+  ASource src;
+  src.a = a;
+  src.lda = lda;
+  run(view.uk, m, src, view, c, ldc, ep, parallel);
 }
 
 }  // namespace keel

@@ -60,4 +60,14 @@ void bf16_gemm_packed_b(int64_t m, const float* a, int64_t lda, const Bf16Packed
 void bf16_gemm_gather_a(int64_t m, const Bf16AGather& a, const Bf16PackedB& b, float* c,
                         int64_t ldc, const GemmEpilogue& ep);
 
+// Bytes of B [K, N] rounded and packed for the active table (bf16_gemm's b_buffer).
+size_t bf16_packed_b_bytes(int64_t k, int64_t n);
+// C = A x B with both operands activations (attention's products): B (row-major [K, N], ldb
+// apart) is rounded and packed into b_buffer (bf16_packed_b_bytes(k, n) bytes, 64-byte
+// aligned) first. `parallel` false runs on the calling thread alone (a caller that is itself
+// one task of a parallel loop).
+void bf16_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& ep, void* b_buffer,
+               bool parallel);
+
 }  // namespace keel

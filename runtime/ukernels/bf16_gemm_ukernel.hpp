@@ -47,6 +47,10 @@ struct Bf16GemmUkernels {
   void (*block)(const Bf16GemmBlock& blk);
   // dst[i] = bfloat16(src[i]) rounded to nearest even, i < n (NaN stays NaN).
   void (*round)(const float* src, int64_t n, uint16_t* dst);
+  // The peak probe: `iters` rounds of the tier's multiply instruction on independent
+  // accumulators (tdpbf16ps tiles, vdpbf16ps or FMA chains); returns the floating-point
+  // operations done (2 per multiply-add). keel bench divides bf16 nodes' rates by it.
+  double (*probe)(int64_t iters);
 };
 
 namespace ukernels_sse2 {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
@@ -195,6 +196,51 @@ TEST(MatMul, BroadcastingAndVectorPromotion) {
       const std::vector<double> want = matmul_ref(a, b, c.out);
       EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), want.data(),
                                      static_cast<int64_t>(want.size()), 1e-5, 1e-4));
+    }
+  }
+}
+
+// NodeDecisions::precision bf16 (passes/choose_precision.cpp): constant B packed in bfloat16,
+// or both operands activations (attention), batched, broadcast or folded into one GEMM; within
+// what 8-bit significands allow (about 2^-10 * sqrt(K) for values in [-1, 1), 4x that here).
+TEST(MatMul, Bf16WithinItsBound) {
+  struct Case {
+    Shape a, b, out;
+    bool const_b;
+  };
+  const std::vector<Case> cases = {
+      {{13, 33}, {33, 7}, {13, 7}, true},
+      {{2, 5, 13, 33}, {33, 127}, {2, 5, 13, 127}, true},
+      {{37, 70}, {70, 50}, {37, 50}, false},                  // one GEMM, B packed per run
+      {{2, 4, 16, 8}, {2, 4, 8, 16}, {2, 4, 16, 16}, false},  // attention's Q K^T per head
+      {{3, 1, 3, 4}, {1, 2, 4, 2}, {3, 2, 3, 2}, false},
+      {{6, 5}, {4, 5, 3}, {4, 6, 3}, false},
+  };
+  uint32_t seed = 400;
+  for (Isa isa : host_tiers()) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(shape_to_string(c.a) + " x " + shape_to_string(c.b) + " bf16 " + isa_name(isa));
+      Tensor a = random_tensor(c.a, seed++), b = random_tensor(c.b, seed++);
+      OpCall call;
+      call.op_type = "MatMul";
+      call.opset = 13;
+      call.inputs = {{a, false}, {b, c.const_b}};
+      call.decisions.precision = Precision::kBf16;
+      set_isa_cap_for_testing(isa);
+      auto got = testing::run_op(call);
+      set_isa_cap_for_testing(std::nullopt);
+      ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+      ASSERT_EQ((*got)[0].shape(), c.out);
+      const std::vector<double> want = matmul_ref(a, b, c.out);
+      const double k = static_cast<double>(c.a.back());
+      EXPECT_TRUE(testing::all_close((*got)[0].data_as<float>(), want.data(),
+                                     static_cast<int64_t>(want.size()), 4.0 / 1024 * std::sqrt(k),
+                                     0.0));
+      // Not the float32 numbers: the bfloat16 path ran.
+      call.decisions.precision = Precision::kFp32;
+      auto exact = testing::run_op(call);
+      ASSERT_TRUE(exact.is_ok());
+      EXPECT_NE(0, std::memcmp((*got)[0].data(), (*exact)[0].data(), (*got)[0].nbytes()));
     }
   }
 }

@@ -31,10 +31,10 @@ using Arch = xsimd::avx512bw;
 }  // namespace
 
 extern const Bf16GemmUkernels kBf16GemmDot = {
-    "bf16_gemm_6x32/avx512_bf16", Bf16Gemm<Arch, true>::kMr, Bf16Gemm<Arch, true>::kNr,
-    &Bf16Gemm<Arch, true>::block, &Bf16Gemm<Arch, true>::round};
-extern const Bf16GemmUkernels kBf16GemmAmx = {"bf16_gemm_32x32/amx", Bf16GemmAmx::kMr,
-                                              Bf16GemmAmx::kNr, &Bf16GemmAmx::block,
-                                              &Bf16Gemm<Arch, true>::round};
+    "bf16_gemm_6x32/avx512_bf16", Bf16Gemm<Arch, true>::kMr,    Bf16Gemm<Arch, true>::kNr,
+    &Bf16Gemm<Arch, true>::block, &Bf16Gemm<Arch, true>::round, &Bf16Gemm<Arch, true>::probe};
+extern const Bf16GemmUkernels kBf16GemmAmx = {
+    "bf16_gemm_32x32/amx",        Bf16GemmAmx::kMr,   Bf16GemmAmx::kNr, &Bf16GemmAmx::block,
+    &Bf16Gemm<Arch, true>::round, &Bf16GemmAmx::probe};
 
 }  // namespace keel::ukernels_avx512_bf16

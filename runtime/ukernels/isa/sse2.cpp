@@ -41,8 +41,8 @@ void f32_gemm_6x8(const SgemmBlock& blk) { F32Gemm<Arch>::block(blk); }
 }  // namespace
 
 extern const Bf16GemmUkernels kBf16Gemm = {
-    "bf16_gemm_6x8/sse2_emulated", Bf16Gemm<Arch, false>::kMr, Bf16Gemm<Arch, false>::kNr,
-    &Bf16Gemm<Arch, false>::block, &Bf16Gemm<Arch, false>::round};
+    "bf16_gemm_6x8/sse2_emulated", Bf16Gemm<Arch, false>::kMr,    Bf16Gemm<Arch, false>::kNr,
+    &Bf16Gemm<Arch, false>::block, &Bf16Gemm<Arch, false>::round, &Bf16Gemm<Arch, false>::probe};
 
 extern const SgemmUkernels kSgemm = {"f32_gemm_6x8/sse2", kSgemmMr, F32Gemm<Arch>::kNr,
                                      &f32_gemm_6x8, &F32GemmF64<F32Gemm<Arch>::kNr>::panel};
