@@ -10,7 +10,8 @@ download), its BatchNorm statistics / norm affine params are randomised
 (see export_utils.randomize_norm_params) and it is exported in eval mode with
 BatchNormalization kept as nodes (opset 17, dynamic batch dim "batch").
 A float64 torch reference is computed on a seeded standard-normal input of
-shape [1,3,224,224].  Output layout per model:
+shape [1,3,224,224] ([1,128,384] for transformer_encoder, a BERT-small-like
+encoder built from torch.nn layers).  Output layout per model:
 
     <out>/<name>/model.onnx
     <out>/<name>/inputs/input.npy         float32 [1,3,224,224]
@@ -42,13 +43,35 @@ ZOO = [
     "convnext_tiny",
     "shufflenet_v2_x1_0",
     "regnet_y_400mf",
+    "transformer_encoder",
 ]
 
 INPUT_SHAPE = (1, 3, 224, 224)
+# transformer_encoder: a BERT-small-like encoder (6 layers, 384 wide, 6 heads, 1536-wide
+# feed-forward with exact GELU, post-LayerNorm) on 128 tokens of already-embedded input, written
+# with torch.nn layers; its input is [1, 128, 384] floats.
+ENCODER_SHAPE = (1, 128, 384)
+
+
+def input_shape(name: str):
+    return ENCODER_SHAPE if name == "transformer_encoder" else INPUT_SHAPE
 
 
 def build(name: str, seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
+    if name == "transformer_encoder":
+        layer = torch.nn.TransformerEncoderLayer(d_model=384, nhead=6, dim_feedforward=1536, dropout=0.0,
+                                                 activation="gelu", batch_first=True)
+        encoder = torch.nn.TransformerEncoder(layer, num_layers=6, enable_nested_tensor=False).eval()
+        # TransformerEncoder deep-copies one layer: give every layer weights of its own (a real
+        # model's are distinct; shared ones would be deduplicated by the exporter).
+        with torch.no_grad():
+            for p in encoder.parameters():
+                if p.dim() > 1:
+                    torch.nn.init.xavier_uniform_(p)
+                else:
+                    torch.nn.init.uniform_(p, -0.1, 0.1)
+        return encoder
     ctor = getattr(torchvision.models, name)
     return ctor(weights=None).eval()
 
@@ -80,7 +103,7 @@ def main() -> int:
         try:
             seed = name_seed(name)
             model = build(name, seed)
-            info = export_model(model, out_dir, INPUT_SHAPE, seed)
+            info = export_model(model, out_dir, input_shape(name), seed)
         except Exception as e:  # report and go on with the others
             traceback.print_exc()
             print(f"{name:20s} FAILED after {time.time() - t0:.1f}s: {e}", flush=True)

@@ -2,6 +2,7 @@
 """keel beside ONNX Runtime and OpenVINO on the model zoo, in one command.
 
     python3 bench/compare/compare.py [--models resnet18,resnet50] [--threads 1,2] [--batches 1,8]
+                                     [--runtimes keel,keel_bf16,ort,ov,ov_default]
                                      [--repeat N] [--time S] [--warmup W] [--quick] [--dry-run]
                                      [--keel build/release/bin/keel]
 
@@ -10,10 +11,12 @@ What it does, in order:
      requirements.txt into it (onnxruntime, openvino, numpy, matplotlib, onnx), then re-runs
      itself with that environment's python;
   2. generates the zoo models that are missing (/usr/bin/python3 models/generate_zoo.py);
-  3. for every model, batch and thread count, runs keel (`keel bench --json`), ONNX Runtime and
-     OpenVINO in turn (keel, ORT, OV, keel, ORT, OV, ... for --repeat rounds), each
-     measurement in a fresh process, all on the same input (the model's stored input, repeated
-     along the batch dimension);
+  3. for every model, batch and thread count, runs each of --runtimes in turn (keel, keel_bf16,
+     ORT, OV, OV default, keel, ... for --repeat rounds), each measurement in a fresh process, all
+     on the same input (the model's stored input, repeated along the batch dimension). The
+     runtimes: keel float32 (`keel bench --json`), keel with --precision bf16, ONNX Runtime,
+     OpenVINO with INFERENCE_PRECISION_HINT f32, and OpenVINO as installed (no precision hint:
+     what a user gets, bf16 on CPUs with AVX512_BF16 or AMX);
   4. measures each runtime's error against the float64 reference (max|y - ref| / max|ref|; the
      reference is the batch-1 output, repeated like the input);
   5. writes `keel fold` output for every model and checks ONNX Runtime runs it with the same
@@ -44,7 +47,11 @@ INSTALLED_MARK = os.path.join(VENV, "keel-compare-requirements.txt")
 ZOO_DIR = os.path.join(ROOT, "models", "zoo")
 GENERATOR = os.path.join(ROOT, "models", "generate_zoo.py")
 IN_VENV_ENV = "KEEL_COMPARE_IN_VENV"
-RUNTIMES = ("keel", "ort", "ov")
+RUNTIMES = ("keel", "keel_bf16", "ort", "ov", "ov_default")
+LABELS = {"keel": "keel", "keel_bf16": "keel bf16", "ort": "ORT", "ov": "OV", "ov_default": "OV default"}
+# The ratios reported, (numerator, denominator): keel float32 against the float32 peers, keel
+# bf16 against OpenVINO's default precision.
+RATIOS = (("keel", "ort"), ("keel", "ov"), ("keel_bf16", "ov_default"))
 
 
 def zoo_models():
@@ -103,8 +110,10 @@ def parse_args(argv):
     ap.add_argument("--models", default=",".join(zoo), help="comma-separated zoo models (default: all)")
     ap.add_argument("--threads", type=int_list, default=[1, 2], help="thread counts (default 1,2)")
     ap.add_argument("--batches", type=int_list, default=[1, 8], help="batch sizes (default 1,8)")
+    ap.add_argument("--runtimes", default=",".join(RUNTIMES),
+                    help=f"comma-separated runtimes to measure (default: all of {', '.join(RUNTIMES)})")
     ap.add_argument("--repeat", type=positive_int, default=None,
-                    help="rounds of keel, ORT, OV per configuration (default 2; 1 with --quick)")
+                    help="rounds of the runtimes per configuration (default 2; 1 with --quick)")
     ap.add_argument("--time", type=positive_float, default=None,
                     help="seconds of timed runs per measurement (default 3; 1 with --quick)")
     ap.add_argument("--warmup", type=non_negative_int, default=None,
@@ -123,6 +132,11 @@ def parse_args(argv):
     if len(set(models)) != len(models):
         ap.error("--models: a model is listed twice")
     args.models = models
+    runtimes = [r for r in args.runtimes.split(",") if r.strip()]
+    bad = [r for r in runtimes if r not in RUNTIMES]
+    if not runtimes or bad or len(set(runtimes)) != len(runtimes):
+        ap.error(f"--runtimes: choose distinct names from {', '.join(RUNTIMES)}")
+    args.runtimes = [r for r in RUNTIMES if r in runtimes]
     args.repeat = args.repeat or (1 if args.quick else 2)
     args.time = args.time or (1.0 if args.quick else 3.0)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
@@ -153,9 +167,11 @@ def print_plan(args):
     missing = [m for m in args.models if not model_complete(m)]
     print(f"  zoo: {ZOO_DIR}; to generate: {', '.join(missing) if missing else 'none'}")
     print(f"  keel: {args.keel} ({'present' if os.path.isfile(args.keel) else 'missing: build it first'})")
-    print(f"  per measurement: {args.warmup} warmup runs, {args.time:g} s timed; {args.repeat} round(s) of keel, ORT, OV")
+    print(f"  per measurement: {args.warmup} warmup runs, {args.time:g} s timed; {args.repeat} round(s) of "
+          f"{', '.join(args.runtimes)}")
     configs = configurations(args)
-    print(f"  configurations: {len(configs)} (model x batch x threads), {len(configs) * args.repeat * 3} measurements")
+    print(f"  configurations: {len(configs)} (model x batch x threads), "
+          f"{len(configs) * args.repeat * len(args.runtimes)} measurements")
     for m, b, t in configs:
         print(f"    {m} batch {b} threads {t}")
     if not args.no_fold_check:
@@ -239,17 +255,18 @@ def measure(args, work, runtime, model, batch, threads, input_path, round_index,
     out_json = os.path.join(work, "json", tag + ".json")
     log = os.path.join(work, "logs", tag + ".log")
     out_dir = os.path.join(work, "outputs", f"{model}_b{batch}_t{threads}_{runtime}") if want_outputs else ""
-    if runtime == "keel":
+    if runtime.startswith("keel"):
+        precision = ["--precision", "bf16"] if runtime == "keel_bf16" else []
         run([args.keel, "bench", onnx_path, "-i", f"input={input_path}", "--batch", str(batch),
              "--threads", str(threads), "--time", str(args.time), "--warmup", str(args.warmup),
-             "--json", out_json], log)
+             "--json", out_json] + precision, log)
         with open(out_json) as f:
             j = json.load(f)
         result = {"p50": j["latency_p50_ms"], "load": j["load_total_ms"], "runs": j["runs"], "isa": j["isa"],
                   "version": j["keel_version"], "gflop": j.get("model_gflop"), "peak": j.get("fma_peak_gflops")}
         if out_dir:
             run([args.keel, "run", onnx_path, "-i", f"input={input_path}", "--threads", str(threads),
-                 "--iterations", "0", "-o", out_dir], log + ".outputs")
+                 "--iterations", "0", "-o", out_dir] + precision, log + ".outputs")
     else:
         cmd = [sys.executable, os.path.join(HERE, "peer.py"), "measure", "--runtime", runtime, "--model", onnx_path,
                "--input", f"input={input_path}", "--threads", str(threads), "--time", str(args.time),
@@ -316,16 +333,18 @@ def plot_ratios(rows, batches, threads, path, started):
     import matplotlib.ticker
 
     models = list(dict.fromkeys(r["model"] for r in rows))
-    series = [(peer, b, t) for peer in ("ort", "ov") for b in batches for t in threads]
+    ratios = [(a, b) for a, b in RATIOS if f"{a}_over_{b}" in rows[0]]
+    series = [(ratio, b, t) for ratio in ratios for b in batches for t in threads]
     width = 0.8 / max(1, len(series))
     fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(models) + 3), 5))
-    for k, (peer, b, t) in enumerate(series):
+    for k, ((num, den), b, t) in enumerate(series):
+        key = f"{num}_over_{den}"
         ys = []
         for m in models:
             match = [r for r in rows if r["model"] == m and r["batch"] == b and r["threads"] == t]
-            ys.append(match[0][f"keel_over_{peer}"] if match and match[0][f"keel_over_{peer}"] else float("nan"))
+            ys.append(match[0][key] if match and match[0][key] else float("nan"))
         xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(models))]
-        ax.bar(xs, ys, width, label=f"keel/{'ORT' if peer == 'ort' else 'OV'} b{b} t{t}")
+        ax.bar(xs, ys, width, label=f"{LABELS[num]}/{LABELS[den]} b{b} t{t}")
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
@@ -349,44 +368,51 @@ def per_row(settings, threads_key):
 
 def write_results(args, rows, folds, versions, settings, started):
     os.makedirs(args.out, exist_ok=True)
-    fields = ["model", "batch", "threads", "keel_p50_ms", "ort_p50_ms", "ov_p50_ms", "keel_over_ort", "keel_over_ov",
-              "keel_pct_peak", "ort_pct_peak", "ov_pct_peak", "fma_peak_gflops",
-              "keel_load_ms", "ort_load_ms", "ov_load_ms", "keel_err", "ort_err", "ov_err"]
+    rts = args.runtimes
+    ratios = [(a, b) for a, b in RATIOS if a in rts and b in rts]
+    fields = (["model", "batch", "threads"] + [f"{rt}_p50_ms" for rt in rts] + [f"{a}_over_{b}" for a, b in ratios]
+              + [f"{rt}_pct_peak" for rt in rts] + ["fma_peak_gflops"] + [f"{rt}_load_ms" for rt in rts]
+              + [f"{rt}_err" for rt in rts])
     with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for r in rows:
             w.writerow({k: r[k] for k in fields})
 
+    peers = ", ".join(f"{LABELS[rt]} {versions.get(rt, '?')}" for rt in rts if not rt.startswith("keel"))
     lines = [
         "# keel vs ONNX Runtime vs OpenVINO",
         "",
         f"Date: {started:%Y-%m-%d %H:%M} UTC. Machine: {machine()}.",
-        f"Versions: keel {versions['keel']} (ISA {versions['isa']}), onnxruntime {versions['ort']}, "
-        f"openvino {versions['ov']}; python {platform.python_version()}.",
+        f"Versions: keel {versions['keel']} (ISA {versions['isa']}); {peers}; python {platform.python_version()}.",
         f"Settings: {args.warmup} warmup runs, {args.time:g} s timed per measurement, {args.repeat} round(s) of "
-        "keel, ORT, OV per row (interleaved, each in a fresh process); p50 is the median of the rounds' medians; "
-        "load is file to ready-to-run (keel: parse + passes + plan; ORT: InferenceSession; OV: read + reshape + "
-        "compile).",
-        f"ORT: {json.dumps(per_row(settings.get('ort', {}), 'intra_op_num_threads'))}. "
-        f"OV (properties read back from the compiled model): "
-        f"{json.dumps(per_row(settings.get('ov', {}), 'INFERENCE_NUM_THREADS'))}.",
+        f"{', '.join(LABELS[rt] for rt in rts)} per row (interleaved, each in a fresh process); p50 is the median of "
+        "the rounds' medians; load is file to ready-to-run (keel: parse + passes + plan; ORT: InferenceSession; OV: "
+        "read + reshape + compile).",
+    ]
+    for rt in rts:
+        if rt in settings:
+            key = "intra_op_num_threads" if rt == "ort" else "INFERENCE_NUM_THREADS"
+            lines.append(f"{LABELS[rt]} (properties read back): {json.dumps(per_row(settings[rt], key))}.")
+    lines += [
         "Error: max|y - ref| / max|ref| against the float64 reference (batch-1 output repeated for larger batches).",
         "% FMA peak: the model's multiply-adds x 2 (Conv, Gemm, MatMul, counted by keel; a direct convolution's "
-        "count for Winograd layers) per p50 latency, against keel's FMA probe on the row's threads "
-        "(fma_peak_gflops in the CSV).",
+        "count for Winograd layers) per p50 latency, against keel's float32 FMA probe on the row's threads "
+        "(fma_peak_gflops in the CSV); bfloat16 runs may exceed 100%.",
         "",
-        "| model | batch | threads | keel p50 ms | ORT p50 ms | OV p50 ms | keel/ORT | keel/OV | "
-        "% FMA peak keel / ORT / OV | keel load ms | ORT load ms | OV load ms | keel err | ORT err | OV err |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | batch | threads | " + " | ".join(f"{LABELS[rt]} p50 ms" for rt in rts) + " | "
+        + " | ".join(f"{LABELS[a]}/{LABELS[b]}" for a, b in ratios) + " | % FMA peak " + " / ".join(LABELS[rt] for rt in rts)
+        + " | load ms " + " / ".join(LABELS[rt] for rt in rts) + " | error " + " / ".join(LABELS[rt] for rt in rts) + " |",
+        "|" + "---|" * (3 + len(rts) + len(ratios) + 3),
     ]
     for r in rows:
-        pcts = " / ".join(fmt(r.get(f"{rt}_pct_peak"), 0) for rt in RUNTIMES)
         lines.append(
-            f"| {r['model']} | {r['batch']} | {r['threads']} | {fmt(r['keel_p50_ms'])} | {fmt(r['ort_p50_ms'])} | "
-            f"{fmt(r['ov_p50_ms'])} | {fmt(r['keel_over_ort'], 2)} | {fmt(r['keel_over_ov'], 2)} | {pcts} | "
-            f"{fmt(r['keel_load_ms'], 1)} | {fmt(r['ort_load_ms'], 1)} | {fmt(r['ov_load_ms'], 1)} | "
-            f"{fmt_err(r['keel_err'])} | {fmt_err(r['ort_err'])} | {fmt_err(r['ov_err'])} |")
+            f"| {r['model']} | {r['batch']} | {r['threads']} | "
+            + " | ".join(fmt(r[f"{rt}_p50_ms"]) for rt in rts) + " | "
+            + " | ".join(fmt(r[f"{a}_over_{b}"], 2) for a, b in ratios) + " | "
+            + " / ".join(fmt(r.get(f"{rt}_pct_peak"), 0) for rt in rts) + " | "
+            + " / ".join(fmt(r[f"{rt}_load_ms"], 1) for rt in rts) + " | "
+            + " / ".join(fmt_err(r[f"{rt}_err"]) for rt in rts) + " |")
     if folds:
         lines += ["", "`keel fold` output run by ONNX Runtime (same input, largest difference from the original "
                   "relative to its scale):", "", "| model | nodes before | nodes after | onnx checker | max rel diff | "
@@ -398,7 +424,8 @@ def write_results(args, rows, folds, versions, settings, started):
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write("\n".join(lines))
 
-    plot_ratios(rows, args.batches, args.threads, os.path.join(args.out, "ratios.png"), started)
+    if ratios:
+        plot_ratios(rows, args.batches, args.threads, os.path.join(args.out, "ratios.png"), started)
     print(f"compare.py: wrote {os.path.join(args.out, 'results.md')}, results.csv, ratios.png")
     print("\n".join(lines))
 
@@ -422,27 +449,31 @@ def compare(args):
     configs = configurations(args)
     for n, (model, batch, threads) in enumerate(configs, 1):
         input_path = make_input(work, model, batch)
-        results = {rt: [] for rt in RUNTIMES}
+        rts = args.runtimes
+        results = {rt: [] for rt in rts}
         for rnd in range(args.repeat):
-            for rt in RUNTIMES:
+            for rt in rts:
                 results[rt].append(measure(args, work, rt, model, batch, threads, input_path, rnd, want_outputs=rnd == 0))
-        versions["keel"] = results["keel"][0]["version"]
-        versions["isa"] = results["keel"][0]["isa"]
-        versions["ort"] = results["ort"][0]["version"]
-        versions["ov"] = results["ov"][0]["version"]
-        settings["ort"] = results["ort"][0]["settings"]
-        settings["ov"] = results["ov"][0]["settings"]
-        p50 = {rt: statistics.median(r["p50"] for r in results[rt]) for rt in RUNTIMES}
-        load = {rt: statistics.median(r["load"] for r in results[rt]) for rt in RUNTIMES}
-        row = {"model": model, "batch": batch, "threads": threads,
-               "keel_over_ort": ratio(p50["keel"], p50["ort"]), "keel_over_ov": ratio(p50["keel"], p50["ov"])}
+        for rt in rts:
+            versions[rt] = results[rt][0]["version"]
+            if rt.startswith("keel"):
+                versions["keel"], versions["isa"] = results[rt][0]["version"], results[rt][0]["isa"]
+            else:
+                settings[rt] = results[rt][0]["settings"]
+        p50 = {rt: statistics.median(r["p50"] for r in results[rt]) for rt in rts}
+        load = {rt: statistics.median(r["load"] for r in results[rt]) for rt in rts}
+        row = {"model": model, "batch": batch, "threads": threads}
+        for a, b in RATIOS:
+            if a in rts and b in rts:
+                row[f"{a}_over_{b}"] = ratio(p50[a], p50[b])
         # Share of the FMA peak: the model's multiply-adds (x 2, counted by keel from the plan:
         # Conv, Gemm, MatMul) per p50 latency, against keel's FMA probe for the row's threads
         # (the median of the rounds' probes, each run right after keel's timed runs).
-        gflop = results["keel"][0].get("gflop")
-        peaks = [r["peak"] for r in results["keel"] if r.get("peak")]
+        keel_runs = [r for rt in rts if rt.startswith("keel") for r in results[rt]]
+        gflop = keel_runs[0].get("gflop") if keel_runs else None
+        peaks = [r["peak"] for r in keel_runs if r.get("peak")]
         peak = statistics.median(peaks) if peaks else None
-        for rt in RUNTIMES:
+        for rt in rts:
             row[f"{rt}_p50_ms"] = p50[rt]
             row[f"{rt}_load_ms"] = load[rt]
             row[f"{rt}_err"] = results[rt][0].get("error")
@@ -450,10 +481,11 @@ def compare(args):
                                      if gflop and peak and p50[rt] else None)
         row["fma_peak_gflops"] = peak
         rows.append(row)
-        print(f"[{n}/{len(configs)}] {model} b{batch} t{threads}: keel {p50['keel']:.3f} ms, ORT {p50['ort']:.3f} ms, "
-              f"OV {p50['ov']:.3f} ms (keel/ORT {row['keel_over_ort']:.2f}, keel/OV {row['keel_over_ov']:.2f}); "
-              f"err keel {fmt_err(row['keel_err'])} ORT {fmt_err(row['ort_err'])} OV {fmt_err(row['ov_err'])}",
-              flush=True)
+        times = ", ".join(f"{LABELS[rt]} {p50[rt]:.3f} ms" for rt in rts)
+        ratios = ", ".join(f"{LABELS[a]}/{LABELS[b]} {row[f'{a}_over_{b}']:.2f}" for a, b in RATIOS
+                           if f"{a}_over_{b}" in row)
+        errors = " ".join(f"{LABELS[rt]} {fmt_err(row[f'{rt}_err'])}" for rt in rts)
+        print(f"[{n}/{len(configs)}] {model} b{batch} t{threads}: {times} ({ratios}); err {errors}", flush=True)
     folds = {}
     if not args.no_fold_check:
         for model in args.models:

@@ -1,6 +1,6 @@
 """Times one model on ONNX Runtime or OpenVINO, in its own process (run by compare.py).
 
-    peer.py measure --runtime ort|ov --model M.onnx --input NAME=FILE.npy --threads T
+    peer.py measure --runtime ort|ov|ov_default --model M.onnx --input NAME=FILE.npy --threads T
                     --time S --warmup W --out-json F [--out-dir D]
     peer.py foldcheck --original M.onnx --folded F.onnx --input NAME=FILE.npy --threads T --out-json F
 
@@ -65,7 +65,7 @@ class OrtRunner:
 class OvRunner:
     name = "openvino"
 
-    def __init__(self, path, feeds, threads):
+    def __init__(self, path, feeds, threads, precision="f32"):
         import openvino as ov
 
         self.version = ov.get_version()
@@ -73,16 +73,17 @@ class OvRunner:
         model = core.read_model(path)
         # A latency user compiles for the shape they serve: make the inputs static.
         model.reshape({name: list(array.shape) for name, array in feeds.items()})
-        config = {
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "f32",
-            "INFERENCE_NUM_THREADS": str(threads),
-        }
+        # precision None: OpenVINO's own default for this CPU (bf16 where it has AVX512_BF16 or
+        # AMX), what a user who sets nothing gets; the setting read back says which it was.
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": str(threads)}
+        if precision:
+            config["INFERENCE_PRECISION_HINT"] = precision
         self.compiled = core.compile_model(model, "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.names = [o.get_any_name() for o in self.compiled.outputs]
         self.feeds = feeds
-        self.settings = {key: str(self.compiled.get_property(key)) for key in config}
+        self.settings = {key: str(self.compiled.get_property(key))
+                         for key in list(config) + ["INFERENCE_PRECISION_HINT"]}
         self.settings["NUM_STREAMS"] = str(self.compiled.get_property("NUM_STREAMS"))
 
     def run(self):
@@ -92,9 +93,11 @@ class OvRunner:
 
 def measure(args):
     feeds = parse_inputs(args.input)
-    runner_class = OrtRunner if args.runtime == "ort" else OvRunner
     t0 = time.perf_counter()
-    runner = runner_class(args.model, feeds, args.threads)
+    if args.runtime == "ort":
+        runner = OrtRunner(args.model, feeds, args.threads)
+    else:
+        runner = OvRunner(args.model, feeds, args.threads, precision=None if args.runtime == "ov_default" else "f32")
     load_ms = (time.perf_counter() - t0) * 1e3
     t0 = time.perf_counter()
     outputs = runner.run()
@@ -160,7 +163,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     m = sub.add_parser("measure")
-    m.add_argument("--runtime", choices=["ort", "ov"], required=True)
+    m.add_argument("--runtime", choices=["ort", "ov", "ov_default"], required=True)
     m.add_argument("--model", required=True)
     m.add_argument("--input", action="append", default=[], required=True)
     m.add_argument("--threads", type=int, required=True)

@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
   CHECK(model_options.struct_size == sizeof(model_options) && model_options.fold == 1);
   CHECK(model_options.layout == KEEL_LAYOUT_AUTO && model_options.input_layout == KEEL_LAYOUT_NCHW);
   CHECK(model_options.winograd == 1);
+  CHECK(model_options.precision == KEEL_PRECISION_FP32);
   model_options.layout = KEEL_LAYOUT_NHWC; /* the reference check below runs the NHWC kernels */
   keel_model_t* model = NULL;
   CHECK_OK(keel_model_load_file(model_path, &model_options, &model));
@@ -280,6 +281,17 @@ int main(int argc, char** argv) {
   keel_model_t* direct_model = NULL;
   CHECK_OK(keel_model_load_file(model_path, &no_winograd, &direct_model));
   keel_model_free(direct_model);
+  /* bfloat16: loads (and a caller built before the precision field gets float32). */
+  keel_model_options_t bf16 = KEEL_MODEL_OPTIONS_INIT;
+  bf16.precision = KEEL_PRECISION_BF16;
+  keel_model_t* bf16_model = NULL;
+  CHECK_OK(keel_model_load_file(model_path, &bf16, &bf16_model));
+  CHECK(bf16_model != NULL);
+  keel_model_free(bf16_model);
+  bf16.precision = 5;
+  CHECK_FAILS(keel_model_load_file(model_path, &bf16, &bad), KEEL_STATUS_INVALID_ARGUMENT,
+              "precision is 5");
+  CHECK(bad == NULL);
 
   const char* wrong_names[] = {"image"};
   CHECK_FAILS(keel_session_run(session, wrong_names, feeds, 1, outputs2, 1),

@@ -114,6 +114,10 @@ python3 "$compare" --dry-run --models no_such_model > /dev/null 2>&1
 check "compare.py rejects an unknown model" test $? -ne 0
 python3 "$compare" --dry-run --threads 0 > /dev/null 2>&1
 check "compare.py rejects --threads 0" test $? -ne 0
+python3 "$compare" --dry-run --runtimes keel_bf16,ov_default > "$tmp/dry_rt.txt" 2>&1
+check "compare.py --runtimes picks the runtimes" grep -q "round(s) of keel_bf16, ov_default" "$tmp/dry_rt.txt"
+python3 "$compare" --dry-run --runtimes keel,tvm > /dev/null 2>&1
+check "compare.py rejects an unknown runtime" test $? -ne 0
 python3 "$compare" --dry-run --no-such-option > /dev/null 2>&1
 check "compare.py rejects an unknown option" test $? -ne 0
 

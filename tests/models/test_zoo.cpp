@@ -1,4 +1,5 @@
-// The full zoo (models/generate_zoo.py): every model against its float64 reference.
+// The full zoo (models/generate_zoo.py): every model against its float64 reference, in float32
+// and in bfloat16.
 // Skipped with a message when the zoo has not been generated.
 #include <gtest/gtest.h>
 
@@ -13,8 +14,9 @@ namespace keel::testing {
 namespace {
 
 const std::vector<std::string> kZoo = {
-    "resnet18",        "resnet50",      "mobilenet_v2",       "mobilenet_v3_small", "densenet121",
-    "efficientnet_b0", "convnext_tiny", "shufflenet_v2_x1_0", "regnet_y_400mf"};
+    "resnet18",       "resnet50",           "mobilenet_v2",  "mobilenet_v3_small",
+    "densenet121",    "efficientnet_b0",    "convnext_tiny", "shufflenet_v2_x1_0",
+    "regnet_y_400mf", "transformer_encoder"};
 
 // BatchNormalization nodes that must remain after folding: the ones with no foldable
 // neighbour (DenseNet's pre-activation BNs after a Concat, followed by Relu).

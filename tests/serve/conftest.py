@@ -4,6 +4,7 @@
   resnet       models/resnet_tiny with config.pbtxt: max_batch_size 8, dynamic_batching (2 ms), 1 instance
   resnet_nchw  models/resnet_tiny with config.pbtxt: parameters layout=nchw (max_batch_size: 0 in the file,
                which protobuf cannot tell from absent: the server may apply its default)
+  resnet_bf16  models/resnet_tiny with config.pbtxt: parameters precision=bf16, layout=nhwc
   mobilenet    models/mobilenet_tiny, no config.pbtxt
   two_io       x0, x1 float32 [2,3] -> sum, prod (no config)
   dyn_id       Identity of float32 [n, h, w], every dim dynamic (no config)
@@ -66,6 +67,8 @@ def build_main_repository(repo: Path, tmp: Path) -> Path:
     su.add_model(repo, "resnet", RESNET / "model.onnx", config=su.RESNET_BATCHING_CONFIG.format(name="resnet"))
     su.add_model(repo, "resnet_nchw", RESNET / "model.onnx",
                  config=su.RESNET_NCHW_CONFIG.format(name="resnet_nchw"))
+    su.add_model(repo, "resnet_bf16", RESNET / "model.onnx",
+                 config=su.RESNET_BF16_CONFIG.format(name="resnet_bf16"))
     su.add_model(repo, "mobilenet", MOBILENET / "model.onnx")
     su.add_model(repo, "two_io", su.make_two_io_model(tmp / "two_io.onnx"))
     su.add_model(repo, "dyn_id", su.make_elementwise_model(tmp / "dyn_id.onnx", "Identity", np.float32, 1,

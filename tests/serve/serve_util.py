@@ -421,6 +421,19 @@ dynamic_batching {{
 }}
 """
 
+RESNET_BF16_CONFIG = """\
+name: "{name}"
+max_batch_size: 0
+parameters {{
+  key: "precision"
+  value {{ string_value: "bf16" }}
+}}
+parameters {{
+  key: "layout"
+  value {{ string_value: "nhwc" }}
+}}
+"""
+
 RESNET_NCHW_CONFIG = """\
 name: "{name}"
 max_batch_size: 0

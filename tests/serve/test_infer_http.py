@@ -143,6 +143,16 @@ def test_layout_parameter_from_config_equals_keel_run_nchw(server, keel_run_ref,
     _assert_bits(arrays["output"], want, "resnet_nchw (layout nchw) vs keel run --layout nchw")
 
 
+def test_precision_parameter_from_config_equals_keel_run_bf16(server, keel_run_ref, resnet_input):
+    want = keel_run_ref(RESNET / "model.onnx", {"input": resnet_input},
+                        ["--precision", "bf16", "--layout", "nhwc"])["output"]
+    r, arrays = su.infer_binary(requests, server.url, "resnet_bf16", {"input": resnet_input})
+    assert r.status_code == 200, r.text
+    _assert_bits(arrays["output"], want, "resnet_bf16 (precision bf16) vs keel run --precision bf16")
+    exact = keel_run_ref(RESNET / "model.onnx", {"input": resnet_input}, ["--layout", "nhwc"])["output"]
+    assert not su.same_bits(arrays["output"], exact), "the bf16 model ran float32"
+
+
 def test_outputs_filter_returns_only_requested_output(server):
     x0 = np.arange(6, dtype=np.float32).reshape(2, 3)
     x1 = np.full((2, 3), 1.5, dtype=np.float32)

@@ -152,8 +152,9 @@ Status apply_batch(const Model& model, const BenchArgs& args, std::vector<NamedT
 // Work of one step for the profile's rate column: floating-point operations for the
 // multiply-accumulate ops (2 per MAC, from the shapes), bytes moved otherwise.
 struct StepWork {
-  double flops = 0;  // > 0 for Conv, Gemm, MatMul
-  double bytes = 0;  // inputs + outputs
+  double flops = 0;   // > 0 for Conv, Gemm, MatMul
+  double bytes = 0;   // inputs + outputs
+  bool bf16 = false;  // a bfloat16 kernel: its rate is against the bf16 peak
 };
 
 StepWork step_work(const StepInfo& s) {
@@ -193,6 +194,7 @@ StepWork step_work(const StepInfo& s) {
     macs += static_cast<double>(product(a)) * static_cast<double>(s.input_shapes[kExpandW][0]);
   }
   w.flops = 2 * macs;
+  w.bf16 = s.kernel.find("bf16") != std::string::npos;
   return w;
 }
 
@@ -216,8 +218,8 @@ struct OpTotal {
 // steps that count floating-point operations, the streaming bandwidth for the others (a step
 // whose data sits in cache can pass 100% of the latter).
 double pct_of_limit(const StepWork& work, double ns, const MachineLimits& lim) {
-  if (work.flops > 0)
-    return lim.flops_per_s > 0 ? 100.0 * work.flops / ns / (lim.flops_per_s * 1e-9) : 0.0;
+  const double peak = work.bf16 ? lim.bf16_flops_per_s : lim.flops_per_s;
+  if (work.flops > 0) return peak > 0 ? 100.0 * work.flops / ns / (peak * 1e-9) : 0.0;
   return lim.bytes_per_s > 0 ? 100.0 * work.bytes / ns / (lim.bytes_per_s * 1e-9) : 0.0;
 }
 
@@ -226,7 +228,8 @@ std::string rate_text(const StepWork& work, double ns, const MachineLimits& lim)
   if (ns <= 0) return "";
   const double pct = pct_of_limit(work, ns, lim);
   if (work.flops > 0) {
-    std::snprintf(buf, sizeof buf, "%.2f GFLOP/s (%.0f%% of FMA peak)", work.flops / ns, pct);
+    std::snprintf(buf, sizeof buf, "%.2f GFLOP/s (%.0f%% of %s peak)", work.flops / ns, pct,
+                  work.bf16 ? "bf16" : "FMA");
   } else {
     std::snprintf(buf, sizeof buf, "%.2f GB/s (%.0f%% of stream)", work.bytes / ns, pct);
   }
@@ -239,7 +242,7 @@ json rate_json(const StepWork& work, double ns, const MachineLimits& lim) {
   const double pct = pct_of_limit(work, ns, lim);
   if (work.flops > 0) {
     j["gflops"] = work.flops / ns;
-    j["pct_of_fma_peak"] = pct;
+    j[work.bf16 ? "pct_of_bf16_peak" : "pct_of_fma_peak"] = pct;
   } else {
     j["gbps"] = work.bytes / ns;
     j["pct_of_stream"] = pct;
@@ -364,6 +367,9 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
     op.key = steps[i].op_type;
     op.calls += step_calls[i];
     op.ns += step_ns[i];
+    // An op type's total counts as bf16 when its first node with FLOPs is (the policy keeps
+    // only a few nodes of a type float32; the per-node lines are exact).
+    if (op.work.flops == 0 && work[i].flops > 0) op.work.bf16 = work[i].bf16;
     op.work.flops += work[i].flops * calls;
     op.work.bytes += work[i].bytes * calls;
     OpTotal node;
@@ -372,7 +378,7 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
     node.dispatch = steps[i].dispatch;
     node.calls = step_calls[i];
     node.ns = step_ns[i];
-    node.work = {work[i].flops * calls, work[i].bytes * calls};
+    node.work = {work[i].flops * calls, work[i].bytes * calls, work[i].bf16};
     by_node.push_back(node);
   }
   std::vector<OpTotal> ops;
@@ -386,6 +392,8 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
   std::printf("Profile step time per run ms: %.4f\n",
               runs ? all_ns * 1e-6 / static_cast<double>(runs) : 0.0);
   std::printf("Machine FMA peak GFLOP/s: %.1f\n", lim.flops_per_s * 1e-9);
+  std::printf("Machine bf16 peak GFLOP/s (%s): %.1f\n", bf16_tier_name(active_bf16_tier()),
+              lim.bf16_flops_per_s * 1e-9);
   std::printf("Machine stream GB/s: %.1f\n", lim.bytes_per_s * 1e-9);
   print_top("Top operator types by total time:", ops, all_ns, runs, 15, lim);
   print_top("Top nodes by total time:", by_node, all_ns, runs, 10, lim);
@@ -398,6 +406,7 @@ Result<json> write_profile(const std::string& path, const std::vector<StepInfo>&
   j["steps_per_run"] = steps.size();
   j["step_time_per_run_ms"] = runs ? all_ns * 1e-6 / static_cast<double>(runs) : 0.0;
   j["fma_peak_gflops"] = lim.flops_per_s * 1e-9;
+  j["bf16_peak_gflops"] = lim.bf16_flops_per_s * 1e-9;
   j["stream_gbps"] = lim.bytes_per_s * 1e-9;
   json jops = json::array();
   for (const OpTotal& t : ops) {
@@ -536,6 +545,10 @@ Status bench_command(const BenchArgs& args) {
   const double fma_peak = measure_fma_peak(threads);
   const double p50_s = percentile(lat, 50) * 1e-3;
   const double pct_peak = p50_s > 0 && fma_peak > 0 ? 100.0 * model_flops / p50_s / fma_peak : 0;
+  // Under bf16 the same multiply-adds against the bfloat16 tier's peak (AMX, vdpbf16ps, FMA).
+  const bool bf16 = model->options().precision == Precision::kBf16;
+  const double bf16_peak = bf16 ? measure_bf16_peak(threads) : 0;
+  const double pct_bf16 = p50_s > 0 && bf16_peak > 0 ? 100.0 * model_flops / p50_s / bf16_peak : 0;
 
   json j;
   j["model"] = paths.onnx;
@@ -577,6 +590,12 @@ Status bench_command(const BenchArgs& args) {
   j["model_gflop"] = model_flops * 1e-9;
   j["fma_peak_gflops"] = fma_peak * 1e-9;
   j["pct_of_fma_peak_at_p50"] = pct_peak;
+  j["precision"] = precision_name(model->options().precision);
+  if (bf16) {
+    j["bf16_tier"] = bf16_tier_name(active_bf16_tier());
+    j["bf16_peak_gflops"] = bf16_peak * 1e-9;
+    j["pct_of_bf16_peak_at_p50"] = pct_bf16;
+  }
 
   std::printf("Model: %s\n", paths.onnx.c_str());
   std::printf("Version: %s\n", version());
@@ -615,6 +634,11 @@ Status bench_command(const BenchArgs& args) {
               model_flops * 1e-9);
   std::printf("FMA peak GFLOP/s (%d threads): %.1f\n", threads, fma_peak * 1e-9);
   std::printf("Share of the FMA peak at p50: %.1f %%\n", pct_peak);
+  if (bf16) {
+    std::printf("bf16 peak GFLOP/s (%s, %d threads): %.1f\n", bf16_tier_name(active_bf16_tier()),
+                threads, bf16_peak * 1e-9);
+    std::printf("Share of the bf16 peak at p50: %.1f %%\n", pct_bf16);
+  }
 
   if (profile) {
     json meta = {

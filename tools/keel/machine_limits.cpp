@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/aligned_buffer.hpp"
+#include "ukernels/bf16_gemm.hpp"
+#include "ukernels/bf16_gemm_ukernel.hpp"
 
 namespace keel {
 namespace {
@@ -117,10 +119,26 @@ double measure_fma_peak(int threads) {
   return peak;
 }
 
+double measure_bf16_peak(int threads) {
+  threads = std::max(threads, 1);
+  const Bf16Tier tier = active_bf16_tier();
+  const Bf16GemmUkernels* uk = bf16_gemm_ukernels(tier);
+  // A few milliseconds per probe on each tier (an AMX round is 4 tile products).
+  const int64_t iters = tier == Bf16Tier::kAmx ? int64_t{1} << 16 : int64_t{1} << 20;
+  std::vector<double> flops(static_cast<size_t>(threads));
+  double peak = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double s = timed_on_threads(threads, [&](int t) { flops[t] = uk->probe(iters); });
+    peak = std::max(peak, flops[0] * threads / std::max(s, 1e-9));
+  }
+  return peak;
+}
+
 MachineLimits measure_machine_limits(int threads) {
   threads = std::max(threads, 1);
   MachineLimits lim;
   lim.flops_per_s = measure_fma_peak(threads);
+  lim.bf16_flops_per_s = measure_bf16_peak(threads);
   const int64_t floats = std::max(kMinStreamFloatsPerThread, kStreamFloats / threads / 4 * 4);
   const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
   std::vector<AlignedBytes> x, y;
