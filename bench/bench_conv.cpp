@@ -12,7 +12,9 @@
 
 #include "bench_common.hpp"
 #include "kernels/conv/conv_implementation.hpp"
+#include "machine_limits.hpp"  // tools/keel: the bf16 peak probe
 #include "support/prepared_op.hpp"
+#include "ukernels/bf16_gemm.hpp"
 #include "ukernels/sgemm.hpp"
 
 namespace keel::bench {
@@ -46,6 +48,26 @@ void bm_gemm(benchmark::State& st, int64_t m, int64_t n, int64_t k, int threads)
   }
   set_flop_counters(st, 2.0 * static_cast<double>(m * n * k), threads);
   st.SetLabel(sgemm_ukernel_name(packed.ukernels()));
+}
+
+// The bfloat16 GEMM on the active tier (AMX, vdpbf16ps or emulated), B packed once, A's rows
+// rounded per call as a 1x1 convolution's are. Its % of peak is against the float32 FMA probe
+// (bf16_peak_GFLOPs gives the tier's own).
+void bm_bf16_gemm(benchmark::State& st, int64_t m, int64_t n, int64_t k, int threads) {
+  Floats a(m * k, 1), b(k * n, 2), c(m * n, 3);
+  Bf16PackedB packed;
+  if (!packed.pack(k, n, b.data(), n, false)) {
+    st.SkipWithError("out of memory packing B");
+    return;
+  }
+  tbb::task_arena arena(threads);
+  for (auto _ : st) {
+    arena.execute([&] { bf16_gemm_packed_b(m, a.data(), k, packed, c.data(), n, {}); });
+    benchmark::ClobberMemory();
+  }
+  set_flop_counters(st, 2.0 * static_cast<double>(m * n * k), threads);
+  st.counters["bf16_peak_GFLOPs"] = measure_bf16_peak(threads) * 1e-9;
+  st.SetLabel(bf16_gemm_ukernel_name(packed.ukernels()));
 }
 
 // A classifier GEMV (1 x K times packed K x N) whose weights come from memory, as in a model
@@ -154,6 +176,8 @@ testing::OpCall conv_call(const ConvLayer& l, ConvLayout layout, int threads,
     call.decisions.input_layout = Layout::kNchw;
   }
   call.options.conv_implementation = implementation;
+  // The bfloat16 entry runs only nodes choose_precision marked.
+  if (implementation == "conv_nhwc_bf16") call.decisions.precision = Precision::kBf16;
   if (l.act != ActKind::kNone) {
     testing::use_fused_kind(call);
     call.decisions.activation.kind = l.act;
@@ -222,6 +246,11 @@ void register_benchmarks() {
                                std::to_string(s.k) + "/t" + std::to_string(t);
       benchmark::RegisterBenchmark(name.c_str(),
                                    [s, t](benchmark::State& st) { bm_gemm(st, s.m, s.n, s.k, t); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(
+          ("bf16_" + name).c_str(),
+          [s, t](benchmark::State& st) { bm_bf16_gemm(st, s.m, s.n, s.k, t); })
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
     }
