@@ -9,17 +9,13 @@
 #include <vector>
 
 #include "kernels/conv/conv_implementation.hpp"
+#include "kernels/conv/nhwc_gather_geometry.hpp"
 #include "ukernels/bf16_gemm.hpp"
 
 namespace keel {
 namespace {
 
-struct RowGeometry {
-  const float* x = nullptr;
-  int64_t in_h = 0, in_w = 0, channels = 0;
-  int64_t out_h = 0, out_w = 0, k_h = 0, k_w = 0;
-  int64_t s_h = 1, s_w = 1, d_h = 1, d_w = 1, p_t = 0, p_l = 0;
-};
+using RowGeometry = NhwcGatherGeometry;  // one group: channels == cin_g
 
 // Bf16AGather::rows: row i = output pixel (n, oh, ow), K = (kh, kw, c). A kernel row whose taps
 // are adjacent pixels inside the image is one run of k_w * C floats.
@@ -120,21 +116,7 @@ const ConvImplementation kConvNhwcBf16 = {
     conv_never,
     [](PrepareContext& ctx, const ConvDescriptor& d, const ConvBuild& b) {
       const ConvShapes& cs = d.shapes;
-      const Geometry3& g = d.g;
-      RowGeometry geo;
-      geo.in_h = g.in[1];
-      geo.in_w = g.in[2];
-      geo.channels = cs.cin;
-      geo.out_h = g.out[1];
-      geo.out_w = g.out[2];
-      geo.k_h = g.k[1];
-      geo.k_w = g.k[2];
-      geo.s_h = g.s[1];
-      geo.s_w = g.s[2];
-      geo.d_h = g.d[1];
-      geo.d_w = g.d[2];
-      geo.p_t = g.pb[1];
-      geo.p_l = g.pb[2];
+      const RowGeometry geo = nhwc_gather_geometry(d);
       auto k = std::make_unique<ConvNhwcBf16>(cs, geo, d.why_not_unit_window().empty(), b.residual,
                                               b.act);
       if (!k->prepack(ctx.input(ConvOperand::kW).value->data_as<float>())) {

@@ -8,19 +8,14 @@
 #include <vector>
 
 #include "kernels/conv/conv_implementation.hpp"
+#include "kernels/conv/nhwc_gather_geometry.hpp"
 #include "ukernels/sgemm.hpp"
 #include "ukernels/sgemm_ukernel.hpp"  // kSgemmMr
 
 namespace keel {
 namespace {
 
-// What the A gather needs: the image and the window geometry of one group.
-struct GatherGeometry {
-  const float* x = nullptr;  // image 0, at the group's first channel
-  int64_t in_h = 0, in_w = 0, channels = 0, cin_g = 0;
-  int64_t out_h = 0, out_w = 0, k_h = 0, k_w = 0;
-  int64_t s_h = 1, s_w = 1, d_h = 1, d_w = 1, p_t = 0, p_l = 0;
-};
+using GatherGeometry = NhwcGatherGeometry;
 
 // Source of padding taps: read like an image row (kc <= kZeroRun per call chunk).
 constexpr int64_t kZeroRun = 256;
@@ -179,22 +174,7 @@ const ConvImplementation kConvNhwcGemm = {
     conv_never,
     [](PrepareContext& ctx, const ConvDescriptor& d, const ConvBuild& b) {
       const ConvShapes& cs = d.shapes;
-      const Geometry3& g = d.g;
-      GatherGeometry geo;
-      geo.in_h = g.in[1];
-      geo.in_w = g.in[2];
-      geo.channels = cs.cin;
-      geo.cin_g = cs.cin_g;
-      geo.out_h = g.out[1];
-      geo.out_w = g.out[2];
-      geo.k_h = g.k[1];
-      geo.k_w = g.k[2];
-      geo.s_h = g.s[1];
-      geo.s_w = g.s[2];
-      geo.d_h = g.d[1];
-      geo.d_w = g.d[2];
-      geo.p_t = g.pb[1];
-      geo.p_l = g.pb[2];
+      const GatherGeometry geo = nhwc_gather_geometry(d);
       auto k = std::make_unique<ConvNhwcGemm>(cs, geo, b.residual, b.act);
       if (!k->prepack(ctx.input(ConvOperand::kW).value->data_as<float>())) {
         return Result<std::unique_ptr<Kernel>>(conv_packing_failed(ctx));
