@@ -28,21 +28,29 @@ bool constant_rank(const Value* v, size_t rank) {
          v->constant->shape().size() == rank;
 }
 
-// Whether a bfloat16 kernel runs `n`.
+// Whether a bfloat16 kernel runs `n` (the conditions under which conv_nhwc_bf16 and the Gemm
+// and MatMul kernels take a bf16 node, so that the report says what runs).
 bool candidate(const Node& n) {
   const std::string op = onnx_op_type(n);
   if (op == "Conv") {
     if (n.decisions.layout != Layout::kNhwc || n.inputs.size() < 2) return false;
+    if (n.decisions.has_input_layout && n.decisions.input_layout != Layout::kNhwc) return false;
     if (has_conv_operand(n, ConvOperand::kExpandW)) return false;
     if (!constant_rank(n.inputs[ConvOperand::kW], 4)) return false;
     auto group = n.attr_int("group", 1);
     return group.is_ok() && *group == 1;
   }
-  if (op == "Gemm") return n.inputs.size() >= 2 && constant_rank(n.inputs[1], 2);
-  // MatMul: weights (constant 2-D B), or two activations (attention's products).
+  if (op == "Gemm") {
+    auto trans_a = n.attr_int("transA", 0);
+    return n.inputs.size() >= 2 && constant_rank(n.inputs[1], 2) && trans_a.is_ok() &&
+           *trans_a == 0;
+  }
+  // MatMul: weights (constant 2-D B), or two float activations (attention's products).
   if (op == "MatMul") {
     if (n.inputs.size() < 2 || n.inputs[1] == nullptr) return false;
-    return n.inputs[1]->is_constant() ? constant_rank(n.inputs[1], 2) : true;
+    const Value* b = n.inputs[1];
+    if (b->is_constant()) return constant_rank(b, 2);
+    return b->type.dtype == DataType::kFloat32 || b->type.dtype == DataType::kUndefined;
   }
   return false;
 }
