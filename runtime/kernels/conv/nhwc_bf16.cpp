@@ -62,14 +62,7 @@ class ConvNhwcBf16 final : public Kernel {
   bool prepack(const float* w) {
     const int64_t taps = geo_.k_h * geo_.k_w, kdim = taps * cs_.cin;
     if (taps == 1) return packed_.pack(cs_.cin, cs_.cout, w, cs_.cin, true);
-    std::vector<float> b(static_cast<size_t>(kdim * cs_.cout));
-    for (int64_t m = 0; m < cs_.cout; ++m) {
-      for (int64_t c = 0; c < cs_.cin; ++c) {
-        for (int64_t t = 0; t < taps; ++t) {
-          b[(t * cs_.cin + c) * cs_.cout + m] = w[(m * cs_.cin + c) * taps + t];
-        }
-      }
-    }
+    const std::vector<float> b = nhwc_gemm_weights(w, cs_.cout, cs_.cin, taps);
     return packed_.pack(kdim, cs_.cout, b.data(), cs_.cout, false);
   }
 

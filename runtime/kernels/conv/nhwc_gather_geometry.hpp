@@ -1,8 +1,9 @@
-// What an implicit-GEMM convolution on NHWC activations needs to gather its rows of A from the
-// image: the 2-D window of one group (conv_nhwc_gemm, conv_nhwc_bf16).
+// What an implicit-GEMM convolution on NHWC activations (conv_nhwc_gemm, conv_nhwc_bf16) shares:
+// the 2-D window of one group its A rows are gathered with, and its weights as B.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/conv/conv_descriptor.hpp"
 
@@ -34,6 +35,21 @@ inline NhwcGatherGeometry nhwc_gather_geometry(const ConvDescriptor& d) {
   geo.p_t = g.pb[1];
   geo.p_l = g.pb[2];
   return geo;
+}
+
+// One group's weights W_g [M, C, kh, kw] as the GEMM's B [(kh, kw, c), m] (K = taps * C rows of
+// M values), the order gathered rows of A take.
+inline std::vector<float> nhwc_gemm_weights(const float* w_g, int64_t m_count, int64_t c_count,
+                                            int64_t taps) {
+  std::vector<float> b(static_cast<size_t>(taps * c_count * m_count));
+  for (int64_t m = 0; m < m_count; ++m) {
+    for (int64_t c = 0; c < c_count; ++c) {
+      for (int64_t t = 0; t < taps; ++t) {
+        b[(t * c_count + c) * m_count + m] = w_g[(m * c_count + c) * taps + t];
+      }
+    }
+  }
+  return b;
 }
 
 }  // namespace keel

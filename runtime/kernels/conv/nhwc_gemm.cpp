@@ -122,17 +122,10 @@ class ConvNhwcGemm final : public Kernel {
   // Per group: B_g[(kh, kw, c), m] = W[g*M/G + m, c, kh, kw], packed once.
   bool prepack(const float* w) {
     const int64_t taps = geo_.k_h * geo_.k_w, kdim = taps * cs_.cin_g;
-    std::vector<float> b(static_cast<size_t>(kdim * cs_.cout_g));
     packed_.resize(static_cast<size_t>(cs_.group));
     for (int64_t gi = 0; gi < cs_.group; ++gi) {
-      const float* wg = w + gi * cs_.cout_g * kdim;
-      for (int64_t m = 0; m < cs_.cout_g; ++m) {
-        for (int64_t c = 0; c < cs_.cin_g; ++c) {
-          for (int64_t t = 0; t < taps; ++t) {
-            b[(t * cs_.cin_g + c) * cs_.cout_g + m] = wg[(m * cs_.cin_g + c) * taps + t];
-          }
-        }
-      }
+      const std::vector<float> b =
+          nhwc_gemm_weights(w + gi * cs_.cout_g * kdim, cs_.cout_g, cs_.cin_g, taps);
       if (!packed_[gi].pack(kdim, cs_.cout_g, b.data(), cs_.cout_g, false)) return false;
     }
     return true;
