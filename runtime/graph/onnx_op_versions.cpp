@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <utility>
 
 namespace keel {
 
@@ -13,6 +14,7 @@ struct OpVersions {
   std::array<int, 16> since;  // ascending; unused entries are 0
 };
 
+#include "graph/onnx_op_attributes.inc"
 #include "graph/onnx_op_versions.inc"
 
 }  // namespace
@@ -32,6 +34,15 @@ int onnx_since_version(std::string_view op_type, int opset) {
     applicable = v;
   }
   return applicable;
+}
+
+std::span<const OpAttribute> onnx_attributes(std::string_view op_type, int since_version) {
+  auto key = [](const OpAttribute& a) { return std::pair(a.op, a.since); };
+  const auto range =
+      std::equal_range(std::begin(kOnnxOpAttributes), std::end(kOnnxOpAttributes),
+                       OpAttribute{op_type, since_version, {}, 0, false},
+                       [&](const OpAttribute& a, const OpAttribute& b) { return key(a) < key(b); });
+  return {range.first, range.second};
 }
 
 }  // namespace keel

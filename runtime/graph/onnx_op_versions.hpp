@@ -4,6 +4,7 @@
 // uses loads, and an operator whose definition changed is named with its version.
 #pragma once
 
+#include <span>
 #include <string_view>
 
 namespace keel {
@@ -15,5 +16,18 @@ int onnx_schemas_ir_version();
 // since_version of the definition of default-domain `op_type` that applies at `opset`;
 // 0 when the operator is not defined at that opset, -1 when ONNX has no such operator.
 int onnx_since_version(std::string_view op_type, int opset);
+
+// One attribute a definition declares; `type` is the onnx::AttributeProto::AttributeType number.
+struct OpAttribute {
+  std::string_view op;
+  int since = 0;
+  std::string_view name;
+  int type = 0;
+  bool required = false;
+};
+
+// The attributes of the definition (op_type, since_version), sorted by name; empty when it
+// declares none.
+std::span<const OpAttribute> onnx_attributes(std::string_view op_type, int since_version);
 
 }  // namespace keel

@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -248,6 +249,72 @@ class Importer {
     return Status::ok();
   }
 
+  // Every attribute of a default-domain node against its definition's schema (name, type, and
+  // the required ones present), as ONNX's checker does: a misspelt or mistyped attribute is an
+  // error naming it, never silently ignored or reinterpreted. Unknown operators are left to
+  // the unsupported-operator check.
+  Status check_attributes(const onnx::NodeProto& n, const std::string& where) {
+    auto it = graph_->opset_imports.find("");
+    if (it == graph_->opset_imports.end()) return Status::ok();
+    const int since = onnx_since_version(n.op_type(), static_cast<int>(it->second));
+    if (since <= 0) return Status::ok();
+    const auto declared = onnx_attributes(n.op_type(), since);
+    const std::string definition = n.op_type() + "-" + std::to_string(since);
+    using AP = onnx::AttributeProto;
+    std::set<std::string> seen;
+    for (const auto& a : n.attribute()) {
+      if (a.name().rfind(kPrivateAttributePrefix, 0) == 0) {
+        return invalid_model(where + ": attribute '" + a.name() +
+                             "' uses keel's private prefix; a model file cannot carry it");
+      }
+      if (!seen.insert(a.name()).second) {
+        return invalid_model(where + ": attribute '" + a.name() + "' is given twice");
+      }
+      const auto spec = std::find_if(declared.begin(), declared.end(),
+                                     [&](const OpAttribute& d) { return d.name == a.name(); });
+      if (spec == declared.end()) {
+        std::string names;
+        for (const OpAttribute& d : declared)
+          names += (names.empty() ? "" : ", ") + std::string(d.name);
+        return invalid_model(where + ": '" + a.name() + "' is not an attribute of " + definition +
+                             (names.empty() ? " (it has none)" : " (it has " + names + ")"));
+      }
+      if (!a.ref_attr_name().empty()) continue;  // a function's reference, refused later
+      int type = a.type();
+      if (type == AP::UNDEFINED) type = inferred_attribute_type(a, spec->type);
+      if (type != spec->type) {
+        return invalid_model(where + ": attribute '" + a.name() + "' is " +
+                             AP::AttributeType_Name(static_cast<AP::AttributeType>(type)) + ", " +
+                             definition + " declares " +
+                             AP::AttributeType_Name(static_cast<AP::AttributeType>(spec->type)));
+      }
+    }
+    for (const OpAttribute& d : declared) {
+      if (d.required && !seen.count(std::string(d.name))) {
+        return invalid_model(where + ": required attribute '" + std::string(d.name) + "' of " +
+                             definition + " is missing");
+      }
+    }
+    return Status::ok();
+  }
+
+  // The type an old exporter meant by leaving it unset: the populated field's; with nothing
+  // populated, an empty list of whatever list type the schema declares.
+  static int inferred_attribute_type(const onnx::AttributeProto& a, int declared) {
+    using AP = onnx::AttributeProto;
+    if (a.has_f()) return AP::FLOAT;
+    if (a.has_i()) return AP::INT;
+    if (a.has_s()) return AP::STRING;
+    if (a.has_t()) return AP::TENSOR;
+    if (a.has_g()) return AP::GRAPH;
+    if (a.floats_size()) return AP::FLOATS;
+    if (a.ints_size()) return AP::INTS;
+    if (a.strings_size()) return AP::STRINGS;
+    const bool list = declared == AP::FLOATS || declared == AP::INTS || declared == AP::STRINGS ||
+                      declared == AP::TENSORS || declared == AP::GRAPHS;
+    return list ? declared : AP::UNDEFINED;
+  }
+
   Status import_nodes(const onnx::GraphProto& g) {
     std::set<std::string> node_names;
     int index = 0;
@@ -258,6 +325,7 @@ class Importer {
       ++index;
       const std::string where = "node '" + name + "' (" + n.op_type() + ")";
       const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
+      if (domain.empty()) KEEL_RETURN_IF_ERROR(check_attributes(n, where));
       if (n.op_type() == "Constant" && domain.empty()) {
         KEEL_RETURN_IF_ERROR(import_constant(n, where));
         continue;

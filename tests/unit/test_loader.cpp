@@ -172,6 +172,76 @@ TEST(Loader, FloatKernelShapeIsRejected) {
   EXPECT_NE(st.message().find("kernel_shape"), std::string::npos) << st.to_string();
 }
 
+// Every attribute is checked against the operator's schema at the model's opset, not only the
+// ones a kernel reads.
+TEST(Loader, AnAttributeTheSchemaDoesNotDeclareIsNamed) {
+  ModelBuilder b;
+  b.input("x", {1, 1, 5, 5});
+  b.initializer("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+  auto& conv = b.node("Conv", {"x", "w"}, {"y"}, "conv0");
+  set_attr(conv, "kernal_shape", std::vector<int64_t>{3, 3});  // misspelt
+  b.output("y");
+  Status st = load(b).status();
+  EXPECT_EQ(st.code(), StatusCode::kInvalidModel) << st.to_string();
+  EXPECT_NE(st.message().find("'kernal_shape' is not an attribute of Conv-11"), std::string::npos)
+      << st.to_string();
+  EXPECT_NE(st.message().find("kernel_shape"), std::string::npos) << st.to_string();
+}
+
+TEST(Loader, AnAttributeOfAnotherDefinitionIsRefused) {
+  // Relu-1 had consumed_inputs; the definition at opset 17 (Relu-14) has no attributes.
+  ModelBuilder b;
+  b.input("x", {4});
+  set_attr(b.node("Relu", {"x"}, {"y"}, "relu0"), "alpha", 0.1f);
+  b.output("y");
+  Status st = load(b).status();
+  EXPECT_EQ(st.code(), StatusCode::kInvalidModel) << st.to_string();
+  EXPECT_NE(st.message().find("'alpha' is not an attribute of Relu-14 (it has none)"),
+            std::string::npos)
+      << st.to_string();
+}
+
+TEST(Loader, AMissingRequiredAttributeIsNamed) {
+  ModelBuilder b;
+  b.input("x", {2, 3});
+  b.node("Transpose", {"x"}, {"t"});
+  b.node("Cast", {"t"}, {"y"}, "cast0");  // `to` is required
+  b.output("y");
+  Status st = load(b).status();
+  EXPECT_EQ(st.code(), StatusCode::kInvalidModel) << st.to_string();
+  EXPECT_NE(st.message().find("required attribute 'to' of Cast-"), std::string::npos)
+      << st.to_string();
+}
+
+TEST(Loader, AnAttributeGivenTwiceIsRefused) {
+  ModelBuilder b;
+  b.input("x", {2, 3});
+  auto& t = b.node("Transpose", {"x"}, {"y"}, "t0");
+  set_attr(t, "perm", std::vector<int64_t>{1, 0});
+  set_attr(t, "perm", std::vector<int64_t>{0, 1});
+  b.output("y");
+  Status st = load(b).status();
+  EXPECT_EQ(st.code(), StatusCode::kInvalidModel) << st.to_string();
+  EXPECT_NE(st.message().find("'perm' is given twice"), std::string::npos) << st.to_string();
+}
+
+TEST(Loader, AnUntypedAttributeFromAnOldExporterIsReadByItsField) {
+  ModelBuilder b;
+  b.input("x", {2, 3});
+  auto* a = b.node("Transpose", {"x"}, {"y"}, "t0").add_attribute();
+  a->set_name("perm");  // type left UNDEFINED, as pre-IR-3 exporters wrote it
+  a->add_ints(1);
+  a->add_ints(0);
+  b.output("y");
+  auto m = load(b);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto out = (*s)->run({{"x", filled({2, 3}, 0)}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ((*out)[0].shape(), (Shape{3, 2}));
+}
+
 // Names may hold any bytes; an error prints them as \xNN, on one line, valid UTF-8 kept.
 TEST(Loader, NamesThatAreNotPrintableUtf8AreEscapedInErrors) {
   ModelBuilder b;
