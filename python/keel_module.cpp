@@ -133,7 +133,8 @@ class InferenceSession {
  public:
   InferenceSession(const py::object& model, int threads, bool fold, bool runtime_fusions,
                    const std::string& layout, const std::string& input_layout, bool winograd,
-                   const std::string& precision, const std::vector<std::string>& fp32_ops) {
+                   const std::string& precision, const std::vector<std::string>& fp32_ops,
+                   size_t max_memory_bytes) {
     keel::ModelOptions options;
     options.fold = fold;
     options.runtime_fusions = runtime_fusions;
@@ -149,6 +150,7 @@ class InferenceSession {
     if (!precision_option.is_ok()) raise(precision_option.status());
     options.precision = *precision_option;
     options.fp32_ops = fp32_ops;
+    options.max_memory_bytes = max_memory_bytes;
     std::optional<keel::Result<std::shared_ptr<const keel::Model>>> loaded;
     if (py::isinstance<py::bytes>(model)) {
       std::string bytes = model.cast<std::string>();
@@ -272,11 +274,12 @@ PYBIND11_MODULE(keel, m) {
                                "A loaded model ready to run. run() may be called from many "
                                "threads at once; the GIL is released while it runs.")
       .def(py::init<const py::object&, int, bool, bool, const std::string&, const std::string&,
-                    bool, const std::string&, const std::vector<std::string>&>(),
+                    bool, const std::string&, const std::vector<std::string>&, size_t>(),
            py::arg("model"), py::kw_only(), py::arg("threads") = 0, py::arg("fold") = true,
            py::arg("runtime_fusions") = true, py::arg("layout") = "auto",
            py::arg("input_layout") = "nchw", py::arg("winograd") = true,
            py::arg("precision") = "fp32", py::arg("fp32_ops") = std::vector<std::string>{},
+           py::arg("max_memory_bytes") = 0,
            "model: path (str or os.PathLike) or the model's bytes. threads: size of the "
            "session's thread pool (0 = all cores). fold: fold BatchNorm at load. "
            "runtime_fusions: keel-only fusions. layout: 'nchw', 'nhwc' or 'auto', how "
@@ -284,7 +287,9 @@ PYBIND11_MODULE(keel, m) {
            "input_layout: 'nhwc' to hand rank-4 inputs as [N, H, W, C]. winograd: False "
            "runs 3x3 convolutions without Winograd F(2x2, 3x3). precision: 'fp32' or 'bf16' "
            "(convolutions and matrix products with constant weights in bfloat16, float32 "
-           "sums; fp32_ops lists operator types kept float32).")
+           "sums; fp32_ops lists operator types kept float32). max_memory_bytes: 0 (no "
+           "limit) or the most the model may hold (weights, packed weights, one run's "
+           "activations); past it loading or planning raises MemoryError.")
       .def("get_inputs", &InferenceSession::get_inputs)
       .def("get_outputs", &InferenceSession::get_outputs)
       .def_property_readonly("threads", &InferenceSession::threads)

@@ -86,22 +86,25 @@ KEEL_C_API const char* keel_status_name(keel_status_t status);
 /* ---- models ----------------------------------------------------------------------------- */
 
 typedef struct keel_model_options_t {
-  size_t struct_size;   /* sizeof(keel_model_options_t) */
-  int fold;             /* 1 (default): fold BatchNorm and per-channel Mul/Add at load */
-  int fold_overridable; /* 0 (default): also fold initializers listed as graph inputs */
-  int runtime_fusions;  /* 1 (default): keel-only fusions (BatchNorm + activation) */
-  int layout;           /* storage of activations inside the model: KEEL_LAYOUT_AUTO (default:
-                           NHWC for CNNs), KEEL_LAYOUT_NCHW or KEEL_LAYOUT_NHWC; inputs and
-                           outputs stay as declared */
-  int input_layout;     /* KEEL_LAYOUT_NCHW (default): rank-4 inputs as declared;
-                           KEEL_LAYOUT_NHWC: given as [N, H, W, C] (inputs report that shape) */
-  int winograd;         /* 1 (default): 3x3 stride-1 convolutions with 64 or more channels (NHWC)
-                           as Winograd F(2x2, 3x3); 0: the direct kernels only. Callers built
-                           with an older, shorter struct get 1. */
-  int precision;        /* KEEL_PRECISION_FP32 (default, and for older, shorter structs) or
-                           KEEL_PRECISION_BF16: convolutions and matrix products with constant
-                           weights in bfloat16 with float32 sums, except the nodes the policy
-                           keeps float32 (the first convolution, the last layers) */
+  size_t struct_size;      /* sizeof(keel_model_options_t) */
+  int fold;                /* 1 (default): fold BatchNorm and per-channel Mul/Add at load */
+  int fold_overridable;    /* 0 (default): also fold initializers listed as graph inputs */
+  int runtime_fusions;     /* 1 (default): keel-only fusions (BatchNorm + activation) */
+  int layout;              /* storage of activations inside the model: KEEL_LAYOUT_AUTO (default:
+                              NHWC for CNNs), KEEL_LAYOUT_NCHW or KEEL_LAYOUT_NHWC; inputs and
+                              outputs stay as declared */
+  int input_layout;        /* KEEL_LAYOUT_NCHW (default): rank-4 inputs as declared;
+                              KEEL_LAYOUT_NHWC: given as [N, H, W, C] (inputs report that shape) */
+  int winograd;            /* 1 (default): 3x3 stride-1 convolutions with 64 or more channels (NHWC)
+                              as Winograd F(2x2, 3x3); 0: the direct kernels only. Callers built
+                              with an older, shorter struct get 1. */
+  int precision;           /* KEEL_PRECISION_FP32 (default, and for older, shorter structs) or
+                              KEEL_PRECISION_BF16: convolutions and matrix products with constant
+                              weights in bfloat16 with float32 sums, except the nodes the policy
+                              keeps float32 (the first convolution, the last layers) */
+  size_t max_memory_bytes; /* 0 (default, and for older structs): no limit. Else the most the
+                              model may hold: weights at load; per plan weights, packed weights,
+                              plan constants and one run's activations (KEEL_OUT_OF_MEMORY) */
 } keel_model_options_t;
 
 #define KEEL_LAYOUT_NCHW 0
@@ -114,7 +117,7 @@ typedef struct keel_model_options_t {
 #define KEEL_MODEL_OPTIONS_INIT                                                   \
   {                                                                               \
     sizeof(keel_model_options_t), 1, 0, 1, KEEL_LAYOUT_AUTO, KEEL_LAYOUT_NCHW, 1, \
-        KEEL_PRECISION_FP32                                                       \
+        KEEL_PRECISION_FP32, 0                                                    \
   }
 
 /* Fills *options with the defaults and struct_size. */
@@ -189,7 +192,8 @@ KEEL_C_API void keel_session_free(keel_session_t* session);
  * input_names[i] names inputs[i]; every model input must be given once. Inputs are borrowed
  * for the call (not copied when they are views). `outputs` is an array of output_count slots,
  * output_count == the model's output count; on success slot i receives a new tensor owned by
- * the caller holding output i (model order); on failure every slot is set to NULL. */
+ * the caller holding output i (model order); on failure every slot is set to NULL (with a
+ * wrong output_count, only the first min(output_count, model outputs) slots are touched). */
 KEEL_C_API keel_status_t keel_session_run(const keel_session_t* session,
                                           const char* const* input_names,
                                           const keel_tensor_t* const* inputs, size_t input_count,

@@ -44,6 +44,12 @@ struct ModelOptions {
   Precision precision = Precision::kFp32;
   // Under kBf16: operator types kept in float32 ("Conv", "Gemm", "MatMul").
   std::vector<std::string> fp32_ops;
+  // 0: no limit. Else the most memory the model may hold: its weights at load (a model whose
+  // initializers and folded weights pass it is refused), and for each plan (a set of input
+  // shapes) the weights plus packed weights, constants folded at plan time, one run's
+  // activations and scratch. A plan that needs more fails with OUT_OF_MEMORY before its arena
+  // is allocated. Concurrent runs of one plan each hold their own activations.
+  size_t max_memory_bytes = 0;
 };
 
 // Name, element type and shape of a model input or output; -1 marks a dynamic dim.
@@ -80,6 +86,8 @@ class Model {
   int64_t default_opset() const;
   // Under Precision::kBf16: each node a bfloat16 kernel could run, and what it runs.
   const std::vector<PrecisionChoice>& precision_choices() const { return precision_choices_; }
+  // Bytes the model's constants (initializers after folding) hold.
+  size_t weights_bytes() const { return weights_bytes_; }
 
  private:
   Model() = default;
@@ -92,6 +100,7 @@ class Model {
   ModelOptions options_;
   std::vector<FoldEvent> fold_events_;
   std::vector<PrecisionChoice> precision_choices_;
+  size_t weights_bytes_ = 0;
 };
 
 struct SessionOptions {

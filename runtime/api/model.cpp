@@ -1,8 +1,10 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <set>
 
 #include "core/cpu_features.hpp"
+#include "core/memory_budget.hpp"
 #include "graph/graph.hpp"
 #include "graph/validate.hpp"
 #include "keel/keel.hpp"
@@ -46,20 +48,41 @@ int64_t Model::default_opset() const {
   return it == graph_->opset_imports.end() ? 0 : it->second;
 }
 
+namespace {
+
+// Runs a load under options.max_memory_bytes: what parsing and the passes keep alive counts.
+template <class Load>
+Result<std::shared_ptr<const Model>> load_within_budget(const ModelOptions& options, Load&& load) {
+  MemoryBudget budget(options.max_memory_bytes, 0);
+  Result<std::shared_ptr<const Model>> model = internal_error("not loaded");
+  {
+    MemoryBudgetScope scope(&budget);
+    model = load();
+  }
+  if (budget.exceeded()) return budget.exceeded_status("loading the model");
+  return model;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Model>> Model::load_file(const std::string& path,
                                                       const ModelOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, import_model_file(path));
-  auto model = finish_load(std::move(graph), options, ms_since(t0));
+  auto model = load_within_budget(options, [&]() -> Result<std::shared_ptr<const Model>> {
+    const auto t0 = std::chrono::steady_clock::now();
+    KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, import_model_file(path));
+    return finish_load(std::move(graph), options, ms_since(t0));
+  });
   if (!model.is_ok()) return model.status().with_context("'" + path + "'");
   return model;
 }
 
 Result<std::shared_ptr<const Model>> Model::load_bytes(const void* data, size_t size,
                                                        const ModelOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
-  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, import_model_bytes(data, size, {}));
-  return finish_load(std::move(graph), options, ms_since(t0));
+  return load_within_budget(options, [&]() -> Result<std::shared_ptr<const Model>> {
+    const auto t0 = std::chrono::steady_clock::now();
+    KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, import_model_bytes(data, size, {}));
+    return finish_load(std::move(graph), options, ms_since(t0));
+  });
 }
 
 namespace {
@@ -82,6 +105,7 @@ Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> g
                                                         double parse_ms) {
   const auto t0 = std::chrono::steady_clock::now();
   KEEL_RETURN_IF_ERROR(check_operators_supported(*graph));
+  KEEL_RETURN_IF_ERROR(check_constant_parameters(*graph));
   PassContext passes;
   passes.options.fold = options.fold;
   passes.options.fold_overridable = options.fold_overridable;
@@ -98,6 +122,12 @@ Result<std::shared_ptr<const Model>> Model::finish_load(std::unique_ptr<Graph> g
   model->options_ = options;
   model->timings_.parse_ms = parse_ms;
   model->timings_.passes_ms = ms_since(t0);
+  std::set<const void*> counted;  // constants may share storage
+  for (const auto& v : graph->values()) {
+    if (v->is_constant() && counted.insert(v->constant->data()).second) {
+      model->weights_bytes_ += v->constant->nbytes();
+    }
+  }
   for (const Value* v : graph->inputs) model->inputs_.push_back(describe_value(*v));
   for (const Value* v : graph->outputs) model->outputs_.push_back(describe_value(*v));
   model->graph_ = std::move(graph);

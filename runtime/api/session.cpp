@@ -5,11 +5,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "core/flush_denormals.hpp"
+#include "core/memory_budget.hpp"
 #include "exec/executor.hpp"
 #include "exec/plan.hpp"
 #include "graph/graph.hpp"
@@ -58,6 +62,8 @@ struct Session::Impl {
   tbb::task_arena& arena;
   int threads = 1;
   ExecutionOptions execution;  // from the model's options, for every plan
+  size_t max_memory = 0;       // ModelOptions::max_memory_bytes
+  size_t weights_bytes = 0;    // the model's, counted against max_memory by every plan
   mutable std::mutex mutex;    // guards the maps below
   std::map<std::string, std::shared_ptr<PlanEntry>> plans;  // key: input shapes (+ values)
   std::set<int> value_inputs;  // graph inputs whose values specialise the plan
@@ -123,6 +129,26 @@ Result<std::vector<const Tensor*>> bind_feeds(const Model& model,
   return bound;
 }
 
+// Kernels read elements as their type, so a view of misaligned bytes (a binary tensor after an
+// HTTP request's JSON header, a buffer at an odd offset) is copied into aligned storage first.
+Status align_inputs(std::vector<const Tensor*>& inputs, std::deque<Tensor>& copies) {
+  for (const Tensor*& t : inputs) {
+    const size_t esize = dtype_size(t->dtype());
+    if (esize > 1 && reinterpret_cast<uintptr_t>(t->data()) % esize != 0) {
+      KEEL_ASSIGN_OR_RETURN(Tensor copy, t->clone());
+      copies.push_back(std::move(copy));
+      t = &copies.back();
+    }
+  }
+  return Status::ok();
+}
+
+std::string describe_shapes(const std::vector<const Tensor*>& inputs) {
+  std::string out;
+  for (const Tensor* t : inputs) out += (out.empty() ? "" : ", ") + shape_to_string(t->shape());
+  return out;
+}
+
 std::string plan_key(const std::vector<const Tensor*>& inputs, const std::set<int>& value_inputs) {
   std::string key;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -133,6 +159,34 @@ std::string plan_key(const std::vector<const Tensor*>& inputs, const std::set<in
     }
   }
   return key;
+}
+
+}  // namespace
+
+namespace {
+
+// Before any placeholder is allocated: every declared input's size is representable and, with
+// the weights, within max_memory_bytes.
+Status check_declared_inputs_fit(const Model& model) {
+  const size_t limit = model.options().max_memory_bytes;
+  size_t total = model.weights_bytes();
+  for (const IoInfo& in : model.inputs()) {
+    auto n = checked_numel(in.shape);
+    const size_t esize = dtype_size(in.dtype);
+    if (!n || esize == 0 || static_cast<uint64_t>(*n) > (uint64_t{1} << 46) / esize) {
+      return invalid_argument("input '" + in.name + "' declares shape " +
+                              shape_to_string(in.shape) + ", too large to allocate");
+    }
+    const size_t bytes = static_cast<size_t>(*n) * esize;
+    total += bytes;
+    if (limit != 0 && total > limit) {
+      return Status(StatusCode::kOutOfMemory,
+                    "input '" + in.name + "' declares shape " + shape_to_string(in.shape) + " (" +
+                        format_bytes(bytes) + "): with the weights and the inputs before it " +
+                        "that passes max_memory_bytes (" + format_bytes(limit) + ")");
+    }
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -157,6 +211,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   s->model_ = std::move(model);
   s->impl_ = std::make_unique<Impl>(threads, external);
   s->impl_->execution.winograd = s->model_->options().winograd;
+  s->impl_->max_memory = s->model_->options().max_memory_bytes;
+  s->impl_->weights_bytes = s->model_->weights_bytes();
 
   // Every input dim known: plan now, so a bad model fails at load, not at the first run.
   bool all_static = true;
@@ -165,8 +221,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     for (int64_t d : in.shape) all_static = all_static && d >= 0;
   }
   if (all_static) {
-    std::vector<Tensor> storage;
     std::vector<NamedTensor> feeds;
+    KEEL_RETURN_IF_ERROR(check_declared_inputs_fit(*s->model_));
     for (const IoInfo& in : s->model_->inputs()) {
       // Shape-only placeholders: only their shapes matter unless a value is needed.
       KEEL_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(in.dtype, in.shape));
@@ -214,8 +270,27 @@ Result<std::shared_ptr<PlanEntry>> find_or_build_plan(Session::Impl& impl, const
       }
     }
     Result<PlanOutcome> outcome = internal_error("not planned");
-    impl.arena.execute([&] { outcome = build_plan(req); });
+    MemoryBudget budget(impl.max_memory, impl.weights_bytes);
+    impl.arena.execute([&] {
+      const ScopedFlushDenormals flush;  // core/flush_denormals.hpp
+      MemoryBudgetScope scope(&budget);
+      outcome = build_plan(req);
+    });
+    const std::string what = "the plan for input shapes " + describe_shapes(inputs);
+    if (budget.exceeded()) return budget.exceeded_status(what);
     if (!outcome.is_ok()) return outcome.status();
+    if (outcome->plan && impl.max_memory != 0) {
+      const Plan& p = *outcome->plan;
+      const size_t activations = p.scratch_offset + p.scratch_bytes;
+      if (activations > impl.max_memory || budget.used() > impl.max_memory - activations) {
+        return Status(StatusCode::kOutOfMemory,
+                      what + " needs " + format_bytes(activations) +
+                          " of activations and scratch per run on top of " +
+                          format_bytes(budget.used()) +
+                          " of weights and plan constants: more than max_memory_bytes (" +
+                          format_bytes(impl.max_memory) + ")");
+      }
+    }
     if (!outcome->needs_input_values.empty()) {
       std::lock_guard lock(impl.mutex);
       for (int i : outcome->needs_input_values) impl.value_inputs.insert(i);
@@ -268,6 +343,8 @@ Result<std::vector<Tensor>> Session::run(const std::vector<NamedTensor>& feeds) 
 Result<std::vector<Tensor>> Session::run_profiled(const std::vector<NamedTensor>& feeds,
                                                   std::vector<StepTiming>* timings) const {
   KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
+  std::deque<Tensor> aligned;
+  KEEL_RETURN_IF_ERROR(align_inputs(inputs, aligned));
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
                         find_or_build_plan(*impl_, model_->graph(), inputs, false));
   std::vector<Tensor> outputs;
@@ -348,6 +425,8 @@ Status Session::run_into(const std::vector<NamedTensor>& feeds,
     }
   }
   KEEL_ASSIGN_OR_RETURN(std::vector<const Tensor*> inputs, bind_feeds(*model_, feeds));
+  std::deque<Tensor> aligned;
+  KEEL_RETURN_IF_ERROR(align_inputs(inputs, aligned));
   KEEL_ASSIGN_OR_RETURN(std::shared_ptr<PlanEntry> entry,
                         find_or_build_plan(*impl_, model_->graph(), inputs, false));
   // Check every output buffer before running, so a rejected call writes none of them.

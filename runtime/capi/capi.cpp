@@ -154,6 +154,7 @@ keel::Result<keel::ModelOptions> to_cpp(const keel_model_options_t& o) {
   }
   m.precision =
       o.precision == KEEL_PRECISION_BF16 ? keel::Precision::kBf16 : keel::Precision::kFp32;
+  m.max_memory_bytes = o.max_memory_bytes;
   return m;
 }
 
@@ -358,13 +359,15 @@ keel_status_t keel_session_run(const keel_session_t* session, const char* const*
     if (outputs == nullptr && output_count > 0) {
       return fail_invalid("keel_session_run: outputs is NULL");
     }
-    for (size_t i = 0; i < output_count; ++i) outputs[i] = nullptr;
+    // A wrong output_count may be longer than the caller's array: clear only the entries that
+    // both the count and the model's outputs cover.
+    const size_t expected = session ? session->model->outputs().size() : 0;
+    for (size_t i = 0; i < std::min(output_count, expected); ++i) outputs[i] = nullptr;
     std::vector<keel::NamedTensor> feeds;
     if (keel_status_t st = bind_inputs(session, input_names, inputs, input_count, &feeds);
         st != KEEL_STATUS_OK) {
       return st;
     }
-    const size_t expected = session->model->outputs().size();
     if (output_count != expected) {
       return fail_invalid("keel_session_run: output_count is " + std::to_string(output_count) +
                           ", the model has " + std::to_string(expected) + " outputs");

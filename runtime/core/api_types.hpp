@@ -28,6 +28,10 @@ enum class Precision { kFp32, kBf16 };
 const char* precision_name(Precision precision);  // "fp32" / "bf16"
 Result<Precision> parse_precision(const std::string& name);
 
+// A byte count as the CLI and the server's parameters spell it: "1073741824", "512M", "2G",
+// "64K" (powers of 1024; "MiB"/"GiB"/"KiB" too). 0 means no limit.
+Result<size_t> parse_byte_size(const std::string& text);
+
 // What choose_precision decided for one node a bfloat16 kernel could run.
 struct PrecisionChoice {
   std::string node;

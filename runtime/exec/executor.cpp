@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/flush_denormals.hpp"
 #include "core/run_failure.hpp"
 
 namespace keel {
@@ -30,6 +31,7 @@ Result<std::unique_ptr<Context>> Context::create(const Plan& plan) {
 Status execute_plan(const Plan& plan, Context& context, const std::vector<const Tensor*>& inputs,
                     std::vector<Tensor>* outputs, const std::vector<Tensor*>* into,
                     StepObserver* observer) {
+  const ScopedFlushDenormals flush;  // core/flush_denormals.hpp
   std::byte* arena = context.arena();
   for (size_t id = 0; id < plan.tensors.size(); ++id) {
     const PlannedTensor& t = plan.tensors[id];

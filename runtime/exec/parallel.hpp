@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/flush_denormals.hpp"
 #include "core/run_failure.hpp"
 
 namespace keel {
@@ -43,6 +44,7 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& fn) {
       tbb::blocked_range<int64_t>(0, chunks, 1),
       [&](const tbb::blocked_range<int64_t>& r) {
         const ScopedRunFailure scope(failure);
+        const ScopedFlushDenormals flush;  // a worker may be an application's thread
         for (int64_t c = r.begin(); c != r.end(); ++c) {
           const int64_t b = c * n / chunks;
           const int64_t e = (c + 1) * n / chunks;

@@ -182,9 +182,15 @@ Result<ModelOptions> model_options_from_config(const inference::ModelConfig& con
       options.precision = *precision;
     } else if (key == "fp32_ops") {
       options.fp32_ops = split_list(v);
+    } else if (key == "max_memory_bytes") {
+      auto bytes = parse_byte_size(v);
+      if (!bytes.is_ok())
+        return invalid_argument("parameter 'max_memory_bytes': " + bytes.status().message());
+      options.max_memory_bytes = *bytes;
     } else {
-      return invalid_argument("unknown parameter '" + key +
-                              "' (keel reads layout, winograd, precision, fp32_ops)");
+      return invalid_argument(
+          "unknown parameter '" + key +
+          "' (keel reads layout, winograd, precision, fp32_ops, max_memory_bytes)");
     }
   }
   return options;

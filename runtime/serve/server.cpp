@@ -61,6 +61,7 @@ Status run_server(const ServerOptions& o) {
   ro.model_name = o.model_name;
   ro.default_max_batch_size = o.default_max_batch_size;
   ro.model_defaults.precision = o.precision;
+  ro.model_defaults.max_memory_bytes = o.max_memory_bytes;
   ro.arena = &arena;
   Repository repository(ro, metrics);
   ServerState state;

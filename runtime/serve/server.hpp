@@ -27,6 +27,7 @@ struct ServerOptions {
   double exit_timeout_s = 30;
   int default_max_batch_size = 4;
   Precision precision = Precision::kFp32;  // every model's, unless its parameters say
+  size_t max_memory_bytes = 0;             // every model's limit, unless its parameters say
   HttpLimits http;
   int grpc_max_message_bytes = 64 << 20;
   LogFormat log_format = LogFormat::kText;

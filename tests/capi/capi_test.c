@@ -292,6 +292,18 @@ int main(int argc, char** argv) {
   CHECK_FAILS(keel_model_load_file(model_path, &bf16, &bad), KEEL_STATUS_INVALID_ARGUMENT,
               "precision is 5");
   CHECK(bad == NULL);
+  /* A memory limit below the weights refuses the load; a caller built before the field gets
+   * no limit. */
+  keel_model_options_t limited = KEEL_MODEL_OPTIONS_INIT;
+  CHECK(limited.max_memory_bytes == 0);
+  limited.max_memory_bytes = 4096;
+  CHECK_FAILS(keel_model_load_file(model_path, &limited, &bad), KEEL_STATUS_OUT_OF_MEMORY,
+              "max_memory_bytes");
+  CHECK(bad == NULL);
+  limited.struct_size = offsetof(keel_model_options_t, max_memory_bytes);
+  keel_model_t* unlimited_model = NULL;
+  CHECK_OK(keel_model_load_file(model_path, &limited, &unlimited_model));
+  keel_model_free(unlimited_model);
 
   const char* wrong_names[] = {"image"};
   CHECK_FAILS(keel_session_run(session, wrong_names, feeds, 1, outputs2, 1),

@@ -34,6 +34,15 @@ check "bad model error names the file" grep -q "bad.onnx" "$tmp/bad.txt"
 check "wrong input shape exits non-zero" test $? -ne 0
 check "wrong input shape names the input" grep -q "input 'input' has shape" "$tmp/shape.txt"
 
+# --max-memory: below the weights the load is refused by name; with room the run passes.
+"$keel" run "$src/models/resnet_tiny" --max-memory 4K > "$tmp/limit.txt" 2>&1
+check "--max-memory below the weights exits non-zero" test $? -ne 0
+check "--max-memory names the limit" grep -q "max_memory_bytes (4096 bytes)" "$tmp/limit.txt"
+"$keel" run "$src/models/resnet_tiny" --max-memory 64M > "$tmp/limit_ok.txt" 2>&1
+check "--max-memory 64M runs" grep -q "PASS" "$tmp/limit_ok.txt"
+"$keel" run "$src/models/resnet_tiny" --max-memory 12Q > "$tmp/limit_bad.txt" 2>&1
+check "--max-memory with a bad unit exits non-zero" test $? -ne 0
+
 # inspect
 "$keel" inspect "$src/models/shufflenet_tiny" > "$tmp/inspect.txt" 2>&1
 check "inspect exits 0" test $? -eq 0

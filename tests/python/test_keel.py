@@ -83,6 +83,13 @@ class CommittedModels(unittest.TestCase):
         with self.assertRaisesRegex(Exception, "precision 'fp16'"):
             keel.InferenceSession(path, precision="fp16")
 
+    def test_memory_limit(self):
+        path, inputs, refs = load_case("resnet_tiny")
+        with self.assertRaisesRegex(MemoryError, "max_memory_bytes"):
+            keel.InferenceSession(path, max_memory_bytes=4096)
+        s = keel.InferenceSession(path, threads=1, max_memory_bytes=64 << 20)
+        self.assertLessEqual(rel_error(s.run(None, inputs)[0], refs["output"]), 1e-5)
+
     def test_introspection(self):
         path, _, _ = load_case("resnet_tiny")
         s = keel.InferenceSession(str(path), threads=2)

@@ -342,18 +342,23 @@ def test_broken_models_fail_alone(keel_server, tmp_path, resnet_input, resnet_re
     empty = tmp_path / "empty.onnx"
     empty.write_bytes(b"")
     su.add_model(repo, "empty_file", empty)
+    # A per-model memory limit below the model's weights: refused at load, by name.
+    su.add_model(repo, "over_limit", su.RESNET / "model.onnx",
+                 config='name: "over_limit"\nparameters {\n  key: "max_memory_bytes"\n'
+                        '  value { string_value: "4K" }\n}\n')
     s = keel_server(["--model-repository", repo], ready_path="/v2/models/good/ready")
     assert s.get("/v2/models/good/ready").status_code == 200
     r, out = su.infer_binary(requests, s.url, "good", {"input": resnet_input})
     assert r.status_code == 200, r.text
     assert su.same_bits(out["output"], resnet_reference)
-    for bad in ("garbage", "badcfg", "empty_file"):
+    for bad in ("garbage", "badcfg", "empty_file", "over_limit"):
         rr = s.get(f"/v2/models/{bad}/ready")
         assert rr.status_code != 200, f"{bad}: ready answered 200"
         ri = s.post(f"/v2/models/{bad}/infer", json=su.json_request({"input": resnet_input}))
         assert ri.status_code in (400, 404, 503), f"{bad}: infer answered {ri.status_code}"
     assert s.get("/v2/health/live").status_code == 200
     assert s.alive()
+    assert "max_memory_bytes (4096 bytes)" in s.log_text()
 
 
 # --- single-model mode -----------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ struct LayoutFlags {
   bool no_winograd = false;
   std::string precision = "fp32";
   std::vector<std::string> keep_fp32;  // operator types kept float32 under bf16
+  std::string max_memory = "0";        // ModelOptions::max_memory_bytes ("512M", ...)
 };
 
 // One line for bench ("bf16 on 51 nodes (Conv 50, MatMul 1), float32 kept on 2"), and under

@@ -43,6 +43,9 @@ void add_layout_options(CLI::App& app, LayoutFlags& flags) {
   app.add_option("--keep-fp32", flags.keep_fp32,
                  "under --precision bf16, operator types kept float32 (Conv, Gemm, MatMul)")
       ->delimiter(',');
+  app.add_option("--max-memory", flags.max_memory,
+                 "refuse to load or plan when weights, packed weights and one run's activations "
+                 "would pass this many bytes (512M, 2G; 0: no limit)");
 }
 
 Status apply_layout_flags(const LayoutFlags& flags, ModelOptions& options) {
@@ -51,6 +54,7 @@ Status apply_layout_flags(const LayoutFlags& flags, ModelOptions& options) {
   options.winograd = !flags.no_winograd;
   KEEL_ASSIGN_OR_RETURN(options.precision, parse_precision(flags.precision));
   options.fp32_ops = flags.keep_fp32;
+  KEEL_ASSIGN_OR_RETURN(options.max_memory_bytes, parse_byte_size(flags.max_memory));
   return Status::ok();
 }
 

@@ -62,6 +62,16 @@ void add_serve_options(CLI::App& app, serve::ServerOptions& o, std::string& log_
          "fp32 (default) or bf16: every model's precision unless its config.pbtxt parameters "
          "say otherwise")
       ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option_function<std::string>(
+         "--max-memory",
+         [&o](const std::string& text) {
+           auto bytes = parse_byte_size(text);
+           if (!bytes.is_ok()) throw CLI::ValidationError("--max-memory", bytes.status().message());
+           o.max_memory_bytes = *bytes;
+         },
+         "every model's memory limit (weights, packed weights and one batch's activations: 512M, "
+         "2G; 0: none) unless its config.pbtxt parameters set max_memory_bytes")
+      ->type_name("BYTES");
   app.add_option("--log-format", log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--log-verbose", o.log_verbose, "also log failed requests");
