@@ -1,5 +1,6 @@
 #include "graph/validate.hpp"
 
+#include <cstdio>
 #include <map>
 #include <tuple>
 
@@ -32,6 +33,31 @@ Status check_operators_supported(const Graph& graph) {
            nodes.front() + "'" + (nodes.size() > 1 ? ", ..." : "") + ")";
   }
   return unsupported(msg);
+}
+
+Status check_constant_parameters(const Graph& graph) {
+  for (const Node* n : graph.nodes()) {
+    if (!n->domain.empty() || n->op_type != "BatchNormalization" || n->inputs.size() < 5) continue;
+    const Value* var = n->inputs[4];
+    if (var == nullptr || !var->is_fixed_constant()) continue;
+    const Tensor& v = *var->constant;
+    if (v.dtype() != DataType::kFloat32 && v.dtype() != DataType::kFloat64) continue;
+    KEEL_ASSIGN_OR_RETURN(float eps, n->attr_float("epsilon", 1e-5f));
+    for (int64_t c = 0; c < v.numel(); ++c) {
+      const double x = v.dtype() == DataType::kFloat32 ? static_cast<double>(v.data_as<float>()[c])
+                                                       : v.data_as<double>()[c];
+      const double sum = x + static_cast<double>(eps);
+      if (!(sum > 0.0)) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.9g", sum);
+        return invalid_model("node '" + n->name + "' (BatchNormalization): var[" +
+                             std::to_string(c) + "] + epsilon = " + buf +
+                             " is not positive, so the normalization is undefined (keel does "
+                             "not clamp it)");
+      }
+    }
+  }
+  return Status::ok();
 }
 
 }  // namespace keel

@@ -10,4 +10,8 @@ namespace keel {
 // operator at once (with opset and the first nodes using it), not only the first one.
 Status check_operators_supported(const Graph& graph);
 
+// Constant parameters that make an operator undefined: a BatchNormalization whose constant
+// var + epsilon is not positive (or NaN) in some channel is refused by name, never clamped.
+Status check_constant_parameters(const Graph& graph);
+
 }  // namespace keel

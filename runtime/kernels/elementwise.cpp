@@ -207,7 +207,7 @@ struct SimdUnary {
       return xsimd::cos(x);
     } else {
       static_assert(K == Unary::kClip);
-      return xsimd::min(xsimd::max(x, lo), hi);
+      return xsimd::min(hi, xsimd::max(lo, x));  // x second: a NaN x stays NaN
     }
   }
 };
@@ -224,7 +224,7 @@ void unary_float(const T* x, T* y, int64_t n, const UnaryParams& p) {
     for (; i + W <= end; i += W) op(B::load_unaligned(x + i)).store_unaligned(y + i);
     if (i < end) {
       // Padded last batch: the tail runs the same code as the body.
-      alignas(64) T buf[W] = {};
+      alignas(64) T buf[B::size] = {};
       std::copy(x + i, x + end, buf);
       op(B::load_unaligned(buf)).store_unaligned(buf);
       std::copy(buf, buf + (end - i), y + i);

@@ -22,6 +22,17 @@
 namespace keel {
 namespace {
 
+// The running maximum of pooling, propagating NaN as IEEE 754-2019 maximum does: a NaN tap
+// makes the result NaN (a NaN acc stays: x > NaN is false).
+template <typename T>
+inline T max_nan(T acc, T x) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return (x > acc || x != x) ? x : acc;
+  } else {
+    return std::max(acc, x);
+  }
+}
+
 // The shared window (kernels/window_geometry.hpp) over N * C planes.
 struct PoolGeometry : Geometry3 {
   int64_t planes = 0;  // N * C
@@ -90,9 +101,9 @@ class MaxPoolKernel final : public Kernel {
               const T* src = xrow + off;
               const int64_t sw = g.s[2];
               if (sw == 1) {
-                for (int64_t ow = lo; ow < hi; ++ow) row[ow] = std::max(row[ow], src[ow]);
+                for (int64_t ow = lo; ow < hi; ++ow) row[ow] = max_nan(row[ow], src[ow]);
               } else {
-                for (int64_t ow = lo; ow < hi; ++ow) row[ow] = std::max(row[ow], src[ow * sw]);
+                for (int64_t ow = lo; ow < hi; ++ow) row[ow] = max_nan(row[ow], src[ow * sw]);
               }
             }
           }
@@ -276,7 +287,7 @@ class NhwcPoolKernel final : public Kernel {
                 const int64_t iw = ow * g.s[2] - g.pb[2] + kw * g.d[2];
                 if (iw < 0 || iw >= iw_n) continue;
                 const T* xp = xn + (ih * iw_n + iw) * c;
-                for (int64_t k = 0; k < c; ++k) yp[k] = std::max(yp[k], xp[k]);
+                for (int64_t k = 0; k < c; ++k) yp[k] = max_nan(yp[k], xp[k]);
               }
             }
           }
@@ -414,7 +425,7 @@ class GlobalPoolNhwcKernel final : public Kernel {
         float m[kBlock];
         std::fill(m, m + len, -std::numeric_limits<float>::infinity());
         for (int64_t p = 0; p < pixels_; ++p) {
-          for (int64_t k = 0; k < len; ++k) m[k] = std::max(m[k], xn[p * c_ + k]);
+          for (int64_t k = 0; k < len; ++k) m[k] = max_nan(m[k], xn[p * c_ + k]);
         }
         std::copy(m, m + len, y + n * c_ + c0);
       }
@@ -442,7 +453,7 @@ class GlobalPoolKernel final : public Kernel {
       for (int64_t p = p0; p < p1; ++p) {
         const float* xp = x + p * size_;
         float m = -std::numeric_limits<float>::infinity();
-        for (int64_t i = 0; i < size_; ++i) m = std::max(m, xp[i]);
+        for (int64_t i = 0; i < size_; ++i) m = max_nan(m, xp[i]);
         y[p] = m;
       }
     });

@@ -1,5 +1,6 @@
 #include "ref/pool_ref.hpp"
 
+#include <cmath>
 #include <limits>
 
 namespace keel::ref {
@@ -54,7 +55,9 @@ void max_pool(const PoolRefParams& p, const float* x, float* y, int64_t* indices
     float best = -std::numeric_limits<float>::infinity();
     int64_t best_pos = -1;
     for_each_tap(p, o, [&](int64_t pos, bool) {
-      if (pos >= 0 && (best_pos < 0 || x[base + pos] > best)) {
+      // The maximum propagates NaN (IEEE 754-2019 maximum): the first NaN tap wins and stays.
+      const float v = pos >= 0 ? x[base + pos] : 0.0f;
+      if (pos >= 0 && (best_pos < 0 || v > best || (std::isnan(v) && !std::isnan(best)))) {
         best = x[base + pos];
         best_pos = base + pos;
       }

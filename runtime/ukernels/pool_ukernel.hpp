@@ -23,8 +23,8 @@ struct PoolUkernels {
   const char* name;  // "f32_pool/avx2"
   // Output row oh of image x [in_h, in_w, channels] into y [out_w, channels]: per output and
   // channel the maximum (or the sum, then the division) of the window's taps inside the image,
-  // in (kh, kw) order, so every tier gives the bits of the scalar loop (a NaN input is skipped
-  // by the maximum, as std::max(acc, x) skips it).
+  // in (kh, kw) order, so every tier gives the bits of the scalar loop (a NaN input makes the
+  // maximum NaN, as IEEE 754-2019 maximum and the reference do).
   void (*row)(const PoolParams* p, const float* x, int64_t oh, float* y);
 };
 

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_scheduler_observer.h>
+#include <xmmintrin.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "keel/keel.hpp"
+#include "support/model_builder.hpp"
 
 namespace keel {
 namespace {
@@ -297,6 +299,41 @@ TEST(SessionApi, EightThreadsShareOneSessionWithIdenticalBits) {
   std::printf("8 threads x %d runs on one session: %.2f s\n", runs, seconds);
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(mismatches.load(), 0);
+}
+
+// Subnormal values read and compute as zero inside runs (core/flush_denormals.hpp), on the
+// session's workers and on the calling thread while it runs, and the caller's own MXCSR is the
+// same after the call: an application that relies on gradual underflow keeps it.
+TEST(SessionApi, SubnormalsAreFlushedInsideRunsOnly) {
+  testing::ModelBuilder b;
+  b.input("x", {4});
+  b.node("Add", {"x", "x"}, {"y"});
+  b.output("y");
+  const std::string bytes = b.bytes();
+  auto model = Model::load_bytes(bytes.data(), bytes.size());
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  const unsigned csr_before = _mm_getcsr();
+  ASSERT_EQ(csr_before & 0x8040u, 0u) << "the test expects gradual underflow outside keel";
+  for (int threads : {1, 2}) {
+    SessionOptions o;
+    o.threads = threads;
+    auto session = Session::create(*model, o);
+    ASSERT_TRUE(session.is_ok());
+    Tensor x = Tensor::allocate(DataType::kFloat32, {4}).value();
+    const float in[4] = {1e-39f, 1e-30f, -3e-39f, 1.0f};  // 1e-39 and -3e-39 are subnormal
+    std::memcpy(x.data(), in, sizeof in);
+    auto y = (*session)->run({{"x", x}});
+    ASSERT_TRUE(y.is_ok()) << y.status().to_string();
+    const float* out = (*y)[0].data_as<float>();
+    EXPECT_EQ(out[0], 0.0f);
+    EXPECT_EQ(out[1], 2e-30f);
+    EXPECT_EQ(out[2], 0.0f);
+    EXPECT_EQ(out[3], 2.0f);
+    EXPECT_EQ(_mm_getcsr(), csr_before) << "the caller's floating-point state changed";
+  }
+  // Outside keel the same sum keeps its subnormal result.
+  volatile float tiny = 1e-39f;
+  EXPECT_GT(tiny + tiny, 0.0f);
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // (activations stored NCHW, or NHWC through the choose_layout pass).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <thread>
 
 #include "model_test_util.hpp"
@@ -132,6 +134,44 @@ TEST_P(CommittedModel, NewBatchSizeReplansAndMatches) {
                               const_cast<float*>(y.data_as<float>()) + b * per);
     EXPECT_LE(relative_error(row, case_.references[0]), kMaxRelativeError) << "image " << b;
   }
+}
+
+// IEEE special values in the image: a NaN reaches every output (convolutions, fused and plain
+// activations, max pooling and the classifier propagate it), an infinity runs too, neither
+// crashes or hangs, and the session's next clean run gives the same bits as before.
+TEST_P(CommittedModel, NanAndInfinityPropagateAndTheSessionGoesOn) {
+  auto s = Session::create(model_, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto clean = (*s)->run(case_.inputs);
+  ASSERT_TRUE(clean.is_ok()) << clean.status().to_string();
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()};
+  for (float special : specials) {
+    SCOPED_TRACE(special);
+    std::vector<NamedTensor> feeds;
+    for (const NamedTensor& in : case_.inputs)
+      feeds.push_back({in.name, in.tensor.clone().value()});
+    Tensor& x = feeds[0].tensor;
+    ASSERT_EQ(x.dtype(), DataType::kFloat32);
+    x.data_as<float>()[x.numel() / 2] = special;
+    auto out = (*s)->run(feeds);
+    ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+    for (const Tensor& y : *out) {
+      int64_t nan = 0, finite = 0;
+      for (int64_t i = 0; i < y.numel(); ++i) {
+        nan += std::isnan(y.data_as<float>()[i]);
+        finite += std::isfinite(y.data_as<float>()[i]);
+      }
+      // An infinity may be clipped to a finite value (ReLU6 is Clip(0, 6)); a NaN never is.
+      if (std::isnan(special)) {
+        EXPECT_EQ(nan, y.numel()) << "of " << y.numel() << " outputs, " << finite << " finite";
+      }
+    }
+  }
+  auto again = (*s)->run(case_.inputs);
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_TRUE(bit_identical(*clean, *again));
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CommittedModel,
