@@ -3,6 +3,7 @@
 # packages already present are skipped; apt is not touched when nothing is missing).
 #   tools/install_deps.sh          build + test dependencies
 #   tools/install_deps.sh --zoo    also python3-torch/torchvision for models/generate_zoo.py
+#   tools/install_deps.sh --asan   also clang-14 and its sanitizer/libFuzzer runtimes (asan preset)
 set -euo pipefail
 
 packages=(
@@ -17,6 +18,9 @@ packages=(
 )
 if [[ "${1:-}" == "--zoo" ]]; then
   packages+=(python3-torch python3-torchvision python3-numpy)
+fi
+if [[ "${1:-}" == "--asan" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

@@ -1,5 +1,6 @@
 #include "core/memory_budget.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace keel {
@@ -35,6 +36,12 @@ bool memory_budget_take(size_t bytes) {
 
 void memory_budget_give_back(size_t bytes) {
   if (current_budget != nullptr) current_budget->give_back(bytes);
+}
+
+bool memory_budget_allows(size_t bytes) {
+  if (bytes > (size_t{1} << 46)) return false;
+  const MemoryBudget* b = current_budget;
+  return b == nullptr || b->limit() == 0 || bytes <= b->limit() - std::min(b->used(), b->limit());
 }
 
 std::string format_bytes(size_t bytes) {

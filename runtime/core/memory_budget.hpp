@@ -52,6 +52,11 @@ bool memory_budget_take(size_t bytes);
 // Called when an aligned block is freed.
 void memory_budget_give_back(size_t bytes);
 
+// Whether an output of `bytes` could still be allocated: at most 2^46 bytes (Tensor's cap) and,
+// under a budget, within what is left of it. For kernels whose preparation costs time in
+// proportion to an output dim (Resize's tap tables), so they refuse before the work, not after.
+bool memory_budget_allows(size_t bytes);
+
 // "1.5 GB" style, for messages.
 std::string format_bytes(size_t bytes);
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/memory_budget.hpp"
 #include "exec/parallel.hpp"
 #include "kernels/plan_values.hpp"
 #include "kernels/registry.hpp"
@@ -260,7 +261,17 @@ KernelResult finish(PrepareContext& ctx, ResizeParams& p) {
                          std::to_string(p.out_shape[d]));
     }
   }
-  if (!checked_numel(p.out_shape)) return ctx.invalid("output shape overflows");
+  const auto out_numel = checked_numel(p.out_shape);
+  if (!out_numel) return ctx.invalid("output shape overflows");
+  // The tap tables take time per output coordinate: refuse an output that could never be
+  // allocated before building them (scales of 1e11 would spin for hours).
+  const size_t esize = std::max<size_t>(dtype_size(dtype), 1);
+  if (static_cast<uint64_t>(*out_numel) > (uint64_t{1} << 46) / esize ||
+      !memory_budget_allows(static_cast<size_t>(*out_numel) * esize)) {
+    return Status(StatusCode::kOutOfMemory,
+                  ctx.node.describe() + ": output " + shape_to_string(p.out_shape) +
+                      " is larger than the memory this model may use (max_memory_bytes)");
+  }
   const bool interpolate = p.mode != ResizeMode::kNearest;
   if (interpolate && dtype != DataType::kFloat32) {
     return ctx.unsupported_case(std::string(p.mode == ResizeMode::kLinear ? "linear" : "cubic") +
