@@ -14,6 +14,7 @@ struct OpVersions {
   std::array<int, 16> since;  // ascending; unused entries are 0
 };
 
+#include "graph/onnx_op_arity.inc"
 #include "graph/onnx_op_attributes.inc"
 #include "graph/onnx_op_versions.inc"
 
@@ -43,6 +44,16 @@ std::span<const OpAttribute> onnx_attributes(std::string_view op_type, int since
                        OpAttribute{op_type, since_version, {}, 0, false},
                        [&](const OpAttribute& a, const OpAttribute& b) { return key(a) < key(b); });
   return {range.first, range.second};
+}
+
+const OpArity* onnx_arity(std::string_view op_type, int since_version) {
+  const auto* end = std::end(kOnnxOpArity);
+  const auto* it =
+      std::lower_bound(std::begin(kOnnxOpArity), end, std::pair(op_type, since_version),
+                       [](const OpArity& a, const std::pair<std::string_view, int>& k) {
+                         return std::pair(a.op, a.since) < k;
+                       });
+  return it != end && it->op == op_type && it->since == since_version ? it : nullptr;
 }
 
 }  // namespace keel

@@ -30,4 +30,14 @@ struct OpAttribute {
 // declares none.
 std::span<const OpAttribute> onnx_attributes(std::string_view op_type, int since_version);
 
+// How many inputs and outputs a definition takes (max 2147483647: variadic).
+struct OpArity {
+  std::string_view op;
+  int since = 0;
+  int min_inputs = 0, max_inputs = 0, min_outputs = 0, max_outputs = 0;
+};
+
+// The arity of the definition (op_type, since_version); nullptr when there is no such one.
+const OpArity* onnx_arity(std::string_view op_type, int since_version);
+
 }  // namespace keel

@@ -250,9 +250,9 @@ class Importer {
   }
 
   // Every attribute of a default-domain node against its definition's schema (name, type, and
-  // the required ones present), as ONNX's checker does: a misspelt or mistyped attribute is an
-  // error naming it, never silently ignored or reinterpreted. Unknown operators are left to
-  // the unsupported-operator check.
+  // the required ones present), and its input and output counts, as ONNX's checker does: a misspelt
+  // or mistyped attribute is an error naming it, never silently ignored or reinterpreted. Unknown
+  // operators are left to the unsupported-operator check.
   Status check_attributes(const onnx::NodeProto& n, const std::string& where) {
     auto it = graph_->opset_imports.find("");
     if (it == graph_->opset_imports.end()) return Status::ok();
@@ -294,6 +294,29 @@ class Importer {
         return invalid_model(where + ": required attribute '" + std::string(d.name) + "' of " +
                              definition + " is missing");
       }
+    }
+    // Input and output counts, and the required ones named: passes and kernels rely on them.
+    if (const OpArity* arity = onnx_arity(n.op_type(), since)) {
+      auto check = [&](int count, int lo, int hi, const auto& names, const char* what) -> Status {
+        if (count < lo || count > hi) {
+          return invalid_model(where + ": " + std::to_string(count) + " " + what + "s, " +
+                               definition + " takes " + std::to_string(lo) +
+                               (hi == lo        ? ""
+                                : hi == INT_MAX ? " or more"
+                                                : " to " + std::to_string(hi)));
+        }
+        for (int i = 0; i < lo; ++i) {
+          if (names.Get(i).empty()) {
+            return invalid_model(where + ": required " + std::string(what) + " " +
+                                 std::to_string(i) + " of " + definition + " is empty");
+          }
+        }
+        return Status::ok();
+      };
+      KEEL_RETURN_IF_ERROR(
+          check(n.input_size(), arity->min_inputs, arity->max_inputs, n.input(), "input"));
+      KEEL_RETURN_IF_ERROR(
+          check(n.output_size(), arity->min_outputs, arity->max_outputs, n.output(), "output"));
     }
     return Status::ok();
   }

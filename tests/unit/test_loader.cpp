@@ -225,6 +225,30 @@ TEST(Loader, AnAttributeGivenTwiceIsRefused) {
   EXPECT_NE(st.message().find("'perm' is given twice"), std::string::npos) << st.to_string();
 }
 
+// Input and output counts are checked against the definition too (a Relu without inputs once
+// reached the layout pass, found by fuzz_load_model).
+TEST(Loader, InputAndOutputCountsAreCheckedAgainstTheSchema) {
+  {
+    ModelBuilder b;
+    b.input("x", {4});
+    b.node("Relu", {}, {"y"}, "relu0");
+    b.output("y");
+    Status st = load(b).status();
+    EXPECT_EQ(st.code(), StatusCode::kInvalidModel) << st.to_string();
+    EXPECT_NE(st.message().find("0 inputs, Relu-14 takes 1"), std::string::npos) << st.to_string();
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {1, 1, 5, 5});
+    b.node("Conv", {"x", ""}, {"y"}, "conv0");  // W is required
+    b.output("y");
+    Status st = load(b).status();
+    EXPECT_EQ(st.code(), StatusCode::kInvalidModel) << st.to_string();
+    EXPECT_NE(st.message().find("required input 1 of Conv-11 is empty"), std::string::npos)
+        << st.to_string();
+  }
+}
+
 TEST(Loader, AnUntypedAttributeFromAnOldExporterIsReadByItsField) {
   ModelBuilder b;
   b.input("x", {2, 3});
