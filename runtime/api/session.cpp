@@ -278,7 +278,10 @@ Result<std::shared_ptr<PlanEntry>> find_or_build_plan(Session::Impl& impl, const
     });
     const std::string what = "the plan for input shapes " + describe_shapes(inputs);
     if (budget.exceeded()) return budget.exceeded_status(what);
-    if (!outcome.is_ok()) return outcome.status();
+    if (!outcome.is_ok()) {
+      const Status& st = outcome.status();
+      return st.code() == StatusCode::kOutOfMemory ? st.with_context(what) : st;
+    }
     if (outcome->plan && impl.max_memory != 0) {
       const Plan& p = *outcome->plan;
       const size_t activations = p.scratch_offset + p.scratch_bytes;

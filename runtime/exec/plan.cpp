@@ -4,6 +4,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "core/memory_budget.hpp"
 #include "core/verbose.hpp"
 #include "exec/evaluate_node.hpp"
 #include "kernels/registry.hpp"
@@ -234,6 +235,14 @@ class Planner {
           return invalid_argument(node.describe() + ": output '" + node.outputs[i]->name +
                                   "' would have shape " + shape_to_string(info.shape) +
                                   ", too large");
+        }
+        // Refused here, before later nodes spend time preparing for it (core/memory_budget.hpp).
+        const size_t bytes = static_cast<size_t>(*n) * dtype_size(info.dtype);
+        if (!memory_budget_allows(bytes)) {
+          return Status(StatusCode::kOutOfMemory,
+                        node.describe() + ": output '" + node.outputs[i]->name + "' of shape " +
+                            shape_to_string(info.shape) + " (" + format_bytes(bytes) +
+                            ") does not fit in what max_memory_bytes leaves");
         }
       }
     }

@@ -207,6 +207,10 @@ KernelResult make_split(PrepareContext& ctx) {
     int64_t sum = 0;
     for (int64_t s : split) {
       if (s < 0) return ctx.invalid("split " + shape_to_string(split) + " has a negative entry");
+      if (s > dim - sum) {  // sum <= dim so far: no overflow
+        return ctx.invalid("split " + shape_to_string(split) + " sums to more than the axis size " +
+                           std::to_string(dim));
+      }
       sum += s;
     }
     if (sum != dim) {

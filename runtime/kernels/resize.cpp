@@ -280,7 +280,7 @@ KernelResult finish(PrepareContext& ctx, ResizeParams& p) {
   std::byte fill[8] = {};
   encode_scalar(p.extrapolation_value, dtype, fill);
   ctx.set_output(0, dtype, p.out_shape);
-  if (numel(p.in_shape) == 0) {
+  if (numel(p.in_shape) == 0 || *out_numel == 0) {
     return std::unique_ptr<Kernel>(std::make_unique<NoOpKernel>());
   }
   return std::unique_ptr<Kernel>(
