@@ -280,7 +280,13 @@ Result<std::shared_ptr<PlanEntry>> find_or_build_plan(Session::Impl& impl, const
     if (budget.exceeded()) return budget.exceeded_status(what);
     if (!outcome.is_ok()) {
       const Status& st = outcome.status();
-      return st.code() == StatusCode::kOutOfMemory ? st.with_context(what) : st;
+      if (st.code() == StatusCode::kOutOfMemory) return st.with_context(what);
+      // A plan made for a run's own shapes and values that cannot work (a Reshape target that
+      // does not fit, a Range too large) is the caller's input, not the model, at fault.
+      if (!placeholders && st.code() == StatusCode::kInvalidModel) {
+        return Status(StatusCode::kInvalidArgument, st.message() + " (" + what + ")");
+      }
+      return st;
     }
     if (outcome->plan && impl.max_memory != 0) {
       const Plan& p = *outcome->plan;

@@ -556,5 +556,42 @@ TEST(Planner, ReshapeWithShapeFromAGraphInputSpecialisesOnItsValue) {
   EXPECT_EQ((*out)[0].shape(), (Shape{6, 2}));
 }
 
+// Shapes and sizes that come from input values fail that run, naming the node, and the
+// session goes on: a Reshape target that does not fit, a Range too large to allocate.
+TEST(Session, ValueDependentShapesThatCannotWorkFailTheRun) {
+  ModelBuilder b;
+  b.input("x", {2, 6});
+  b.input("shape", {2}, onnx::TensorProto_DataType_INT64);
+  b.input("limit", {}, onnx::TensorProto_DataType_INT64);
+  b.initializer_i64("zero", {}, {0});
+  b.initializer_i64("one", {}, {1});
+  b.node("Reshape", {"x", "shape"}, {"y"}, "reshape0");
+  b.node("Range", {"zero", "limit", "one"}, {"r"}, "range0");
+  b.output("y");
+  b.output("r", onnx::TensorProto_DataType_INT64);
+  auto m = load(b);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  auto s = Session::create(*m, {});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto run = [&](std::vector<int64_t> shape, int64_t limit) {
+    return (*s)->run({{"x", filled({2, 6}, 0)},
+                      {"shape", Tensor::from_vector<int64_t>({2}, shape)},
+                      {"limit", Tensor::from_vector<int64_t>({}, {limit})}});
+  };
+  auto bad_shape = run({5, 5}, 3);
+  ASSERT_FALSE(bad_shape.is_ok());
+  EXPECT_EQ(bad_shape.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_shape.status().message().find("reshape0"), std::string::npos)
+      << bad_shape.status().to_string();
+  auto huge = run({3, 4}, int64_t{1} << 50);
+  ASSERT_FALSE(huge.is_ok());
+  EXPECT_EQ(huge.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(huge.status().message().find("range0"), std::string::npos) << huge.status().to_string();
+  auto fine = run({3, 4}, 3);
+  ASSERT_TRUE(fine.is_ok()) << fine.status().to_string();
+  EXPECT_EQ((*fine)[0].shape(), (Shape{3, 4}));
+  EXPECT_EQ((*fine)[1].numel(), 3);
+}
+
 }  // namespace
 }  // namespace keel::testing
