@@ -161,22 +161,7 @@ class Importer {
     auto type = a.type();
     if (type == AP::UNDEFINED) {
       // Old exporters leave the type unset: infer it from the populated field.
-      if (a.has_f())
-        type = AP::FLOAT;
-      else if (a.has_i())
-        type = AP::INT;
-      else if (a.has_s())
-        type = AP::STRING;
-      else if (a.has_t())
-        type = AP::TENSOR;
-      else if (a.has_g())
-        type = AP::GRAPH;
-      else if (a.floats_size())
-        type = AP::FLOATS;
-      else if (a.ints_size())
-        type = AP::INTS;
-      else if (a.strings_size())
-        type = AP::STRINGS;
+      type = static_cast<AP::AttributeType>(inferred_attribute_type(a, AP::UNDEFINED));
     }
     switch (type) {
       case AP::FLOAT:
