@@ -37,6 +37,24 @@ std::string dtype_name(DataType t) {
     case DataType::kUint32: return "uint32";
     case DataType::kUint64: return "uint64";
     case DataType::kBFloat16: return "bfloat16";
+    default: break;
+  }
+  // ONNX types keel does not hold, named for messages.
+  switch (static_cast<int>(t)) {
+    case 14: return "complex64";
+    case 15: return "complex128";
+    case 17: return "float8e4m3fn";
+    case 18: return "float8e4m3fnuz";
+    case 19: return "float8e5m2";
+    case 20: return "float8e5m2fnuz";
+    case 21: return "uint4";
+    case 22: return "int4";
+    case 23: return "float4e2m1";
+    case 24: return "float8e8m0";
+    case 25: return "uint2";
+    case 26: return "int2";
+    case 27: return "float6e2m3";
+    case 28: return "float6e3m2";
     default: return "dtype(" + std::to_string(static_cast<int>(t)) + ")";
   }
 }

@@ -27,7 +27,8 @@ enum class DataType : int32_t {
 
 // Bytes per element; 0 for types keel cannot hold in memory (string, unknown).
 size_t dtype_size(DataType t);
-// "float32", "int64", ... ("dtype(17)" for unknown values).
+// "float32", "int64", ... (ONNX types keel does not hold by their ONNX name, "dtype(99)" for
+// values ONNX does not define).
 std::string dtype_name(DataType t);
 // True for the types keel stores and moves (kernels may support fewer).
 bool dtype_is_supported(DataType t);

@@ -17,6 +17,7 @@ const KernelRegistry& KernelRegistry::global() {
     register_shape_kernels(r);
     register_data_movement_kernels(r);
     register_resize_kernels(r);
+    register_quantize_kernels(r);
     return r;
   }();
   return registry;

@@ -147,6 +147,10 @@ class Importer {
                            "' is not a tensor (sequences, maps and optionals are not supported)");
       }
       v->type = convert_type(in.type());
+      if (v->type.dtype != DataType::kUndefined && !dtype_is_supported(v->type.dtype)) {
+        return unsupported("graph input '" + in.name() + "' has element type " +
+                           dtype_name(v->type.dtype) + ", which keel does not support");
+      }
       graph_->inputs.push_back(v);
     }
     return Status::ok();

@@ -8,6 +8,8 @@
 // overridable initializers (unless fold_overridable), nodes the kernel refuses (their error
 // surfaces at plan time, unchanged), and outputs larger than kMaxGrowth times the inputs and
 // over kMinLimitBytes (an Expand or ConstantOfShape that would bloat the model).
+// DequantizeLinear of weights folds only for the runtime (the float weights the convolution
+// then packs); `keel fold` keeps a quantized model's weights quantized.
 #include <cstdint>
 
 #include "exec/evaluate_node.hpp"
@@ -32,6 +34,7 @@ bool fold_constants(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* node : graph.nodes()) {
     if (node->erased || !node->domain.empty() || node->inputs.empty()) continue;
+    if (!ctx.options.runtime_fusions && node->op_type == "DequantizeLinear") continue;
     std::vector<InputInfo> infos(node->inputs.size());
     std::vector<const Tensor*> values(node->inputs.size(), nullptr);
     bool all_constant = true, any_input = false;

@@ -148,8 +148,13 @@ Status run_command(const RunArgs& args) {
   if (!reference_dir.empty()) {
     bool all_pass = true;
     // float32 keel is exact to float32 rounding; bfloat16 keeps 8 bits of each weight and input
-    // of the bf16 nodes (the zoo's bounds, tests/models/test_zoo.cpp).
-    const double bound = mopts.precision == Precision::kBf16 ? kBf16ReferenceBound : 1e-5;
+    // of the bf16 nodes (the zoo's bounds, tests/models/test_zoo.cpp); a quantized model is as
+    // far from its float model's reference as its quantization puts it.
+    bool quantized = false;
+    for (const Node* n : model->graph().nodes()) quantized |= n->op_type == "QuantizeLinear";
+    const double bound = quantized                             ? kQuantizedReferenceBound
+                         : mopts.precision == Precision::kBf16 ? kBf16ReferenceBound
+                                                               : 1e-5;
     for (size_t o = 0; o < outputs.size(); ++o) {
       const std::string name = model->outputs()[o].name;
       const std::string path = (fs::path(reference_dir) / npy_file_name(name)).string();

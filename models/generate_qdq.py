@@ -1,0 +1,81 @@
+"""Quantized (QDQ) versions of committed small models, as ONNX Runtime's static quantizer writes
+them: QuantizeLinear/DequantizeLinear pairs around float operators, per-channel int8 weights,
+uint8 activations, MinMax calibration on seeded random inputs.
+
+Writes models/quantized/<name>_qdq/ with model.onnx, inputs/ (the float model's input),
+outputs_f64/ (the float model's float64 reference: the error of an int8 model is measured against it, as the
+peers' is), outputs_ort/ (ONNX Runtime's result of the quantized model) and outputs_qdq/ (the
+ONNX reference evaluator's, exactly what the QDQ graph says, in float32).
+
+Run with an interpreter that has onnx and onnxruntime (bench/compare/requirements.txt):
+  bench/compare/.venv/bin/python models/generate_qdq.py [name ...]
+"""
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx.reference import ReferenceEvaluator
+from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                      quantize_static)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT = ["resnet_tiny", "mobilenet_tiny"]
+
+
+class SeededReader(CalibrationDataReader):
+    """Eight seeded N(0,1) batches of the model's input shape, then the committed input."""
+
+    def __init__(self, name, shape, committed):
+        rng = np.random.default_rng(20261208)
+        self.batches = [rng.standard_normal(shape).astype(np.float32) for _ in range(8)]
+        self.batches.append(committed)
+        self.name = name
+
+    def get_next(self):
+        return {self.name: self.batches.pop()} if self.batches else None
+
+
+def generate(name):
+    src = os.path.join(HERE, name)
+    dst = os.path.join(HERE, "quantized", name + "_qdq")
+    x = np.load(os.path.join(src, "inputs", "input.npy"))
+    float_model = onnx.load(os.path.join(src, "model.onnx"))
+    input_name = float_model.graph.input[0].name
+    os.makedirs(dst, exist_ok=True)
+    quantize_static(os.path.join(src, "model.onnx"), os.path.join(dst, "model.onnx"),
+                    SeededReader(input_name, x.shape, x), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8)
+    for sub in ("inputs", "outputs_f64"):
+        shutil.rmtree(os.path.join(dst, sub), ignore_errors=True)
+        shutil.copytree(os.path.join(src, sub), os.path.join(dst, sub))
+    path = os.path.join(dst, "model.onnx")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    out_name = session.get_outputs()[0].name
+    y_ort = session.run(None, {input_name: x})[0]
+    # The evaluator implements DequantizeLinear from opset 19 on; the definitions from 13 to 19
+    # agree for int8/uint8 (19 added float8), as do those of the other operators here.
+    qdq = onnx.load(path)
+    for opset in qdq.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            opset.version = max(opset.version, 19)
+    y_qdq = ReferenceEvaluator(qdq).run(None, {input_name: x})[0]
+    for sub, y in (("outputs_ort", y_ort), ("outputs_qdq", y_qdq)):
+        os.makedirs(os.path.join(dst, sub), exist_ok=True)
+        np.save(os.path.join(dst, sub, out_name + ".npy"), y)
+    ref = np.load(os.path.join(dst, "outputs_f64", out_name + ".npy"))
+    scale = np.abs(ref).max()
+    print(f"{name}_qdq: {os.path.getsize(path) // 1024} KB, error against float64: "
+          f"ORT {np.abs(y_ort - ref).max() / scale:.2e}, "
+          f"reference evaluator {np.abs(y_qdq - ref).max() / scale:.2e}")
+
+
+if __name__ == "__main__":
+    for model in sys.argv[1:] or DEFAULT:
+        generate(model)
