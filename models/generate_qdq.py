@@ -9,6 +9,10 @@ ONNX reference evaluator's, exactly what the QDQ graph says, in float32).
 
 Run with an interpreter that has onnx and onnxruntime (bench/compare/requirements.txt):
   bench/compare/.venv/bin/python models/generate_qdq.py [name ...]
+  bench/compare/.venv/bin/python models/generate_qdq.py --zoo resnet50 [name ...]
+The first form also writes models/quantized/mlp_dynamic, a two-layer perceptron quantized by
+quantize_dynamic (DynamicQuantizeLinear, MatMulInteger). The second form quantizes zoo models into models/zoo/<name>_qdq (not in git), for
+bench/compare.
 """
 
 import os
@@ -19,8 +23,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx.reference import ReferenceEvaluator
+from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                      quantize_static)
+                                      quantize_dynamic, quantize_static)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = ["resnet_tiny", "mobilenet_tiny"]
@@ -39,21 +44,8 @@ class SeededReader(CalibrationDataReader):
         return {self.name: self.batches.pop()} if self.batches else None
 
 
-def generate(name):
-    src = os.path.join(HERE, name)
-    dst = os.path.join(HERE, "quantized", name + "_qdq")
-    x = np.load(os.path.join(src, "inputs", "input.npy"))
-    float_model = onnx.load(os.path.join(src, "model.onnx"))
-    input_name = float_model.graph.input[0].name
-    os.makedirs(dst, exist_ok=True)
-    quantize_static(os.path.join(src, "model.onnx"), os.path.join(dst, "model.onnx"),
-                    SeededReader(input_name, x.shape, x), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
-    for sub in ("inputs", "outputs_f64"):
-        shutil.rmtree(os.path.join(dst, sub), ignore_errors=True)
-        shutil.copytree(os.path.join(src, sub), os.path.join(dst, sub))
-    path = os.path.join(dst, "model.onnx")
+def write_outputs(dst, path, input_name, x):
+    """ORT's and the reference evaluator's results of the quantized model; prints both errors."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
@@ -71,11 +63,69 @@ def generate(name):
         np.save(os.path.join(dst, sub, out_name + ".npy"), y)
     ref = np.load(os.path.join(dst, "outputs_f64", out_name + ".npy"))
     scale = np.abs(ref).max()
-    print(f"{name}_qdq: {os.path.getsize(path) // 1024} KB, error against float64: "
+    print(f"{os.path.basename(dst)}: {os.path.getsize(path) // 1024} KB, error against float64: "
           f"ORT {np.abs(y_ort - ref).max() / scale:.2e}, "
           f"reference evaluator {np.abs(y_qdq - ref).max() / scale:.2e}")
 
 
+def generate_dynamic_mlp():
+    """A two-layer perceptron (MatMul, Add, Relu, MatMul, Add on [batch, 16, 64] tokens),
+    quantized by quantize_dynamic: DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul."""
+    dst = os.path.join(HERE, "quantized", "mlp_dynamic")
+    os.makedirs(os.path.join(dst, "inputs"), exist_ok=True)
+    os.makedirs(os.path.join(dst, "outputs_f64"), exist_ok=True)
+    rng = np.random.default_rng(20261208)
+    w1 = (rng.standard_normal((64, 128)) / 8).astype(np.float32)
+    b1 = (rng.standard_normal(128) / 4).astype(np.float32)
+    w2 = (rng.standard_normal((128, 32)) / 11).astype(np.float32)
+    b2 = (rng.standard_normal(32) / 4).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "w1"], ["h"]),
+         helper.make_node("Add", ["h", "b1"], ["hb"]),
+         helper.make_node("Relu", ["hb"], ["r"]),
+         helper.make_node("MatMul", ["r", "w2"], ["o"]),
+         helper.make_node("Add", ["o", "b2"], ["output"])],
+        "mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 16, 64])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 16, 32])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+         numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(b2, "b2")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    float_path = os.path.join(dst, "float.onnx.tmp")
+    onnx.save(model, float_path)
+    x = rng.standard_normal((1, 16, 64)).astype(np.float32)
+    np.save(os.path.join(dst, "inputs", "input.npy"), x)
+    xd = x.astype(np.float64)
+    ref = np.maximum(xd @ w1.astype(np.float64) + b1, 0) @ w2.astype(np.float64) + b2
+    np.save(os.path.join(dst, "outputs_f64", "output.npy"), ref)
+    path = os.path.join(dst, "model.onnx")
+    quantize_dynamic(float_path, path, weight_type=QuantType.QInt8)
+    os.remove(float_path)
+    write_outputs(dst, path, "input", x)
+
+
+def generate(name, zoo=False):
+    src = os.path.join(HERE, "zoo", name) if zoo else os.path.join(HERE, name)
+    dst = os.path.join(HERE, "zoo" if zoo else "quantized", name + "_qdq")
+    x = np.load(os.path.join(src, "inputs", "input.npy"))
+    float_model = onnx.load(os.path.join(src, "model.onnx"))
+    input_name = float_model.graph.input[0].name
+    os.makedirs(dst, exist_ok=True)
+    quantize_static(os.path.join(src, "model.onnx"), os.path.join(dst, "model.onnx"),
+                    SeededReader(input_name, x.shape, x), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8)
+    for sub in ("inputs", "outputs_f64"):
+        shutil.rmtree(os.path.join(dst, sub), ignore_errors=True)
+        shutil.copytree(os.path.join(src, sub), os.path.join(dst, sub))
+    write_outputs(dst, os.path.join(dst, "model.onnx"), input_name, x)
+
+
 if __name__ == "__main__":
-    for model in sys.argv[1:] or DEFAULT:
-        generate(model)
+    args = sys.argv[1:]
+    zoo = bool(args) and args[0] == "--zoo"
+    for model in (args[1:] if zoo else args) or DEFAULT:
+        generate(model, zoo)
+    if not args:
+        generate_dynamic_mlp()

@@ -46,6 +46,7 @@ REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 INSTALLED_MARK = os.path.join(VENV, "keel-compare-requirements.txt")
 ZOO_DIR = os.path.join(ROOT, "models", "zoo")
 GENERATOR = os.path.join(ROOT, "models", "generate_zoo.py")
+QDQ_GENERATOR = os.path.join(ROOT, "models", "generate_qdq.py")
 IN_VENV_ENV = "KEEL_COMPARE_IN_VENV"
 RUNTIMES = ("keel", "keel_bf16", "ort", "ov", "ov_default")
 LABELS = {"keel": "keel", "keel_bf16": "keel bf16", "ort": "ORT", "ov": "OV", "ov_default": "OV default"}
@@ -105,9 +106,12 @@ def positive_float(text):
 
 
 def parse_args(argv):
+    # <model>_qdq: the zoo model quantized by ONNX Runtime's quantize_static (models/generate_qdq.py).
     zoo = zoo_models()
+    zoo += [m + "_qdq" for m in zoo]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default=",".join(zoo), help="comma-separated zoo models (default: all)")
+    ap.add_argument("--models", default=",".join(zoo_models()),
+                    help="comma-separated zoo models, or <model>_qdq for its int8 QDQ form (default: all float)")
     ap.add_argument("--threads", type=int_list, default=[1, 2], help="thread counts (default 1,2)")
     ap.add_argument("--batches", type=int_list, default=[1, 8], help="batch sizes (default 1,8)")
     ap.add_argument("--runtimes", default=",".join(RUNTIMES),
@@ -194,6 +198,16 @@ def ensure_venv():
 
 
 def ensure_zoo(models):
+    quantized = [m for m in models if m.endswith("_qdq")]
+    models = sorted(set([m for m in models if not m.endswith("_qdq")] + [m[:-4] for m in quantized]))
+    ensure_float_zoo(models)
+    missing = [m[:-4] for m in quantized if not model_complete(m)]
+    if missing:
+        print(f"compare.py: quantizing {', '.join(missing)} with ONNX Runtime", flush=True)
+        subprocess.run([VENV_PYTHON, QDQ_GENERATOR, "--zoo"] + missing, check=True)
+
+
+def ensure_float_zoo(models):
     missing = [m for m in models if not model_complete(m)]
     if not missing:
         return

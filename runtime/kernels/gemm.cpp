@@ -10,6 +10,7 @@
 #include "core/run_failure.hpp"
 #include "exec/parallel.hpp"
 #include "kernels/fused_activation.hpp"
+#include "kernels/matmul_plan.hpp"
 #include "kernels/registry.hpp"
 #include "ukernels/bf16_gemm.hpp"
 #include "ukernels/sgemm.hpp"
@@ -143,13 +144,6 @@ Result<std::unique_ptr<Kernel>> make_gemm(PrepareContext& ctx) {
 
 // -------------------------------------------------------------------------------- MatMul
 
-struct MatMulPlan {
-  int64_t m = 1, n = 1, k = 1;
-  int64_t batch = 1;                        // broadcast batch count
-  std::vector<int64_t> a_offset, b_offset;  // per batch, in matrices
-  bool fold_batch_into_m = false;           // B has no batch and A's batches are contiguous
-};
-
 template <typename T>
 void matmul_naive(const T* a, const T* b, T* y, int64_t m, int64_t n, int64_t k) {
   for (int64_t i = 0; i < m; ++i) {
@@ -278,69 +272,13 @@ Result<std::unique_ptr<Kernel>> make_matmul(PrepareContext& ctx) {
   auto kernel = std::make_unique<MatMulKernel>();
   kernel->dtype = ctx.input(0).dtype;
   MatMulPlan& p = kernel->p;
-  Shape as = ctx.input(0).shape, bs = ctx.input(1).shape;
-  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
-  if (a_vec) as.insert(as.begin(), 1);
-  if (b_vec) bs.push_back(1);
-  p.m = as[as.size() - 2];
-  p.k = as.back();
-  p.n = bs.back();
-  if (bs[bs.size() - 2] != p.k) {
-    return ctx.invalid("inner dims differ: A " + shape_to_string(ctx.input(0).shape) + ", B " +
-                       shape_to_string(ctx.input(1).shape));
-  }
-  const Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
-  const size_t nb = std::max(a_batch.size(), b_batch.size());
-  Shape batch(nb, 1);
-  for (size_t i = 0; i < nb; ++i) {
-    const int64_t da = i + a_batch.size() >= nb ? a_batch[i + a_batch.size() - nb] : 1;
-    const int64_t db = i + b_batch.size() >= nb ? b_batch[i + b_batch.size() - nb] : 1;
-    if (da != db && da != 1 && db != 1) {
-      return ctx.invalid("batch dims of A " + shape_to_string(ctx.input(0).shape) + " and B " +
-                         shape_to_string(ctx.input(1).shape) + " do not broadcast");
-    }
-    batch[i] = da == 1 ? db : da;
-  }
-  Shape out = batch;
-  if (!a_vec) out.push_back(p.m);
-  if (!b_vec) out.push_back(p.n);
-  const auto total = checked_numel(out);
-  const auto batch_count = checked_numel(batch);
-  if (!total || !batch_count || *batch_count > (int64_t{1} << 31)) {
-    return ctx.invalid("output " + shape_to_string(out) + " is too large");
-  }
-  p.batch = *batch_count;
+  KEEL_ASSIGN_OR_RETURN(Shape out, plan_matmul(ctx, p));
   ctx.set_output(0, kernel->dtype, out);
-
-  const int64_t b_batch_count = numel(b_batch);
   p.fold_batch_into_m =
-      kernel->dtype == DataType::kFloat32 && b_batch_count == 1 && numel(a_batch) == p.batch;
-  if (!p.fold_batch_into_m) {
-    // Matrix offsets of every output batch in A and B (broadcast dims repeat).
-    p.a_offset.resize(static_cast<size_t>(p.batch));
-    p.b_offset.resize(static_cast<size_t>(p.batch));
-    std::vector<int64_t> idx(nb, 0);
-    for (int64_t t = 0; t < p.batch; ++t) {
-      int64_t oa = 0, ob = 0;
-      for (size_t i = 0; i < nb; ++i) {
-        if (i + a_batch.size() >= nb) {
-          const int64_t d = a_batch[i + a_batch.size() - nb];
-          oa = oa * d + (d == 1 ? 0 : idx[i]);
-        }
-        if (i + b_batch.size() >= nb) {
-          const int64_t d = b_batch[i + b_batch.size() - nb];
-          ob = ob * d + (d == 1 ? 0 : idx[i]);
-        }
-      }
-      p.a_offset[t] = oa;
-      p.b_offset[t] = ob;
-      for (size_t i = nb; i-- > 0;) {
-        if (++idx[i] < batch[i]) break;
-        idx[i] = 0;
-      }
-    }
-  }
-  const bool bf16 = ctx.node.decisions.precision == Precision::kBf16 && bs.size() == 2;
+      kernel->dtype == DataType::kFloat32 && numel(p.b_batch) == 1 && numel(p.a_batch) == p.batch;
+  if (!p.fold_batch_into_m) p.compute_offsets();
+  const size_t b_rank = ctx.input(1).shape.size() == 1 ? 2 : ctx.input(1).shape.size();
+  const bool bf16 = ctx.node.decisions.precision == Precision::kBf16 && b_rank == 2;
   if (p.fold_batch_into_m && ctx.input(1).value != nullptr && bf16) {
     kernel->packed_b_bf16 = std::make_unique<Bf16PackedB>();
     if (!kernel->packed_b_bf16->pack(p.k, p.n, ctx.input(1).value->data_as<float>(), p.n, false)) {

@@ -1,5 +1,6 @@
 // QuantizeLinear and DequantizeLinear (opsets 10 to 28): the exact path of QDQ models, and the
-// reference every integer kernel is checked against.
+// reference every integer kernel is checked against; DynamicQuantizeLinear (ONNX Runtime's
+// dynamic quantization of activations).
 //
 //   QuantizeLinear:   y = saturate(round_half_even(x / scale) + zero_point)
 //   DequantizeLinear: y = (x - zero_point) * scale
@@ -392,11 +393,47 @@ Result<std::unique_ptr<Kernel>> make_dequantize_linear(PrepareContext& ctx) {
   return kernel;
 }
 
+// DynamicQuantizeLinear (opset 11): uint8 with the scale and zero point that map
+// [min(0, min x), max(0, max x)] onto [0, 255], computed as the ONNX reference does in float32
+// (an all-zero x gets scale 1/255). NaN elements take no part in the range and quantize to 0.
+class DynamicQuantizeKernel final : public Kernel {
+ public:
+  void run(const KernelRun& r) const override {
+    const float* x = r.in(0).as<const float>();
+    const int64_t n = r.in(0).numel;
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      lo = x[i] < lo ? x[i] : lo;
+      hi = x[i] > hi ? x[i] : hi;
+    }
+    const float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+    const float initial_zp = std::min(255.0f, std::max(0.0f, 0.0f - lo / scale));
+    const float zp = std::nearbyint(initial_zp);
+    uint8_t* y = r.out(0).as<uint8_t>();
+    parallel_for(n, 4, [&](int64_t b, int64_t e) {
+      quantize_run<uint8_t, float, float, float>(x + b, y + b, e - b, scale, zp);
+    });
+    if (r.num_outputs > 1 && r.out(1).data) *r.out(1).as<float>() = scale;
+    if (r.num_outputs > 2 && r.out(2).data) *r.out(2).as<uint8_t>() = static_cast<uint8_t>(zp);
+  }
+  const char* name() const override { return "dynamic_quantize_linear"; }
+};
+
+Result<std::unique_ptr<Kernel>> make_dynamic_quantize_linear(PrepareContext& ctx) {
+  if (ctx.num_inputs() != 1 || !ctx.has_input(0)) return ctx.invalid("expects input x");
+  KEEL_RETURN_IF_ERROR(ctx.check_input(0, {DataType::kFloat32}));
+  ctx.set_output(0, DataType::kUint8, ctx.input(0).shape);
+  if (ctx.outputs.size() > 1) ctx.set_output(1, DataType::kFloat32, {});
+  if (ctx.outputs.size() > 2) ctx.set_output(2, DataType::kUint8, {});
+  return std::unique_ptr<Kernel>(std::make_unique<DynamicQuantizeKernel>());
+}
+
 }  // namespace
 
 void register_quantize_kernels(KernelRegistry& r) {
   r.add("QuantizeLinear", &make_quantize_linear, 10);
   r.add("DequantizeLinear", &make_dequantize_linear, 10);
+  r.add("DynamicQuantizeLinear", &make_dynamic_quantize_linear, 11);
 }
 
 }  // namespace keel

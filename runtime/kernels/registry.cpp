@@ -18,6 +18,7 @@ const KernelRegistry& KernelRegistry::global() {
     register_data_movement_kernels(r);
     register_resize_kernels(r);
     register_quantize_kernels(r);
+    register_matmul_integer_kernels(r);
     return r;
   }();
   return registry;

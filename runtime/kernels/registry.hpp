@@ -53,5 +53,6 @@ void register_shape_kernels(KernelRegistry& r);
 void register_data_movement_kernels(KernelRegistry& r);
 void register_resize_kernels(KernelRegistry& r);
 void register_quantize_kernels(KernelRegistry& r);
+void register_matmul_integer_kernels(KernelRegistry& r);
 
 }  // namespace keel

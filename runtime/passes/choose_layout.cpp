@@ -224,6 +224,10 @@ class LayoutRewriter {
     if (op == "Conv" && visit_conv(n)) return;
     if (any_nhwc && (kPools.count(op) || kNormalizations.count(op)) && visit_window_op(n)) return;
     if (any_nhwc && kUnary.count(op) && visit_unary(n)) return;
+    if (any_nhwc && (op == "QuantizeLinear" || op == "DequantizeLinear") &&
+        visit_per_tensor_quantization(n)) {
+      return;
+    }
     if (any_nhwc && kBroadcasting.count(op) && visit_broadcasting(n)) return;
     if (any_nhwc && op == "Concat" && visit_concat(n)) return;
     if (any_nhwc && op == "Split" && visit_split(n)) return;
@@ -317,6 +321,24 @@ class LayoutRewriter {
       // Clip's bounds: scalars.
       const Value* v = n->inputs[i];
       if (v && (is_nhwc(v) || known_rank(v) != 0)) return false;
+    }
+    tag(n->outputs[0]);
+    return true;
+  }
+
+  // QuantizeLinear / DequantizeLinear with one scale and zero point for the whole tensor (how
+  // quantizers write activations) are elementwise; per-axis and blocked ones read NCHW.
+  bool visit_per_tensor_quantization(Node* n) {
+    if (!is_nhwc(n->inputs[0]) || n->outputs.size() != 1) return false;
+    auto block = n->attr_int("block_size", 0);
+    if (!block.is_ok() || *block != 0) return false;
+    for (size_t i = 1; i < n->inputs.size(); ++i) {
+      const Value* v = n->inputs[i];
+      if (!v) continue;
+      if (is_nhwc(v)) return false;
+      const bool one_element = v->is_constant() && v->constant->numel() == 1 &&
+                               v->constant->shape().size() <= 1;
+      if (!one_element && known_rank(v) != 0) return false;
     }
     tag(n->outputs[0]);
     return true;

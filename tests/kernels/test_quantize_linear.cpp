@@ -164,6 +164,31 @@ TEST(DequantizeLinear, PerAxisInt32AndFloat16Outputs) {
   EXPECT_EQ(h[2], half_bits_from_float(70000.0f * 0.001f));
 }
 
+TEST(DynamicQuantizeLinear, RangeIncludesZeroAllZeroAndNanInputs) {
+  auto run = [](std::vector<float> x) {
+    const auto n = static_cast<int64_t>(x.size());
+    return run_op({"DynamicQuantizeLinear", 11, {}, {{Tensor::from_vector({n}, x)}}, 3});
+  };
+  // Range [min(0, -1), max(0, 3)] = [-1, 3]: scale 4/255, zero point round(255/4) = 64.
+  auto r = run({-1.0f, 0.0f, 3.0f, 1.0f});
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  const float scale = 4.0f / 255.0f;
+  EXPECT_EQ((*r)[1].data_as<float>()[0], scale);
+  EXPECT_EQ((*r)[2].data_as<uint8_t>()[0], 64);
+  EXPECT_EQ(
+      values_of<uint8_t>((*r)[0]),
+      (std::vector<uint8_t>{0, 64, 255, static_cast<uint8_t>(std::nearbyint(1.0f / scale) + 64)}));
+  // All zero: scale 1/255, zero point 0. NaN takes no part in the range and quantizes to 0.
+  r = run({0.0f, 0.0f});
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ((*r)[1].data_as<float>()[0], 1.0f / 255.0f);
+  EXPECT_EQ(values_of<uint8_t>((*r)[0]), (std::vector<uint8_t>{0, 0}));
+  r = run({std::nanf(""), 2.0f, -2.0f});
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ((*r)[1].data_as<float>()[0], 4.0f / 255.0f);
+  EXPECT_EQ(values_of<uint8_t>((*r)[0])[0], 0);
+}
+
 TEST(QuantizeLinear, ShapesAndTypesItDoesNotAllowAreErrors) {
   const Tensor x = Tensor::from_vector({2, 3}, std::vector<float>(6, 1.0f));
   // A per-axis scale of the wrong length.

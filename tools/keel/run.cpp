@@ -151,7 +151,10 @@ Status run_command(const RunArgs& args) {
     // of the bf16 nodes (the zoo's bounds, tests/models/test_zoo.cpp); a quantized model is as
     // far from its float model's reference as its quantization puts it.
     bool quantized = false;
-    for (const Node* n : model->graph().nodes()) quantized |= n->op_type == "QuantizeLinear";
+    for (const Node* n : model->graph().nodes()) {
+      quantized |= n->op_type == "QuantizeLinear" || n->op_type == "DynamicQuantizeLinear" ||
+                   n->op_type == "MatMulInteger";
+    }
     const double bound = quantized                             ? kQuantizedReferenceBound
                          : mopts.precision == Precision::kBf16 ? kBf16ReferenceBound
                                                                : 1e-5;
