@@ -10,8 +10,9 @@ ONNX reference evaluator's, exactly what the QDQ graph says, in float32).
 Run with an interpreter that has onnx and onnxruntime (bench/compare/requirements.txt):
   bench/compare/.venv/bin/python models/generate_qdq.py [name ...]
   bench/compare/.venv/bin/python models/generate_qdq.py --zoo resnet50 [name ...]
-The first form also writes models/quantized/mlp_dynamic, a two-layer perceptron quantized by
-quantize_dynamic (DynamicQuantizeLinear, MatMulInteger). The second form quantizes zoo models into models/zoo/<name>_qdq (not in git), for
+The first form also writes models/quantized/resnet_tiny_qop (the QOperator form: QLinearConv)
+and models/quantized/mlp_dynamic, a two-layer perceptron quantized by quantize_dynamic
+(DynamicQuantizeLinear, MatMulInteger). The second form quantizes zoo models into models/zoo/<name>_qdq (not in git), for
 bench/compare.
 """
 
@@ -105,17 +106,22 @@ def generate_dynamic_mlp():
     write_outputs(dst, path, "input", x)
 
 
-def generate(name, zoo=False):
+def generate(name, zoo=False, qoperator=False):
     src = os.path.join(HERE, "zoo", name) if zoo else os.path.join(HERE, name)
-    dst = os.path.join(HERE, "zoo" if zoo else "quantized", name + "_qdq")
+    suffix = "_qop" if qoperator else "_qdq"
+    dst = os.path.join(HERE, "zoo" if zoo else "quantized", name + suffix)
     x = np.load(os.path.join(src, "inputs", "input.npy"))
     float_model = onnx.load(os.path.join(src, "model.onnx"))
     input_name = float_model.graph.input[0].name
     os.makedirs(dst, exist_ok=True)
     quantize_static(os.path.join(src, "model.onnx"), os.path.join(dst, "model.onnx"),
-                    SeededReader(input_name, x.shape, x), quant_format=QuantFormat.QDQ,
+                    SeededReader(input_name, x.shape, x),
+                    quant_format=QuantFormat.QOperator if qoperator else QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+                    weight_type=QuantType.QInt8,
+                    # QOperator: convolutions and matrix products only (QLinearConv,
+                    # QLinearMatMul; the com.microsoft QLinear* ops for the rest keel lacks).
+                    op_types_to_quantize=["Conv", "MatMul"] if qoperator else None)
     for sub in ("inputs", "outputs_f64"):
         shutil.rmtree(os.path.join(dst, sub), ignore_errors=True)
         shutil.copytree(os.path.join(src, sub), os.path.join(dst, sub))
@@ -128,4 +134,5 @@ if __name__ == "__main__":
     for model in (args[1:] if zoo else args) or DEFAULT:
         generate(model, zoo)
     if not args:
+        generate("resnet_tiny", qoperator=True)
         generate_dynamic_mlp()

@@ -428,9 +428,20 @@ Result<std::unique_ptr<Kernel>> make_dynamic_quantize_linear(PrepareContext& ctx
   return std::unique_ptr<Kernel>(std::make_unique<DynamicQuantizeKernel>());
 }
 
+// QLinearConv and QLinearMatMul run as the QDQ nodes passes/lower_qlinear_ops.cpp writes for
+// them; one that reaches the planner was not lowered.
+Result<std::unique_ptr<Kernel>> make_unlowered_qlinear(PrepareContext& ctx) {
+  return ctx.unsupported_case(
+      "runs only as DequantizeLinear/" +
+      std::string(ctx.node.op_type == "QLinearConv" ? "Conv" : "MatMul") +
+      "/QuantizeLinear, which the load passes write when runtime fusions are on");
+}
+
 }  // namespace
 
 void register_quantize_kernels(KernelRegistry& r) {
+  r.add("QLinearConv", &make_unlowered_qlinear, 10);
+  r.add("QLinearMatMul", &make_unlowered_qlinear, 10);
   r.add("QuantizeLinear", &make_quantize_linear, 10);
   r.add("DequantizeLinear", &make_dequantize_linear, 10);
   r.add("DynamicQuantizeLinear", &make_dynamic_quantize_linear, 11);

@@ -39,6 +39,9 @@ struct PassContext {
 Status run_load_passes(Graph& graph, PassContext& ctx);
 
 // Individual passes: each returns true when it changed the graph.
+// QLinearConv / QLinearMatMul -> DequantizeLinear, Conv / MatMul, QuantizeLinear (keel-only: the
+// QOperator form of a quantized model as its QDQ form). Runs first.
+bool lower_qlinear_ops(Graph& graph, PassContext& ctx);
 // Evaluates nodes whose inputs are all constant initializers; their outputs become ones.
 bool fold_constants(Graph& graph, PassContext& ctx);
 bool fold_batchnorm_into_producer(Graph& graph, PassContext& ctx);

@@ -6,6 +6,7 @@
 namespace keel {
 
 Status run_load_passes(Graph& graph, PassContext& ctx) {
+  if (ctx.options.runtime_fusions) lower_qlinear_ops(graph, ctx);
   if (ctx.options.fold) {
     // Folding one BN can expose another (Conv -> BN -> Conv -> BN chains): iterate.
     for (int round = 0; round < 64; ++round) {

@@ -107,11 +107,11 @@ TEST_P(QuantizedModel, FoldingKeepsTheWeightsQuantized) {
   ASSERT_TRUE(m.is_ok()) << m.status().to_string();
   int integer_weights = 0;
   for (const Node* n : (*m)->graph().nodes()) {
-    const Value* w = n->inputs.size() > 1 ? n->inputs[n->op_type == "DequantizeLinear" ? 0 : 1]
-                                          : nullptr;
-    if (w && w->is_constant() && w->constant->numel() > 1 &&
-        (w->constant->dtype() == DataType::kInt8 || w->constant->dtype() == DataType::kUint8)) {
-      ++integer_weights;
+    for (const Value* w : n->inputs) {
+      if (w && w->is_constant() && w->constant->numel() > 1 &&
+          (w->constant->dtype() == DataType::kInt8 || w->constant->dtype() == DataType::kUint8)) {
+        ++integer_weights;
+      }
     }
   }
   EXPECT_GT(integer_weights, 0);
