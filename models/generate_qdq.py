@@ -1,19 +1,20 @@
-"""Quantized (QDQ) versions of committed small models, as ONNX Runtime's static quantizer writes
-them: QuantizeLinear/DequantizeLinear pairs around float operators, per-channel int8 weights,
-uint8 activations, MinMax calibration on seeded random inputs.
+"""Quantized versions of committed small models, as ONNX Runtime's static quantizer writes them:
+QuantizeLinear/DequantizeLinear pairs around float operators (QDQ) or its QOperator form
+(QLinearConv and com.microsoft QLinear* operators), per-channel int8 weights, uint8
+activations, MinMax calibration on seeded random inputs.
 
-Writes models/quantized/<name>_qdq/ with model.onnx, inputs/ (the float model's input),
-outputs_f64/ (the float model's float64 reference: the error of an int8 model is measured against it, as the
-peers' is), outputs_ort/ (ONNX Runtime's result of the quantized model) and outputs_qdq/ (the
-ONNX reference evaluator's, exactly what the QDQ graph says, in float32).
+Writes models/quantized/<name>_qdq/ (and <name>_qop/ for the QOPERATOR models) with model.onnx,
+inputs/ (the float model's input), outputs_f64/ (the float model's float64 reference: an int8
+model's error is measured against it, as the peers' is), outputs_ort/ (ONNX Runtime's result of
+the quantized model) and outputs_qdq/ (what the quantized graph says: the ONNX reference
+evaluator's result in float32, or ONNX Runtime's for graphs with its com.microsoft operators,
+which it defines). Also models/quantized/mlp_dynamic, a two-layer perceptron quantized by
+quantize_dynamic (DynamicQuantizeLinear, MatMulInteger).
 
 Run with an interpreter that has onnx and onnxruntime (bench/compare/requirements.txt):
   bench/compare/.venv/bin/python models/generate_qdq.py [name ...]
   bench/compare/.venv/bin/python models/generate_qdq.py --zoo resnet50 [name ...]
-The first form also writes models/quantized/resnet_tiny_qop (the QOperator form: QLinearConv)
-and models/quantized/mlp_dynamic, a two-layer perceptron quantized by quantize_dynamic
-(DynamicQuantizeLinear, MatMulInteger). The second form quantizes zoo models into models/zoo/<name>_qdq (not in git), for
-bench/compare.
+The second form quantizes zoo models into models/zoo/<name>_qdq (not in git) for bench/compare.
 """
 
 import os
@@ -30,6 +31,9 @@ from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = ["resnet_tiny", "mobilenet_tiny"]
+# In the QOperator form: QLinearConv, QLinearMatMul and ORT's com.microsoft QGemm, QLinearAdd,
+# QLinearMul, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat between them.
+QOPERATOR = ["resnet_tiny", "densenet_tiny", "convnext_tiny_block"]
 
 
 class SeededReader(CalibrationDataReader):
@@ -58,7 +62,12 @@ def write_outputs(dst, path, input_name, x):
     for opset in qdq.opset_import:
         if opset.domain in ("", "ai.onnx"):
             opset.version = max(opset.version, 19)
-    y_qdq = ReferenceEvaluator(qdq).run(None, {input_name: x})[0]
+    try:
+        y_qdq = ReferenceEvaluator(qdq).run(None, {input_name: x})[0]
+    except NotImplementedError:
+        # ONNX Runtime's com.microsoft operators (QLinearAdd, QGemm, ...) are defined by ONNX
+        # Runtime itself: its result is the graph's meaning.
+        y_qdq = y_ort
     for sub, y in (("outputs_ort", y_ort), ("outputs_qdq", y_qdq)):
         os.makedirs(os.path.join(dst, sub), exist_ok=True)
         np.save(os.path.join(dst, sub, out_name + ".npy"), y)
@@ -66,7 +75,7 @@ def write_outputs(dst, path, input_name, x):
     scale = np.abs(ref).max()
     print(f"{os.path.basename(dst)}: {os.path.getsize(path) // 1024} KB, error against float64: "
           f"ORT {np.abs(y_ort - ref).max() / scale:.2e}, "
-          f"reference evaluator {np.abs(y_qdq - ref).max() / scale:.2e}")
+          f"graph's meaning {np.abs(y_qdq - ref).max() / scale:.2e}")
 
 
 def generate_dynamic_mlp():
@@ -118,10 +127,7 @@ def generate(name, zoo=False, qoperator=False):
                     SeededReader(input_name, x.shape, x),
                     quant_format=QuantFormat.QOperator if qoperator else QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8,
-                    # QOperator: convolutions and matrix products only (QLinearConv,
-                    # QLinearMatMul; the com.microsoft QLinear* ops for the rest keel lacks).
-                    op_types_to_quantize=["Conv", "MatMul"] if qoperator else None)
+                    weight_type=QuantType.QInt8)
     for sub in ("inputs", "outputs_f64"):
         shutil.rmtree(os.path.join(dst, sub), ignore_errors=True)
         shutil.copytree(os.path.join(src, sub), os.path.join(dst, sub))
@@ -134,5 +140,6 @@ if __name__ == "__main__":
     for model in (args[1:] if zoo else args) or DEFAULT:
         generate(model, zoo)
     if not args:
-        generate("resnet_tiny", qoperator=True)
+        for model in QOPERATOR:
+            generate(model, qoperator=True)
         generate_dynamic_mlp()

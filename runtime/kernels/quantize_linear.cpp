@@ -428,13 +428,14 @@ Result<std::unique_ptr<Kernel>> make_dynamic_quantize_linear(PrepareContext& ctx
   return std::unique_ptr<Kernel>(std::make_unique<DynamicQuantizeKernel>());
 }
 
-// QLinearConv and QLinearMatMul run as the QDQ nodes passes/lower_qlinear_ops.cpp writes for
-// them; one that reaches the planner was not lowered.
+// The QOperator forms (QLinearConv, QLinearMatMul and ONNX Runtime's com.microsoft QGemm and
+// QLinear* ops) run as the QDQ nodes passes/lower_qlinear_ops.cpp writes for them; one that
+// reaches the planner was not lowered.
 Result<std::unique_ptr<Kernel>> make_unlowered_qlinear(PrepareContext& ctx) {
   return ctx.unsupported_case(
-      "runs only as DequantizeLinear/" +
-      std::string(ctx.node.op_type == "QLinearConv" ? "Conv" : "MatMul") +
-      "/QuantizeLinear, which the load passes write when runtime fusions are on");
+      "runs only as DequantizeLinear, the float operator and QuantizeLinear, which the load "
+      "passes write with runtime fusions on, channels_last 0 and the output's scale and zero "
+      "point given");
 }
 
 }  // namespace
@@ -442,6 +443,11 @@ Result<std::unique_ptr<Kernel>> make_unlowered_qlinear(PrepareContext& ctx) {
 void register_quantize_kernels(KernelRegistry& r) {
   r.add("QLinearConv", &make_unlowered_qlinear, 10);
   r.add("QLinearMatMul", &make_unlowered_qlinear, 10);
+  for (const char* op :
+       {"QLinearConv", "QGemm", "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu",
+        "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat"}) {
+    r.add(op, &make_unlowered_qlinear, 1, kNewestVettedOpset, "com.microsoft");
+  }
   r.add("QuantizeLinear", &make_quantize_linear, 10);
   r.add("DequantizeLinear", &make_dequantize_linear, 10);
   r.add("DynamicQuantizeLinear", &make_dynamic_quantize_linear, 11);

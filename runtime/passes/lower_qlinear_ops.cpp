@@ -1,19 +1,24 @@
-// lower_qlinear_ops (keel-only, never written by `keel fold`): QLinearConv and QLinearMatMul,
-// the QOperator form of quantized models (ONNX Runtime's quantize_static with
-// QuantFormat.QOperator, the ONNX Model Zoo's int8 models), become the QDQ form keel runs
-// (runtime/README.md#quantized-models-int8):
+// lower_qlinear_ops (keel-only, never written by `keel fold`): the QOperator form of quantized
+// models (ONNX Runtime's quantize_static with QuantFormat.QOperator, the ONNX Model Zoo's int8
+// models) becomes the QDQ form keel runs (runtime/README.md#quantized-models-int8): each
+// quantized operator turns into DequantizeLinear of its quantized inputs, the float operator,
+// and QuantizeLinear of its output:
 //
 //   QLinearConv(x, sx, zx, w, sw, zw, sy, zy, B) ->
-//     QuantizeLinear(Conv(DequantizeLinear(x, sx, zx), DequantizeLinear(w, sw, zw, axis 0),
-//                         DequantizeLinear(B, sx * sw, axis 0)), sy, zy)
-//   QLinearMatMul(a, sa, za, b, sb, zb, sy, zy) ->
-//     QuantizeLinear(MatMul(DequantizeLinear(a, ...), DequantizeLinear(b, ...)), sy, zy)
+//     QuantizeLinear(Conv(DQ(x, sx, zx), DQ(w, sw, zw, axis 0), DQ(B, sx * sw, axis 0)), sy, zy)
+//   QLinearMatMul(a, sa, za, b, sb, zb, sy, zy) -> QuantizeLinear(MatMul(DQ(a), DQ(b)), sy, zy)
+//   com.microsoft QGemm, QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu,
+//   QLinearAveragePool, QLinearGlobalAveragePool, QLinearConcat, QLinearConv: the same way
+//   (their definitions: onnxruntime docs/ContribOperators.md).
 //
-// The operators' definitions sum integer products and multiply once by sx * sw / sy; here the
-// dequantized products are summed in float32 and divided by sy, so a result lying within float32
-// rounding of a .5 may land one quantization step away (the ONNX node tests agree exactly). The
-// weights' DequantizeLinear then fold to float initializers like a QDQ model's.
+// Where a definition sums integer products and multiplies once by sx * sw / sy, the dequantized
+// products are summed in float32 and divided by sy here, so a result within float32 rounding of
+// a .5 may land one quantization step away (the ONNX node tests of QLinearConv and QLinearMatMul
+// agree exactly). Nodes that do not fit (channels_last, an output zero point left out, whose
+// type the graph would then have to infer) stay, and the planner names them. The weights'
+// DequantizeLinear then fold to float initializers like a QDQ model's.
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -47,11 +52,17 @@ class Lowering {
   // DequantizeLinear(v, scale, zero_point) to float32 (float16 scales too: keel's Conv and
   // MatMul are float32), along `axis` when the scale is a vector. Opset 23 at least: the first
   // with output_dtype.
-  Value* dequantize(Value* v, Value* scale, Value* zero_point, int64_t axis) {
+  Value* dequantize(Value* v, Value* scale, Value* zero_point, int64_t axis = 1) {
     Value* out = add("DequantizeLinear", {v, scale, zero_point}, nullptr, 23);
     if (!zero_point) last_->inputs.resize(2);
     last_->attributes["axis"] = Attribute::of_int(axis);
     last_->attributes["output_dtype"] = Attribute::of_int(static_cast<int64_t>(DataType::kFloat32));
+    out->type.dtype = DataType::kFloat32;
+    return out;
+  }
+  // The float operator's result (float32), to be quantized or returned as it is.
+  Value* float_op(const std::string& op, std::vector<Value*> inputs) {
+    Value* out = add(op, std::move(inputs));
     out->type.dtype = DataType::kFloat32;
     return out;
   }
@@ -63,36 +74,112 @@ class Lowering {
   Node* last_ = nullptr;
 };
 
-Value* input_or_null(const Node& n, size_t i) { return n.has_input(i) ? n.inputs[i] : nullptr; }
+Value* in(const Node& n, size_t i) { return n.has_input(i) ? n.inputs[i] : nullptr; }
 
+bool channels_last(const Node& n) {
+  auto c = n.attr_int("channels_last", 0);
+  return !c.is_ok() || *c != 0;
+}
+
+// Rewrites `n`; false (and nothing changed) when it does not fit.
 bool lower(Graph& graph, Node* n) {
-  const bool conv = n->op_type == "QLinearConv";
-  if (!n->has_output(0) || !n->has_input(0) || !n->has_input(3) || !n->has_input(6)) return false;
-  if (!n->has_input(7)) return false;  // required (the loader's schema check refuses it)
+  const std::string& op = n->op_type;
+  const bool contrib = n->domain == "com.microsoft";
+  if (!n->has_output(0)) return false;
   Value* y = n->outputs[0];
+  // Where the output's scale and zero point are, and whether the result is quantized at all
+  // (QGemm without y_scale returns float32).
+  size_t y_scale = 0, y_zero = 0;
+  bool quantized_output = true;
+  if (op == "QLinearConv" || op == "QLinearMatMul") {
+    y_scale = 6, y_zero = 7;
+  } else if (contrib && op == "QGemm") {
+    y_scale = 7, y_zero = 8;
+    quantized_output = n->has_input(7);
+  } else if (contrib && (op == "QLinearAdd" || op == "QLinearMul")) {
+    y_scale = 6, y_zero = 7;
+  } else if (contrib && (op == "QLinearSigmoid" || op == "QLinearLeakyRelu" ||
+                         op == "QLinearAveragePool" || op == "QLinearGlobalAveragePool")) {
+    y_scale = 3, y_zero = 4;
+  } else if (contrib && op == "QLinearConcat") {
+    y_scale = 0, y_zero = 1;
+  } else {
+    return false;
+  }
+  if (quantized_output && (!n->has_input(y_scale) || !n->has_input(y_zero))) return false;
+  if (channels_last(*n)) return false;
+
   Lowering l(graph, *n);
-  // Per-row a scales (QLinearMatMul) are along A's rows, per-channel w scales along W's
-  // output channels, per-column b scales along B's columns.
-  Value* x = l.dequantize(n->inputs[0], n->inputs[1], input_or_null(*n, 2), conv ? 1 : -2);
-  Value* w = l.dequantize(n->inputs[3], n->inputs[4], input_or_null(*n, 5), conv ? 0 : -1);
-  Value* product = nullptr;
-  if (conv) {
-    std::vector<Value*> inputs = {x, w};
+  // The float operator: its type, inputs (dequantized) and attributes.
+  std::string float_op;
+  std::vector<Value*> inputs;
+  std::map<std::string, Attribute> attributes;
+  auto keep_attributes = [&] {
+    for (const auto& [name, a] : n->attributes) {
+      if (name != "channels_last") attributes[name] = a;
+    }
+  };
+  if (op == "QLinearConv") {
+    if (!n->has_input(0) || !n->has_input(3)) return false;
+    inputs = {l.dequantize(n->inputs[0], n->inputs[1], in(*n, 2)),
+              l.dequantize(n->inputs[3], n->inputs[4], in(*n, 5), 0)};
     if (n->has_input(8)) {
-      Value* bias_scale = l.add("Mul", {n->inputs[1], n->inputs[4]});
-      bias_scale->type.dtype = DataType::kFloat32;
+      Value* bias_scale = l.float_op("Mul", {n->inputs[1], n->inputs[4]});
       inputs.push_back(l.dequantize(n->inputs[8], bias_scale, nullptr, 0));
     }
-    product = l.add("Conv", inputs);
-    l.last()->attributes = n->attributes;
+    float_op = "Conv";
+    keep_attributes();
+  } else if (op == "QLinearMatMul") {
+    // Per-row a scales are along A's rows, per-column b scales along B's columns.
+    inputs = {l.dequantize(n->inputs[0], n->inputs[1], in(*n, 2), -2),
+              l.dequantize(n->inputs[3], n->inputs[4], in(*n, 5), -1)};
+    float_op = "MatMul";
+  } else if (op == "QGemm") {
+    // Y = alpha * A'B' + C, C quantized with scale alpha * a_scale * b_scale: Gemm's beta is
+    // alpha over C dequantized with a_scale * b_scale (per column of B when b_scale is).
+    auto trans_b = n->attr_int("transB", 0);
+    auto alpha = n->attr_float("alpha", 1.0f);
+    if (!trans_b.is_ok() || !alpha.is_ok()) return false;
+    inputs = {l.dequantize(n->inputs[0], n->inputs[1], in(*n, 2)),
+              l.dequantize(n->inputs[3], n->inputs[4], in(*n, 5), *trans_b ? 0 : 1)};
+    if (n->has_input(6)) {
+      Value* c_scale = l.float_op("Mul", {n->inputs[1], n->inputs[4]});
+      inputs.push_back(l.dequantize(n->inputs[6], c_scale, nullptr, -1));
+    }
+    float_op = "Gemm";
+    keep_attributes();
+    attributes["beta"] = Attribute::of_float(*alpha);
+  } else if (op == "QLinearAdd" || op == "QLinearMul") {
+    inputs = {l.dequantize(n->inputs[0], n->inputs[1], in(*n, 2)),
+              l.dequantize(n->inputs[3], n->inputs[4], in(*n, 5))};
+    float_op = op == "QLinearAdd" ? "Add" : "Mul";
+  } else if (op == "QLinearConcat") {
+    // Inputs: y_scale, y_zero_point, then (tensor, scale, zero point) per input.
+    if (n->inputs.size() < 5 || (n->inputs.size() - 2) % 3 != 0) return false;
+    for (size_t i = 2; i < n->inputs.size(); i += 3) {
+      if (!n->has_input(i) || !n->has_input(i + 1)) return false;
+    }
+    for (size_t i = 2; i < n->inputs.size(); i += 3)
+      inputs.push_back(l.dequantize(n->inputs[i], n->inputs[i + 1], in(*n, i + 2)));
+    float_op = "Concat";
+    keep_attributes();
   } else {
-    product = l.add("MatMul", {x, w});
+    inputs = {l.dequantize(n->inputs[0], n->inputs[1], in(*n, 2))};
+    float_op = op == "QLinearSigmoid"       ? "Sigmoid"
+               : op == "QLinearLeakyRelu"   ? "LeakyRelu"
+               : op == "QLinearAveragePool" ? "AveragePool"
+                                            : "GlobalAveragePool";
+    keep_attributes();
   }
-  product->type.dtype = DataType::kFloat32;
-  Value* y_scale = n->inputs[6];
-  Value* y_zero_point = n->inputs[7];
+
+  Value* out_scale = quantized_output ? n->inputs[y_scale] : nullptr;
+  Value* out_zero = quantized_output ? n->inputs[y_zero] : nullptr;
   graph.erase_node(n);
-  l.add("QuantizeLinear", {product, y_scale, y_zero_point}, y, 13);
+  // Without an output scale (QGemm) the float operator writes the node's output itself.
+  Value* result = l.add(float_op, inputs, quantized_output ? nullptr : y);
+  result->type.dtype = DataType::kFloat32;
+  l.last()->attributes = attributes;
+  if (quantized_output) l.add("QuantizeLinear", {result, out_scale, out_zero}, y, 13);
   return true;
 }
 
@@ -101,13 +188,13 @@ bool lower(Graph& graph, Node* n) {
 bool lower_qlinear_ops(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* n : graph.nodes()) {
-    if (n->erased || !n->domain.empty()) continue;
-    if (n->op_type != "QLinearConv" && n->op_type != "QLinearMatMul") continue;
-    const std::string name = n->name, op = n->op_type;
+    if (n->erased) continue;
+    if (!n->domain.empty() && n->domain != "com.microsoft") continue;
+    const std::string name = n->name, op = n->op_type, domain = n->domain;
     if (lower(graph, n)) {
       ctx.events.push_back({true, "lower_qlinear_ops", name, name,
-                            op + " as DequantizeLinear, " +
-                                (op == "QLinearConv" ? "Conv" : "MatMul") + ", QuantizeLinear"});
+                            (domain.empty() ? "" : domain + "::") + op +
+                                " as DequantizeLinear, the float operator, QuantizeLinear"});
       changed = true;
     }
   }

@@ -153,9 +153,59 @@ TEST(LowerQLinearOps, WithoutRuntimeFusionsTheQOperatorNodeStays) {
   auto s = Session::create(*m, {.threads = 1});
   ASSERT_FALSE(s.is_ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(s.status().message().find("runs only as DequantizeLinear/Conv/QuantizeLinear"),
+  EXPECT_NE(s.status().message().find(
+                "runs only as DequantizeLinear, the float operator and QuantizeLinear"),
             std::string::npos)
       << s.status().message();
+}
+
+// ONNX Runtime's QGemm without y_scale returns float32: alpha * A'B' + C, C quantized with
+// alpha * a_scale * b_scale (per column of B here).
+TEST(LowerQLinearOps, QGemmWithFloatOutputMatchesItsDefinition) {
+  const int64_t m = 2, k = 3, n = 4;
+  const std::vector<uint8_t> a = {10, 200, 37, 0, 255, 128};
+  const std::vector<int8_t> bt = {1, -2, 3, 127, -128, 5, 0, 9, -9, 44, 45, -46};  // [n, k]
+  const std::vector<float> b_scale = {0.5f, 0.25f, 0.125f, 2.0f};
+  const std::vector<int32_t> c = {100, -7, 0, 33};
+  const float a_scale = 0.02f, alpha = 0.5f;
+  const uint8_t a_zero = 128;
+  ModelBuilder b(13);
+  auto* ms = b.proto().add_opset_import();
+  ms->set_domain("com.microsoft");
+  ms->set_version(1);
+  b.input("a", {m, k}, onnx::TensorProto_DataType_UINT8);
+  b.initializer("a_scale", {}, {a_scale});
+  add_initializer(b, "a_zero", {}, std::vector<uint8_t>{a_zero}, onnx::TensorProto_DataType_UINT8);
+  add_initializer(b, "b", {n, k}, bt, onnx::TensorProto_DataType_INT8);
+  b.initializer("b_scale", {n}, b_scale);
+  add_initializer(b, "b_zero", {n}, std::vector<int8_t>(n, 0), onnx::TensorProto_DataType_INT8);
+  add_initializer(b, "c", {n}, c, onnx::TensorProto_DataType_INT32);
+  auto& q =
+      b.node("QGemm", {"a", "a_scale", "a_zero", "b", "b_scale", "b_zero", "c"}, {"y"}, "qgemm");
+  q.set_domain("com.microsoft");
+  set_attr(q, "transB", int64_t{1});
+  set_attr(q, "alpha", alpha);
+  b.output("y");
+  auto model = load(b, true);
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  EXPECT_EQ(count_op(**model, "QGemm"), 0);
+  auto s = Session::create(*model, {.threads = 1});
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto out = (*s)->run({{"a", Tensor::from_vector({m, k}, a)}});
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  ASSERT_EQ((*out)[0].dtype(), DataType::kFloat32);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t p = 0; p < k; ++p)
+        acc += (static_cast<double>(a[static_cast<size_t>(i * k + p)]) - a_zero) *
+               bt[static_cast<size_t>(j * k + p)];
+      const double sab = double{a_scale} * b_scale[static_cast<size_t>(j)];
+      const double want = alpha * sab * (acc + c[static_cast<size_t>(j)]);
+      EXPECT_NEAR((*out)[0].data_as<float>()[i * n + j], want,
+                  1e-5 * std::max(1.0, std::fabs(want)))
+          << i << "," << j;
+    }
 }
 
 }  // namespace
