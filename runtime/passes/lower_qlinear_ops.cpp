@@ -108,6 +108,12 @@ bool lower(Graph& graph, Node* n) {
   }
   if (quantized_output && (!n->has_input(y_scale) || !n->has_input(y_zero))) return false;
   if (channels_last(*n)) return false;
+  // The quantized operands and their scales (a malformed node stays, and is refused by name).
+  std::vector<size_t> required = {0, 1};
+  if (op != "QLinearConcat" && y_scale != 3) required.insert(required.end(), {3, 4});
+  for (size_t i : required) {
+    if (!n->has_input(i)) return false;
+  }
 
   Lowering l(graph, *n);
   // The float operator: its type, inputs (dequantized) and attributes.
@@ -120,7 +126,6 @@ bool lower(Graph& graph, Node* n) {
     }
   };
   if (op == "QLinearConv") {
-    if (!n->has_input(0) || !n->has_input(3)) return false;
     inputs = {l.dequantize(n->inputs[0], n->inputs[1], in(*n, 2)),
               l.dequantize(n->inputs[3], n->inputs[4], in(*n, 5), 0)};
     if (n->has_input(8)) {

@@ -159,6 +159,27 @@ TEST(LowerQLinearOps, WithoutRuntimeFusionsTheQOperatorNodeStays) {
       << s.status().message();
 }
 
+// A com.microsoft node has no ONNX schema to check it at load: one missing operands stays as it
+// is and the session names it.
+TEST(LowerQLinearOps, MalformedContribNodeIsRefusedNotLowered) {
+  ModelBuilder b(13);
+  auto* ms = b.proto().add_opset_import();
+  ms->set_domain("com.microsoft");
+  ms->set_version(1);
+  b.input("a", {2, 3}, onnx::TensorProto_DataType_UINT8);
+  b.initializer("a_scale", {}, {0.5f});
+  auto& q = b.node("QLinearAdd", {"a", "a_scale"}, {"y"}, "short_add");
+  q.set_domain("com.microsoft");
+  b.output("y", onnx::TensorProto_DataType_UINT8);
+  auto m = load(b, true);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  EXPECT_EQ(count_op(**m, "QLinearAdd"), 1);
+  auto s = Session::create(*m, {.threads = 1});
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.status().message().find("short_add"), std::string::npos) << s.status().message();
+}
+
 // ONNX Runtime's QGemm without y_scale returns float32: alpha * A'B' + C, C quantized with
 // alpha * a_scale * b_scale (per column of B here).
 TEST(LowerQLinearOps, QGemmWithFloatOutputMatchesItsDefinition) {
