@@ -30,10 +30,39 @@ uint64_t tensor_bytes(const Tensor& t) {
 
 }  // namespace
 
+// CastLike(c, x) of a constant c reads only x's type: when the graph knows it, the node is
+// Cast(c, to = that type), which folds like any pure function of constants. (PyTorch's
+// unoptimized dynamo exports build a zero Conv bias as Expand(CastLike(0, input), ...).)
+// Returns the Cast node, or nullptr when `node` is not such a CastLike.
+Node* cast_like_as_cast(Graph& graph, Node* node, PassContext& ctx) {
+  if (node->op_type != "CastLike" || node->inputs.size() != 2 || !node->has_input(0) ||
+      !node->has_input(1) || !node->has_output(0)) {
+    return nullptr;
+  }
+  std::string why;
+  if (!foldable_constant(node->inputs[0], ctx, "input", &why)) return nullptr;
+  const Value* like = node->inputs[1];
+  const DataType to = like->is_constant() ? like->constant->dtype() : like->type.dtype;
+  if (to == DataType::kUndefined || !dtype_is_supported(to)) return nullptr;
+  auto cast = std::make_unique<Node>();
+  cast->op_type = "Cast";
+  cast->opset = node->opset;
+  cast->name = node->name;
+  cast->inputs = {node->inputs[0]};
+  cast->outputs = {node->outputs[0]};
+  cast->attributes["to"] = Attribute::of_int(static_cast<int64_t>(to));
+  graph.erase_node(node);
+  return graph.add_node(std::move(cast));
+}
+
 bool fold_constants(Graph& graph, PassContext& ctx) {
   bool changed = false;
   for (Node* node : graph.nodes()) {
     if (node->erased || !node->domain.empty() || node->inputs.empty()) continue;
+    if (Node* cast = cast_like_as_cast(graph, node, ctx)) {
+      node = cast;
+      changed = true;
+    }
     if (!ctx.options.runtime_fusions && node->op_type == "DequantizeLinear") continue;
     std::vector<InputInfo> infos(node->inputs.size());
     std::vector<const Tensor*> values(node->inputs.size(), nullptr);

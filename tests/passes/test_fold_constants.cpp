@@ -135,5 +135,41 @@ TEST(FoldConstants, CastReshapeTransposeOfWeightsBecomeAnInitializer) {
   EXPECT_EQ(std::vector<float>(y, y + 6), (std::vector<float>{1, 7, 13, 6, 12, 18}));
 }
 
+// PyTorch's unoptimized dynamo export makes a Conv's zero bias as CastLike(0, input): the
+// CastLike reads only the input's type, so it folds (as a Cast) and the BatchNorm after the
+// Conv folds too; without a known type it stays, and the skip names it.
+TEST(FoldConstants, CastLikeOfAConstantFoldsThroughTheOtherInputsType) {
+  for (bool typed : {true, false}) {
+    std::mt19937 gen(3);
+    ModelBuilder b;
+    b.input("x", {1, 4, 6, 6});
+    b.initializer("zeros", {4}, {0, 0, 0, 0});
+    b.initializer("w", {4, 4, 3, 3}, uniform(gen, 144, -1, 1));
+    for (const char* p : {"scale", "beta", "mean"})
+      b.initializer(p, {4}, uniform(gen, 4, 0.5f, 1.5f));
+    b.initializer("var", {4}, uniform(gen, 4, 0.5f, 2));
+    // Untyped: CastLike's "like" operand is an intermediate value with no declared type.
+    b.node("Relu", {"x"}, {"rx"}, "relu");
+    b.node("CastLike", {"zeros", typed ? "x" : "rx"}, {"bias"}, "castlike");
+    auto& conv = b.node("Conv", {"rx", "w", "bias"}, {"c"}, "conv");
+    set_attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+    b.node("BatchNormalization", {"c", "scale", "beta", "mean", "var"}, {"y"}, "bn");
+    b.output("y");
+    auto m = load(b, true);
+    EXPECT_EQ(count_op(*m, "CastLike"), typed ? 0 : 1) << typed;
+    EXPECT_EQ(count_op(*m, "BatchNormalization"), typed ? 0 : 1) << typed;
+    if (!typed) {
+      bool named = false;
+      for (const FoldEvent& e : m->fold_events()) {
+        named |= !e.folded && e.reason.find("'castlike' (CastLike)") != std::string::npos;
+      }
+      EXPECT_TRUE(named);
+    }
+    const std::vector<float> want = run(load(b, false)), got = run(m);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << i;
+  }
+}
+
 }  // namespace
 }  // namespace keel::testing
