@@ -120,6 +120,37 @@ write("load_model", "instance_norm_nhwc_in.onnx", model(
     [helper.make_node("InstanceNormalization", ["x", "s", "o"], ["n"]),
      helper.make_node("Transpose", ["n"], ["y"], perm=[0, 2, 3, 1])],
     [x4], [vi("y", F, [1, 6, 6, 3])], [init("s", r(3)), init("o", r(3))]))
+# Quantized: QDQ around a per-channel Conv, dynamic quantization into MatMulInteger, and the
+# QOperator form with one of ONNX Runtime's com.microsoft ops (lowered at load).
+qrng = np.random.default_rng(8)  # its own stream: the seeds above and below stay as they were
+U8, I8, I32 = onnx.TensorProto.UINT8, onnx.TensorProto.INT8, onnx.TensorProto.INT32
+write("load_model", "qdq_conv_dynamic.onnx", model(
+    [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"]),
+     helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"]),
+     helper.make_node("DequantizeLinear", ["wq", "sw"], ["wd"], axis=0),
+     helper.make_node("Conv", ["xd", "wd"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+     helper.make_node("Flatten", ["c"], ["f"]),
+     helper.make_node("DynamicQuantizeLinear", ["f"], ["fq", "fs", "fz"]),
+     helper.make_node("MatMulInteger", ["fq", "mq", "fz"], ["y"])],
+    [x4], [vi("y", I32, [1, 5])],
+    [init("sx", np.float32(0.05)), init("zx", np.uint8(128)),
+     init("wq", qrng.integers(-127, 127, (4, 3, 3, 3)).astype(np.int8)),
+     init("sw", np.abs(qrng.standard_normal(4).astype(np.float32)) * 0.01 + 0.001),
+     init("mq", qrng.integers(0, 255, (144, 5)).astype(np.uint8))], opset=13))
+qop = helper.make_graph(
+    [helper.make_node("QLinearConv", ["xq", "sx", "zx", "wq", "sw", "zw", "sy", "zy"], ["c"],
+                      kernel_shape=[1, 1]),
+     helper.make_node("QLinearAdd", ["c", "sy", "zy", "c", "sy", "zy", "sy", "zy"], ["y"],
+                      domain="com.microsoft")],
+    "g", [vi("xq", U8, [1, 3, 4, 4])], [vi("y", U8, [1, 2, 4, 4])],
+    [init("sx", np.float32(0.1)), init("zx", np.uint8(120)),
+     init("wq", qrng.integers(-127, 127, (2, 3, 1, 1)).astype(np.int8)),
+     init("sw", np.float32(0.02)), init("zw", np.int8(0)), init("sy", np.float32(0.2)),
+     init("zy", np.uint8(100))])
+qop_model = helper.make_model(qop, opset_imports=[helper.make_opsetid("", 13),
+                                                  helper.make_opsetid("com.microsoft", 1)])
+qop_model.ir_version = 8
+write("load_model", "qoperator.onnx", qop_model.SerializeToString())
 full = onnx.load_from_string(model(
     [helper.make_node("Relu", ["x"], ["y"])], [vi("x", F, [4])], [vi("y", F, [4])]))
 write("load_model", "newest_ir_opset.onnx", helper.make_model(
