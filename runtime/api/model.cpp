@@ -72,7 +72,11 @@ Result<std::shared_ptr<const Model>> Model::load_file(const std::string& path,
     KEEL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, import_model_file(path));
     return finish_load(std::move(graph), options, ms_since(t0));
   });
-  if (!model.is_ok()) return model.status().with_context("'" + path + "'");
+  // Errors of the import already start with the path; the passes' and the budget's do not.
+  const std::string quoted = "'" + path + "'";
+  if (!model.is_ok() && model.status().message().rfind(quoted, 0) != 0) {
+    return model.status().with_context(quoted);
+  }
   return model;
 }
 
