@@ -336,8 +336,8 @@ class LayoutRewriter {
       const Value* v = n->inputs[i];
       if (!v) continue;
       if (is_nhwc(v)) return false;
-      const bool one_element = v->is_constant() && v->constant->numel() == 1 &&
-                               v->constant->shape().size() <= 1;
+      const bool one_element =
+          v->is_constant() && v->constant->numel() == 1 && v->constant->shape().size() <= 1;
       if (!one_element && known_rank(v) != 0) return false;
     }
     tag(n->outputs[0]);
