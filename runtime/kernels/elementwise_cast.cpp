@@ -83,32 +83,13 @@ bool dtype_from_legacy_name(const std::string& s, int64_t& to) {
   return false;
 }
 
-std::string onnx_type_name(int64_t to) {
-  switch (to) {
-    case 8: return "string";
-    case 14: return "complex64";
-    case 15: return "complex128";
-    case 17: return "float8e4m3fn";
-    case 18: return "float8e4m3fnuz";
-    case 19: return "float8e5m2";
-    case 20: return "float8e5m2fnuz";
-    case 21: return "uint4";
-    case 22: return "int4";
-    case 23: return "float4e2m1";
-    case 24: return "float8e8m0";
-    case 25: return "uint2";
-    case 26: return "int2";
-    default: return "type " + std::to_string(to);
-  }
-}
-
 Result<std::unique_ptr<Kernel>> make_cast_to(PrepareContext& ctx, int64_t to) {
   const DataType src = ctx.input(0).dtype;
   if (to <= 0 || to > 26)
     return ctx.invalid("target type " + std::to_string(to) + " is not an ONNX type");
   const auto dst = static_cast<DataType>(to);
   if (!dtype_is_supported(dst)) {
-    return ctx.unsupported_case("casting to " + onnx_type_name(to) +
+    return ctx.unsupported_case("casting to " + dtype_name(static_cast<DataType>(to)) +
                                 " is not supported (supported: float32, float64, float16, "
                                 "bfloat16, bool, int8..int64, uint8..uint64)");
   }
