@@ -98,4 +98,29 @@ inline I float_to_int(F v) {
   return static_cast<I>(v);
 }
 
+// One value converted as ONNX Cast does: float -> int truncates toward zero and saturates,
+// int -> int wraps, anything -> bool is "!= 0", float16 and bfloat16 round to nearest even.
+template <typename D, typename S>
+inline D convert_value(S v) {
+  if constexpr (std::is_same_v<S, Float16>) {
+    return convert_value<D>(half_bits_to_float(v.bits));
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    return convert_value<D>(bfloat16_bits_to_float(v.bits));
+  } else if constexpr (std::is_same_v<D, Float16>) {
+    if constexpr (std::is_same_v<S, bool>) {
+      return Float16{static_cast<uint16_t>(v ? 0x3C00 : 0)};
+    } else {
+      return Float16{half_bits_from_double(static_cast<double>(v))};
+    }
+  } else if constexpr (std::is_same_v<D, BFloat16>) {
+    return BFloat16{bfloat16_bits_from_float(static_cast<float>(v))};
+  } else if constexpr (std::is_same_v<D, bool>) {
+    return v != S(0);
+  } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
+    return float_to_int<D>(v);
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
 }  // namespace keel

@@ -43,34 +43,30 @@ struct QuantLayout {
   }
 };
 
-// The value of a 16-bit float storage type, or of a plain arithmetic type, as C.
-template <typename C, typename T>
-inline C load_as(T v) {
-  if constexpr (std::is_same_v<T, Float16>) {
-    return static_cast<C>(half_bits_to_float(v.bits));
-  } else if constexpr (std::is_same_v<T, BFloat16>) {
-    return static_cast<C>(bfloat16_bits_to_float(v.bits));
-  } else {
-    return static_cast<C>(v);
-  }
-}
-
-template <typename T>
-inline T store_from_float(float v) {
-  if constexpr (std::is_same_v<T, Float16>) {
-    return Float16{half_bits_from_float(v)};
-  } else if constexpr (std::is_same_v<T, BFloat16>) {
-    return BFloat16{bfloat16_bits_from_float(v)};
-  } else {
-    return v;
-  }
+// Calls run(offset, count, k) over `n` elements in parallel, for runs of elements that share
+// scale entry k: whole rows (or their parts at chunk ends) when the layout is per row, single
+// elements otherwise (blocked scales change along the row).
+template <typename F>
+void for_each_run(const QuantLayout& L, int64_t n, int64_t cost, F&& run) {
+  parallel_for(n, cost, [&](int64_t b, int64_t e) {
+    while (b < e) {
+      const int64_t row = b / L.inner, i0 = b % L.inner;
+      const int64_t count = std::min(L.inner - i0, e - b);
+      if (L.per_row()) {
+        run(b, count, L.index(row, 0));
+      } else {
+        for (int64_t i = 0; i < count; ++i) run(b + i, int64_t{1}, L.index(row, i0 + i));
+      }
+      b += count;
+    }
+  });
 }
 
 // v rounded to the precision P (float16/bfloat16 storage), or v itself.
 template <typename P, typename C>
 inline C round_to_precision(C v) {
   if constexpr (std::is_same_v<P, Float16> || std::is_same_v<P, BFloat16>) {
-    return static_cast<C>(load_as<float>(store_from_float<P>(static_cast<float>(v))));
+    return static_cast<C>(convert_value<float>(convert_value<P>(static_cast<float>(v))));
   } else {
     return v;
   }
@@ -94,7 +90,7 @@ inline void quantize_run(const X* x, Y* y, int64_t n, C scale, C zp) {
   constexpr C kHi = static_cast<C>(std::numeric_limits<Y>::max());
   const C lo = kLo - zp, hi = kHi - zp;
   for (int64_t i = 0; i < n; ++i) {
-    C q = round_to_precision<P>(round_to_precision<P>(load_as<C>(x[i])) / scale);
+    C q = round_to_precision<P>(round_to_precision<P>(convert_value<C>(x[i])) / scale);
     q = q > lo ? q : lo;
     q = q < hi ? q : hi;
     y[i] = static_cast<Y>(static_cast<int32_t>(round_half_even(q) + zp));
@@ -116,24 +112,10 @@ class QuantizeKernel final : public Kernel {
     const S* scale = r.in(1).as<const S>();
     const Y* zp = has_zero_point_ ? r.in(2).as<const Y>() : nullptr;
     Y* y = r.out(0).as<Y>();
-    const QuantLayout L = layout_;
-    auto scale_at = [&](int64_t k) { return round_to_precision<P>(load_as<C>(scale[k])); };
+    auto scale_at = [&](int64_t k) { return round_to_precision<P>(convert_value<C>(scale[k])); };
     auto zp_at = [&](int64_t k) { return zp ? static_cast<C>(zp[k]) : C(0); };
-    parallel_for(r.out(0).numel, 4, [&](int64_t b, int64_t e) {
-      while (b < e) {
-        const int64_t row = b / L.inner, i0 = b % L.inner;
-        const int64_t n = std::min(L.inner - i0, e - b);
-        if (L.per_row()) {
-          const int64_t k = L.index(row, 0);
-          quantize_run<Y, X, P, C>(x + b, y + b, n, scale_at(k), zp_at(k));
-        } else {
-          for (int64_t i = 0; i < n; ++i) {
-            const int64_t k = L.index(row, i0 + i);
-            quantize_run<Y, X, P, C>(x + b + i, y + b + i, 1, scale_at(k), zp_at(k));
-          }
-        }
-        b += n;
-      }
+    for_each_run(layout_, r.out(0).numel, 4, [&](int64_t b, int64_t n, int64_t k) {
+      quantize_run<Y, X, P, C>(x + b, y + b, n, scale_at(k), zp_at(k));
     });
   }
   const char* name() const override { return "quantize_linear"; }
@@ -156,29 +138,11 @@ class DequantizeKernel final : public Kernel {
     const S* scale = r.in(1).as<const S>();
     const X* zp = has_zero_point_ ? r.in(2).as<const X>() : nullptr;
     Y* y = r.out(0).as<Y>();
-    const QuantLayout L = layout_;
-    parallel_for(r.out(0).numel, 2, [&](int64_t b, int64_t e) {
-      while (b < e) {
-        const int64_t row = b / L.inner, i0 = b % L.inner;
-        const int64_t n = std::min(L.inner - i0, e - b);
-        if (L.per_row()) {
-          const int64_t k = L.index(row, 0);
-          const float s = load_as<float>(scale[k]);
-          const float z = zp ? static_cast<float>(zp[k]) : 0.0f;
-          const X* xs = x + b;
-          Y* ys = y + b;
-          for (int64_t i = 0; i < n; ++i)
-            ys[i] = store_from_float<Y>((static_cast<float>(xs[i]) - z) * s);
-        } else {
-          for (int64_t i = 0; i < n; ++i) {
-            const int64_t k = L.index(row, i0 + i);
-            const float z = zp ? static_cast<float>(zp[k]) : 0.0f;
-            y[b + i] =
-                store_from_float<Y>((static_cast<float>(x[b + i]) - z) * load_as<float>(scale[k]));
-          }
-        }
-        b += n;
-      }
+    for_each_run(layout_, r.out(0).numel, 2, [&](int64_t b, int64_t n, int64_t k) {
+      const float s = convert_value<float>(scale[k]);
+      const float z = zp ? static_cast<float>(zp[k]) : 0.0f;
+      for (int64_t i = 0; i < n; ++i)
+        y[b + i] = convert_value<Y>((static_cast<float>(x[b + i]) - z) * s);
     });
   }
   const char* name() const override { return "dequantize_linear"; }
@@ -187,8 +151,6 @@ class DequantizeKernel final : public Kernel {
   QuantLayout layout_;
   bool has_zero_point_;
 };
-
-std::string onnx_type_label(int64_t t) { return dtype_name(static_cast<DataType>(t)); }
 
 bool is_float_type(DataType t) {
   return t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16;
@@ -294,15 +256,14 @@ Result<std::unique_ptr<Kernel>> make_quantize_linear(PrepareContext& ctx) {
   KEEL_ASSIGN_OR_RETURN(int64_t output_dtype, ctx.node.attr_int("output_dtype", 0));
   int64_t yt = ctx.has_input(2) ? static_cast<int64_t>(ctx.input(2).dtype) : output_dtype;
   if (ctx.has_input(2) && output_dtype != 0 && output_dtype != yt) {
-    return ctx.invalid("output_dtype " + onnx_type_label(output_dtype) +
-                       " differs from the zero point's type " + onnx_type_label(yt));
+    return ctx.invalid("output_dtype " + dtype_name(static_cast<DataType>(output_dtype)) +
+                       " differs from the zero point's type " +
+                       dtype_name(static_cast<DataType>(yt)));
   }
   if (yt == 0) yt = static_cast<int64_t>(DataType::kUint8);
   const auto y_type = static_cast<DataType>(yt);
-  const bool integer_target = y_type == DataType::kInt8 || y_type == DataType::kUint8 ||
-                              y_type == DataType::kInt16 || y_type == DataType::kUint16;
-  if (!integer_target) {
-    return ctx.unsupported_case("quantizing to " + onnx_type_label(yt) +
+  if (!visit_quantized(y_type, []<typename>() {})) {
+    return ctx.unsupported_case("quantizing to " + dtype_name(static_cast<DataType>(yt)) +
                                 " is not supported (int8, uint8, int16, uint16)");
   }
   // The division's precision: the attribute (opset 23+), else the operands' promotion.
@@ -310,7 +271,7 @@ Result<std::unique_ptr<Kernel>> make_quantize_linear(PrepareContext& ctx) {
   DataType pt = DataType::kFloat32;
   if (precision != 0) {
     if (precision < 0 || precision > 16 || !is_float_type(static_cast<DataType>(precision))) {
-      return ctx.unsupported_case("precision " + onnx_type_label(precision) +
+      return ctx.unsupported_case("precision " + dtype_name(static_cast<DataType>(precision)) +
                                   " is not supported (float32, float16, bfloat16)");
     }
     pt = static_cast<DataType>(precision);
@@ -354,10 +315,8 @@ Result<std::unique_ptr<Kernel>> make_dequantize_linear(PrepareContext& ctx) {
     return ctx.unsupported_case("an x_scale of type " + dtype_name(st) +
                                 " is not supported (float32, float16, bfloat16)");
   }
-  bool quantized_x = false;
-  visit_quantized(xt, [&]<typename>() { quantized_x = true; });
-  if (!quantized_x && xt != DataType::kInt32) {
-    return ctx.unsupported_case("dequantizing " + onnx_type_label(static_cast<int64_t>(xt)) +
+  if (!visit_quantized(xt, []<typename>() {}) && xt != DataType::kInt32) {
+    return ctx.unsupported_case("dequantizing " + dtype_name(xt) +
                                 " is not supported (int8, uint8, int16, uint16, int32)");
   }
   if (ctx.has_input(2) && ctx.input(2).dtype != xt) {
@@ -369,7 +328,7 @@ Result<std::unique_ptr<Kernel>> make_dequantize_linear(PrepareContext& ctx) {
   if (output_dtype != 0) {
     if (output_dtype < 0 || output_dtype > 16 ||
         !is_float_type(static_cast<DataType>(output_dtype))) {
-      return ctx.invalid("output_dtype " + onnx_type_label(output_dtype) +
+      return ctx.invalid("output_dtype " + dtype_name(static_cast<DataType>(output_dtype)) +
                          " is not float32, float16 or bfloat16");
     }
     yt = static_cast<DataType>(output_dtype);

@@ -165,16 +165,11 @@ class LayoutRewriter {
   }
 
   Value* insert_transpose(Value* from, const std::vector<int64_t>& perm, const char* suffix) {
-    auto node = std::make_unique<Node>();
-    node->op_type = "Transpose";
-    node->opset = static_cast<int>(graph_.opset_imports[""]);
     Value* out = graph_.create_unique_value(from->name + suffix);
     out->type.dtype = from->type.dtype;
-    node->name = out->name;
-    node->inputs = {from};
-    node->outputs = {out};
-    node->attributes["perm"] = Attribute::of_ints(perm);
-    graph_.add_node(std::move(node));
+    Node* t = add_onnx_node(graph_, "Transpose", static_cast<int>(graph_.opset_imports[""]),
+                            out->name, {from}, {out});
+    t->attributes["perm"] = Attribute::of_ints(perm);
     return out;
   }
 

@@ -11,6 +11,7 @@
 // DequantizeLinear of weights folds only for the runtime (the float weights the convolution
 // then packs); `keel fold` keeps a quantized model's weights quantized.
 #include <cstdint>
+#include <string>
 
 #include "exec/evaluate_node.hpp"
 #include "kernels/registry.hpp"
@@ -44,15 +45,14 @@ Node* cast_like_as_cast(Graph& graph, Node* node, PassContext& ctx) {
   const Value* like = node->inputs[1];
   const DataType to = like->is_constant() ? like->constant->dtype() : like->type.dtype;
   if (to == DataType::kUndefined || !dtype_is_supported(to)) return nullptr;
-  auto cast = std::make_unique<Node>();
-  cast->op_type = "Cast";
-  cast->opset = node->opset;
-  cast->name = node->name;
-  cast->inputs = {node->inputs[0]};
-  cast->outputs = {node->outputs[0]};
-  cast->attributes["to"] = Attribute::of_int(static_cast<int64_t>(to));
+  Value* const constant = node->inputs[0];
+  Value* const out = node->outputs[0];
+  const std::string name = node->name;
+  const int opset = node->opset;
   graph.erase_node(node);
-  return graph.add_node(std::move(cast));
+  Node* cast = add_onnx_node(graph, "Cast", opset, name, {constant}, {out});
+  cast->attributes["to"] = Attribute::of_int(static_cast<int64_t>(to));
+  return cast;
 }
 
 bool fold_constants(Graph& graph, PassContext& ctx) {

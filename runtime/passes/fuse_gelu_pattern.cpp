@@ -93,14 +93,8 @@ bool fuse_gelu_pattern(Graph& graph, PassContext& ctx) {
     if (!match_gelu(erf, ctx, &m)) continue;
     const std::string name = m.last->name, source = m.nodes.front()->name;
     for (Node* n : m.nodes) graph.erase_node(n);
-    auto node = std::make_unique<Node>();
-    node->name = name;
-    node->op_type = "Gelu";
-    node->opset = kGeluOpset;
-    node->inputs = {m.x};
-    node->outputs = {m.out};
-    node->attributes["approximate"] = Attribute::of_string("none");
-    graph.add_node(std::move(node));
+    Node* gelu = add_onnx_node(graph, "Gelu", kGeluOpset, name, {m.x}, {m.out});
+    gelu->attributes["approximate"] = Attribute::of_string("none");
     ctx.events.push_back({true, "fuse_gelu_pattern", name, source,
                           "decomposed GELU (5 nodes) replaced by one Gelu"});
     changed = true;

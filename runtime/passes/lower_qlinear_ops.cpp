@@ -37,14 +37,9 @@ class Lowering {
   // A new node of the default domain; `out` (or a fresh value) is its output.
   Value* add(const std::string& op, std::vector<Value*> inputs, Value* out = nullptr,
              int min_opset = 0) {
-    auto node = std::make_unique<Node>();
-    node->op_type = op;
-    node->opset = std::max(opset_, min_opset);
     if (!out) out = graph_.create_unique_value(original_.name + "_" + op);
-    node->name = out->name;
-    node->inputs = std::move(inputs);
-    node->outputs = {out};
-    last_ = graph_.add_node(std::move(node));
+    last_ =
+        add_onnx_node(graph_, op, std::max(opset_, min_opset), out->name, std::move(inputs), {out});
     return out;
   }
   Node* last() const { return last_; }
@@ -91,6 +86,9 @@ bool lower(Graph& graph, Node* n) {
   // (QGemm without y_scale returns float32).
   size_t y_scale = 0, y_zero = 0;
   bool quantized_output = true;
+  // The quantized operands every form needs: (x, x_scale) at 0, 1, and a second (w or B, its
+  // scale) at 3, 4 for the two-operand ones; QLinearConcat's come in triples after 0 and 1.
+  std::vector<size_t> required = {0, 1, 3, 4};
   if (op == "QLinearConv" || op == "QLinearMatMul") {
     y_scale = 6, y_zero = 7;
   } else if (contrib && op == "QGemm") {
@@ -101,16 +99,16 @@ bool lower(Graph& graph, Node* n) {
   } else if (contrib && (op == "QLinearSigmoid" || op == "QLinearLeakyRelu" ||
                          op == "QLinearAveragePool" || op == "QLinearGlobalAveragePool")) {
     y_scale = 3, y_zero = 4;
+    required = {0, 1};
   } else if (contrib && op == "QLinearConcat") {
     y_scale = 0, y_zero = 1;
+    required = {};
   } else {
     return false;
   }
   if (quantized_output && (!n->has_input(y_scale) || !n->has_input(y_zero))) return false;
   if (channels_last(*n)) return false;
-  // The quantized operands and their scales (a malformed node stays, and is refused by name).
-  std::vector<size_t> required = {0, 1};
-  if (op != "QLinearConcat" && y_scale != 3) required.insert(required.end(), {3, 4});
+  // A malformed node (no ONNX schema checks a com.microsoft one at load) stays, refused by name.
   for (size_t i : required) {
     if (!n->has_input(i)) return false;
   }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "core/float16.hpp"
 
@@ -238,6 +239,17 @@ std::optional<double> scalar_constant(const Value* v, const PassContext& ctx) {
   auto values = to_doubles(*t);
   if (!values) return std::nullopt;
   return (*values)[0];
+}
+
+Node* add_onnx_node(Graph& graph, const std::string& op, int opset, const std::string& name,
+                    std::vector<Value*> inputs, std::vector<Value*> outputs) {
+  auto node = std::make_unique<Node>();
+  node->op_type = op;
+  node->opset = opset;
+  node->name = name;
+  node->inputs = std::move(inputs);
+  node->outputs = std::move(outputs);
+  return graph.add_node(std::move(node));
 }
 
 }  // namespace keel

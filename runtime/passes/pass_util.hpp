@@ -57,6 +57,11 @@ std::optional<BatchNormAffine> batchnorm_affine(const Node& bn, int64_t channels
 // Moves `bn`'s output to `producer` (which keeps the BN's output name) and erases `bn`.
 void absorb_output(Graph& graph, Node* producer, Node* bn);
 
+// A new node of the default domain, `op` at `opset`, named `name`, reading `inputs` and writing
+// `outputs` (producers and consumers wired).
+Node* add_onnx_node(Graph& graph, const std::string& op, int opset, const std::string& name,
+                    std::vector<Value*> inputs, std::vector<Value*> outputs);
+
 // Rank of a value when the model declares it (value_info, inputs, outputs), else -1.
 int64_t declared_rank(const Value* v);
 // A live node implementing standard `op` (its fused kind too: graph/fused_ops.hpp) with exactly

@@ -7,11 +7,9 @@
 set -euo pipefail
 build="$(cd "$1" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/../exporters/common.sh"
 venv="$build/exporters-venv"  # shared with tests/exporters (ctest RESOURCE_LOCK python_venv)
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check onnx onnxscript numpy
-fi
+make_venv "$venv" onnx onnxscript numpy
 out="$build/generated-node-tests"
 rm -rf "$out"
 "$venv/bin/python" "$here/make_node_tests.py" "$out" QuantizeLinear DequantizeLinear DynamicQuantizeLinear \

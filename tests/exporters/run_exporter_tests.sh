@@ -7,23 +7,15 @@ set -euo pipefail
 build="$(cd "$1" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 keel="$build/bin/keel"
-venv="$build/exporters-venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check onnx onnxscript numpy
-fi
+source "$here/common.sh"
+venv="$build/exporters-venv"  # shared with conformance_generated (ctest RESOURCE_LOCK python_venv)
+make_venv "$venv" onnx onnxscript numpy
 out="$build/exporters"
 rm -rf "$out"
 "$venv/bin/python" "$here/make_onnxscript_models.py" "$out"
 "$venv/bin/python" "$here/make_onnx_defaults_model.py" "$out"
 status=0
-for dir in "$out"/*/; do
-  name="$(basename "$dir")"
-  if ! log="$("$keel" run "$dir" 2>&1)"; then
-    echo "FAIL $name:"; echo "$log"; status=1; continue
-  fi
-  echo "$log" | grep -E '^model:|^folding:|^check ' | sed "s|^|$name: |"
-done
+run_model_folders "$keel" "$out" || status=1
 # The CNN block's BatchNormalization folds into its convolution.
 "$keel" run "$out/onnxscript_cnn_block" | grep -q 'folding: on, [1-9][0-9]* folded' ||
   { echo "FAIL: the onnxscript CNN block's BatchNormalization did not fold"; status=1; }

@@ -8,24 +8,16 @@ set -euo pipefail
 build="$(cd "$1" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 keel="$build/bin/keel"
+source "$here/common.sh"
 venv="$build/torch-venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, onnxscript" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check torch onnx onnxscript numpy
-fi
+make_venv "$venv" torch onnx onnxscript numpy
 out="$build/torch-dynamo-models"
 rm -rf "$out"
 "$venv/bin/python" "$here/make_torch_dynamo_models.py" "$out" 2>&1 |
   grep -v -e '^\[torch.onnx\]' -e 'torchvision is not installed'
 
 status=0
-for dir in "$out"/*/; do
-  name="$(basename "$dir")"
-  if ! log="$("$keel" run "$dir" 2>&1)"; then
-    echo "FAIL $name:"; echo "$log"; status=1; continue
-  fi
-  echo "$log" | grep -E '^model:|^folding:|^check ' | sed "s|^|$name: |"
-done
+run_model_folders "$keel" "$out" || status=1
 # The unoptimized export keeps its three BatchNormalizations (make_torch_dynamo_models.py checks
 # that), and each folds into its Conv.
 "$keel" run "$out/torch_dynamo_cnn_unoptimized" | grep -q 'folding: on, [1-9][0-9]* folded, 0 kept' ||

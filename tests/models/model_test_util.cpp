@@ -1,5 +1,7 @@
 #include "model_test_util.hpp"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -52,6 +54,18 @@ double relative_error(const Tensor& got, const Tensor& ref) {
     scale = std::max(scale, std::fabs(r));
   }
   return scale > 0 ? max_abs / scale : max_abs;
+}
+
+std::vector<Tensor> run_model(const std::shared_ptr<const Model>& model,
+                              const std::vector<NamedTensor>& inputs, int threads) {
+  SessionOptions o;
+  o.threads = threads;
+  auto s = Session::create(model, o);
+  EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+  if (!s.is_ok()) return {};
+  auto out = (*s)->run(inputs);
+  EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+  return out.is_ok() ? std::move(*out) : std::vector<Tensor>{};
 }
 
 }  // namespace keel::testing

@@ -19,6 +19,10 @@ struct ModelCase {
 // Folders under `root` holding model.onnx (sorted).
 std::vector<std::string> model_folders(const std::string& root);
 Result<ModelCase> load_model_case(const std::string& dir, const Model& model);
+// `model` run once on `inputs` by a session of `threads` threads (0: all cores); a failure is
+// a test failure, and returns no outputs.
+std::vector<Tensor> run_model(const std::shared_ptr<const Model>& model,
+                              const std::vector<NamedTensor>& inputs, int threads);
 // max |got - ref| / max |ref| (the bound the issue sets is 1e-5).
 double relative_error(const Tensor& got, const Tensor& ref);
 

@@ -31,16 +31,7 @@ class CommittedModel : public ::testing::TestWithParam<std::tuple<std::string, L
     ASSERT_TRUE(c.is_ok()) << c.status().to_string();
     case_ = std::move(*c);
   }
-  std::vector<Tensor> run(int threads) {
-    SessionOptions o;
-    o.threads = threads;
-    auto s = Session::create(model_, o);
-    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
-    if (!s.is_ok()) return {};
-    auto out = (*s)->run(case_.inputs);
-    EXPECT_TRUE(out.is_ok()) << out.status().to_string();
-    return out.is_ok() ? *out : std::vector<Tensor>{};
-  }
+  std::vector<Tensor> run(int threads) { return run_model(model_, case_.inputs, threads); }
   std::shared_ptr<const Model> model_;
   ModelCase case_;
 };

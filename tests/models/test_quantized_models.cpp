@@ -55,14 +55,7 @@ class QuantizedModel : public ::testing::TestWithParam<std::tuple<std::string, L
     ASSERT_TRUE(c.is_ok()) << c.status().to_string();
     case_ = std::move(*c);
   }
-  std::vector<Tensor> run(int threads) {
-    auto s = Session::create(model_, {.threads = threads});
-    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
-    if (!s.is_ok()) return {};
-    auto out = (*s)->run(case_.inputs);
-    EXPECT_TRUE(out.is_ok()) << out.status().to_string();
-    return out.is_ok() ? *out : std::vector<Tensor>{};
-  }
+  std::vector<Tensor> run(int threads) { return run_model(model_, case_.inputs, threads); }
   Tensor read_output(const std::string& sub, size_t o) {
     auto t = read_npy(dir() + "/" + sub + "/" + model_->outputs()[o].name + ".npy");
     EXPECT_TRUE(t.is_ok()) << t.status().to_string();
